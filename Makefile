@@ -1,0 +1,87 @@
+# The two commands: `make run` (the site on an embedded default) and `make test`.
+SHELL := /bin/bash
+PYTHON_VERSION := $(shell cat .python-version)
+PORT ?= 8000
+UV := .tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python$(basename $(PYTHON_VERSION))
+RUN := $(UV) run --frozen --no-sync
+MANAGE := $(RUN) python manage.py
+QUEUES := default,pdf,mail,payments
+
+# Debian packages: WeasyPrint's libraries and fonts, poppler (pdftoppm) and Chromium for tests.
+APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
+	libfontconfig1 fonts-dejavu-core
+APT_TEST := poppler-utils chromium
+
+# Settings `make test` gives the suite unless the environment already sets them: this
+# machine kind runs PostgreSQL and Redis on loopback (CI sets the same in .ci/run).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test install system-deps system-deps-test lint migrate admin-user bench clean
+
+system-deps:
+	@bash .ci/apt-ensure $(APT_RUNTIME)
+
+system-deps-test:
+	@bash .ci/apt-ensure $(APT_RUNTIME) $(APT_TEST)
+
+$(UV):
+	@command -v python$(basename $(PYTHON_VERSION)) >/dev/null || { \
+	  echo "Python $(PYTHON_VERSION) is needed (pyenv install $(PYTHON_VERSION))"; exit 1; }
+	python$(basename $(PYTHON_VERSION)) -m venv .tools
+	.tools/bin/pip install --quiet "uv==0.9.30"
+
+install: $(UV)
+	$(UV) sync --frozen
+	@mkdir -p var
+
+migrate: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) load_seed_report
+
+admin-user:
+	@if [ ! -s var/admin-password.txt ]; then \
+	  pw=$$($(RUN) python -c 'import secrets; print(secrets.token_urlsafe(12))'); \
+	  DJANGO_SUPERUSER_PASSWORD=$$pw $(MANAGE) createsuperuser --noinput \
+	    --username admin --email admin@localhost >/dev/null && \
+	  echo "$$pw" > var/admin-password.txt; fi
+
+run: system-deps migrate admin-user
+	@echo ""
+	@echo "  Site:   http://127.0.0.1:$(PORT)/"
+	@echo "  Report: http://127.0.0.1:$(PORT)/global-clinical-trials-site-management-organizations-market-r1780960"
+	@echo "  Admin:  http://127.0.0.1:$(PORT)/admin/  user: admin  password: $$(cat var/admin-password.txt)"
+	@echo "  Mail:   written as .eml files to var/mail/ (set EMAIL_URL for SMTP)"
+	@echo "  Ctrl-C stops the web server and the Celery worker."
+	@echo ""
+	@trap 'kill 0' INT TERM EXIT; \
+	$(RUN) celery -A smosite worker -B -Q $(QUEUES) --concurrency 2 --loglevel INFO \
+	  --schedule var/celerybeat-schedule & \
+	$(MANAGE) runserver 127.0.0.1:$(PORT) & \
+	wait
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+test: system-deps-test install
+	$(RUN) ruff check .
+	$(MANAGE) makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=smosite.settings.production \
+	  DJANGO_SECRET_KEY=check-deploy-dummy-secret-key-0123456789-abcdefghijklmnop \
+	  DJANGO_ALLOWED_HOSTS=example.com DATABASE_URL=sqlite:///var/check.sqlite3 \
+	  CELERY_BROKER_URL=redis://127.0.0.1:6379/0 EMAIL_URL=smtp://127.0.0.1:25 \
+	  STRIPE_SECRET_KEY=sk_live_dummy STRIPE_WEBHOOK_SECRET=whsec_dummy \
+	  $(MANAGE) check --deploy --fail-level WARNING
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	  CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_REDIS_URL)} \
+	  CACHE_URL=$${CACHE_URL:-$(TEST_REDIS_URL)} \
+	  $(RUN) pytest $(PYTEST_ARGS)
+
+bench: install
+	$(RUN) python -m bench
+
+clean:
+	rm -rf .venv .tools var

@@ -1,0 +1,22 @@
+"""Development mailbox: each outbound message becomes one .eml file (open it in any mail
+client). Used when EMAIL_URL is unset."""
+
+import uuid
+from pathlib import Path
+
+from django.core.mail.backends.base import BaseEmailBackend
+from django.utils import timezone
+
+
+class EmlFileBackend(BaseEmailBackend):
+    def __init__(self, *, directory, **kwargs):
+        super().__init__(**kwargs)
+        self.directory = Path(directory)
+
+    def send_messages(self, email_messages):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for message in email_messages:
+            stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+            path = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+            path.write_bytes(message.message().as_bytes(linesep="\r\n"))
+        return len(email_messages)

@@ -1,0 +1,239 @@
+"""Settings shared by every environment. Everything tunable is read from the environment
+through one django-environ object; `.env.example` and the README list every variable."""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+# Runtime folder (git-ignored): SQLite database, generated files, the development mailbox.
+VAR_DIR = Path(environ.Env().str("SMOSITE_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core ---------------------------------------------------------------------------------
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+# Absolute base for links in emails and PDFs (no trailing slash).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PUBLISHER_NAME = env.str("PUBLISHER_NAME", default="Reliable Research IQ")
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="Reliable Research IQ <reports@localhost>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
+    "django.contrib.humanize",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "bootstrap",  # Bootstrap 5 static files from PyPI (django-bootstrap-static): no CDN.
+    "django_countries",
+    "phonenumber_field",
+    "simple_history",
+    "reports",
+    "enquiries",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+    "enquiries.middleware.FirstTouchAttributionMiddleware",
+]
+
+ROOT_URLCONF = "smosite.urls"
+WSGI_APPLICATION = "smosite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "smosite.context_processors.site",
+            ],
+        },
+    },
+    {
+        # Plain-text emails and subjects: the same templates folders, without HTML escaping
+        # (a name like "O'Brien <b>" must read as written in a text email).
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"autoescape": False},
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL + a busy timeout let the web process and the worker write the same SQLite file.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (rate limits) ------------------------------------------------------------------
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://smosite")}
+
+# --- Passwords, i18n ----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files and storage -------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
+# All files go through Django's storage API. "private" holds PDFs (base renders, stamped
+# copies); it is never served under a public URL. Swap either backend for an S3-compatible
+# one in production with PRIVATE_STORAGE_BACKEND (and its options) without code changes.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "private": {
+        "BACKEND": env.str(
+            "PRIVATE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": {"location": str(VAR_DIR / "private")},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Email (Django 6.1 MAILERS) -----------------------------------------------------------
+# https://docs.djangoproject.com/en/6.1/topics/email/#configuring-email
+# EMAIL_URL like smtp://user:pass@host:587/?tls=True (django-environ syntax). Without it
+# every message is written as an .eml file under var/mail/ (the development mailbox).
+MAIL_DIR = VAR_DIR / "mail"
+
+
+def _mailers_from_env():
+    url = env.str("EMAIL_URL", default="")
+    if not url:
+        return {
+            "default": {
+                "BACKEND": "smosite.mail.EmlFileBackend",
+                "OPTIONS": {"directory": str(MAIL_DIR)},
+            }
+        }
+    parsed = environ.Env.email_url_config(url)
+    options = {"host": parsed["EMAIL_HOST"], "port": parsed["EMAIL_PORT"]}
+    if parsed.get("EMAIL_HOST_USER"):
+        options["username"] = parsed["EMAIL_HOST_USER"]
+        options["password"] = parsed["EMAIL_HOST_PASSWORD"]
+    if parsed.get("EMAIL_USE_TLS"):
+        options["use_tls"] = True
+    if parsed.get("EMAIL_USE_SSL"):
+        options["use_ssl"] = True
+    options["timeout"] = env.int("EMAIL_TIMEOUT", default=15)
+    return {"default": {"BACKEND": parsed["EMAIL_BACKEND"], "OPTIONS": options}}
+
+
+MAILERS = _mailers_from_env()
+# Outbound mail: attempts before an email is marked failed, and the first retry delay
+# (doubled each attempt).
+MAIL_MAX_ATTEMPTS = env.int("MAIL_MAX_ATTEMPTS", default=6)
+MAIL_RETRY_BACKOFF_SECONDS = env.int("MAIL_RETRY_BACKOFF_SECONDS", default=10)
+# Queued emails older than this with no worker progress are dispatched again by the sweeper.
+MAIL_STALE_AFTER_SECONDS = env.int("MAIL_STALE_AFTER_SECONDS", default=120)
+
+# --- Celery -------------------------------------------------------------------------------
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+# Without CELERY_BROKER_URL the broker is kombu's filesystem transport under var/celery:
+# nothing to install. With redis://… it uses Redis.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_DIR = VAR_DIR / "celery"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
+        "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
+        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    # A task not acknowledged within this many seconds is redelivered (acks_late below).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Queues: "default", "pdf" (WeasyPrint renders, stamping), "mail" (SMTP), "payments"
+# (Stripe events, fulfilment). One worker may consume all; production splits them.
+CELERY_TASK_ROUTES = {
+    "reports.tasks.pdf_*": {"queue": "pdf"},
+    "*.tasks.mail_*": {"queue": "mail"},
+    "reports.tasks.stripe_*": {"queue": "payments"},
+    "reports.tasks.order_*": {"queue": "payments"},
+}
+CELERY_QUEUES_ALL = "default,pdf,mail,payments"
+CELERY_BEAT_SCHEDULE = {
+    "mail-dispatch-stale": {
+        "task": "enquiries.tasks.mail_dispatch_stale",
+        "schedule": env.int("MAIL_SWEEP_INTERVAL_SECONDS", default=60),
+    },
+}
+
+# --- Stripe -------------------------------------------------------------------------------
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Point the Stripe client at a Stripe-compatible server (tests use one on loopback).
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+
+# --- Forms, messages ----------------------------------------------------------------------
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="US")
+
+# --- Security defaults (tightened in production.py) ---------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,9 @@
+"""`make run`: the embedded default (SQLite, filesystem broker, .eml mailbox)."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-not-secret-" + "x" * 40)
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405 - the runtime folder

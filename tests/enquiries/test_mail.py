@@ -1,0 +1,100 @@
+"""The mail log: real SMTP delivery through a real Celery worker, retries, dedupe."""
+
+import pytest
+from django.db import transaction
+
+from enquiries.models import OutboundEmail
+from enquiries.services.mail import email_deliver, email_dispatch_stale, email_queue
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def queue_test_email(**kwargs):
+    defaults = {
+        "to": "reader@acme-pharma.example",
+        "template": "tests/email/test_message",
+        "context": {"name": "Reader <b>"},
+    }
+    with transaction.atomic():
+        return email_queue(**(defaults | kwargs))
+
+
+def test_queued_email_is_delivered_by_the_worker_over_smtp(celery_worker, mailbox):
+    email = queue_test_email()
+    received = mailbox.wait_for(1, to="reader@acme-pharma.example")[0]
+    assert received["Subject"] == "Test message for Reader <b>"
+    assert received["Message-ID"] == email.message_id
+    wait_until(lambda: OutboundEmail.objects.get(pk=email.pk).status == "sent")
+    row = OutboundEmail.objects.get(pk=email.pk)
+    assert row.attempts == 1 and row.sent_at is not None
+
+
+def test_html_part_escapes_visitor_text(celery_worker, mailbox):
+    queue_test_email()
+    received = mailbox.wait_for(1)[0]
+    html = received.get_body(preferencelist=("html",)).get_content()
+    assert "Reader &lt;b&gt;" in html and "Reader <b>" not in html
+
+
+def test_same_dedupe_key_sends_once(celery_worker, mailbox):
+    first = queue_test_email(dedupe_key="receipt:X-1")
+    second = queue_test_email(dedupe_key="receipt:X-1")
+    assert first.pk == second.pk
+    mailbox.wait_for(1)
+    wait_until(lambda: OutboundEmail.objects.get(pk=first.pk).status == "sent")
+    assert len(mailbox.messages) == 1
+    assert OutboundEmail.objects.count() == 1
+
+
+def test_transient_smtp_failure_is_retried_then_sent(celery_worker, mailbox):
+    mailbox.fail_next = 1
+    email = queue_test_email()
+    mailbox.wait_for(1, timeout=30)
+    row = wait_until(lambda: OutboundEmail.objects.filter(pk=email.pk, status="sent").first())
+    assert row.attempts == 2
+    assert len(mailbox.messages) == 1
+
+
+def test_smtp_down_records_failure_and_keeps_the_email(settings):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 2},
+        }
+    }
+    settings.MAIL_MAX_ATTEMPTS = 2
+    email = queue_test_email()
+    email_deliver(email_id=email.pk)
+    row = OutboundEmail.objects.get(pk=email.pk)
+    assert row.status == "retrying" and "refused" in row.last_error.lower()
+    email_deliver(email_id=email.pk)
+    row.refresh_from_db()
+    assert row.status == "failed" and row.attempts == 2
+
+
+def test_sent_email_is_not_sent_again(mailbox, settings, smtp_server):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": smtp_server.port},
+        }
+    }
+    email = queue_test_email()
+    email_deliver(email_id=email.pk)
+    email_deliver(email_id=email.pk)
+    assert len(mailbox.messages) == 1
+
+
+def test_sweeper_dispatches_rows_the_broker_never_got(celery_worker, mailbox, settings):
+    settings.MAIL_STALE_AFTER_SECONDS = 0
+    OutboundEmail.objects.create(
+        to="late@acme-pharma.example",
+        from_email="x@localhost",
+        subject="Late",
+        template="t",
+        body_text="Body",
+        message_id=OutboundEmail.new_message_id(),
+    )
+    assert email_dispatch_stale() >= 1
+    mailbox.wait_for(1, to="late@acme-pharma.example")

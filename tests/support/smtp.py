@@ -1,0 +1,67 @@
+"""A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+
+import email
+import email.policy
+import socket
+import threading
+import time
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes = []
+        self.fail_next = 0  # answer this many DATA commands with a 451 (a transient failure)
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            if self.fail_next:
+                self.fail_next -= 1
+                return "451 4.3.0 Try again later"
+            self.envelopes.append(envelope)
+            self.messages.append(
+                email.message_from_bytes(envelope.content, policy=email.policy.default)
+            )
+        return "250 OK"
+
+    def clear(self):
+        with self._lock:
+            self.messages.clear()
+            self.envelopes.clear()
+            self.fail_next = 0
+
+    def to(self, address: str) -> list:
+        with self._lock:
+            return [m for m in self.messages if address in m["To"]]
+
+    def wait_for(self, count: int = 1, *, to: str | None = None, timeout: float = 30.0) -> list:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.to(to) if to else list(self.messages)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} message(s) to {to or 'anyone'}, got {len(found)}")
+
+
+class SmtpServer:
+    def __init__(self):
+        self.sink = Sink()
+        self.port = free_port()
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -1,0 +1,12 @@
+import time
+
+
+def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = ""):
+    """Poll `predicate` until it returns something truthy; fail with `message` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(message or f"condition not met within {timeout}s")
