@@ -18,6 +18,7 @@ APT_TEST := poppler-utils chromium
 # machine kind runs PostgreSQL and Redis on loopback (CI sets the same in .ci/run).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+TEST_CACHE_URL ?= redis://127.0.0.1:6379/14
 
 .PHONY: run test install system-deps system-deps-test lint migrate admin-user bench clean
 
@@ -77,7 +78,7 @@ test: system-deps-test install
 	  $(MANAGE) check --deploy --fail-level WARNING
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	  CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_REDIS_URL)} \
-	  CACHE_URL=$${CACHE_URL:-$(TEST_REDIS_URL)} \
+	  CACHE_URL=$${CACHE_URL:-$(TEST_CACHE_URL)} \
 	  $(RUN) pytest $(PYTEST_ARGS)
 
 bench: install

@@ -21,4 +21,5 @@ app_name = "reports"
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),
     path("<reportslug:slug>-r<int:number>", views.report_detail, name="detail"),
+    path("purchase/<int:number>", views.purchase, name="purchase"),
 ]

@@ -22,3 +22,8 @@ def report_detail(request, slug, number):
     if slug != report.slug:
         return redirect(report, permanent=True)
     return render(request, "reports/report_detail.html", {"report": report})
+
+
+def purchase(request, number):
+    """The purchase page (issue: buying a report)."""
+    raise Http404("Online purchase is not open yet.")

@@ -237,3 +237,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Public forms: spam protection --------------------------------------------------------
+# A form posted sooner than this after it was shown is refused (bots fill forms instantly).
+FORM_MIN_FILL_SECONDS = env.int("FORM_MIN_FILL_SECONDS", default=3)
+# A form older than this must be reloaded (the signed timestamp expires).
+FORM_MAX_AGE_SECONDS = env.int("FORM_MAX_AGE_SECONDS", default=86400)
+# Proxies in front of the site that append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
