@@ -245,3 +245,7 @@ FORM_MIN_FILL_SECONDS = env.int("FORM_MIN_FILL_SECONDS", default=3)
 FORM_MAX_AGE_SECONDS = env.int("FORM_MAX_AGE_SECONDS", default=86400)
 # Proxies in front of the site that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Quotes -------------------------------------------------------------------------------
+# Days a special-price checkout link sent by sales stays valid.
+QUOTE_VALID_DAYS = env.int("QUOTE_VALID_DAYS", default=14)
