@@ -1,6 +1,7 @@
 """Development mailbox: each outbound message becomes one .eml file (open it in any mail
 client). Used when EMAIL_URL is unset."""
 
+import email.policy
 import uuid
 from pathlib import Path
 
@@ -18,5 +19,5 @@ class EmlFileBackend(BaseEmailBackend):
         for message in email_messages:
             stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
             path = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-            path.write_bytes(message.message().as_bytes(linesep="\r\n"))
+            path.write_bytes(message.message().as_bytes(policy=email.policy.SMTP))
         return len(email_messages)
