@@ -3,7 +3,9 @@ admin cannot nest inlines, so a report's regions are an inline with a link to ea
 own page, where its countries are edited."""
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import Count
+from django.forms import NumberInput, Textarea
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -22,10 +24,14 @@ from .models import (
 from .services.catalogue import report_publication_stamp
 from .services.quality import report_quality_findings
 
+# Table rows stay readable: short text areas instead of the default ten-line boxes.
+COMPACT_TEXT = {models.TextField: {"widget": Textarea(attrs={"rows": 3, "cols": 50})}}
+
 
 class OrderedInline(admin.TabularInline):
     extra = 0
     ordering = ["position", "pk"]
+    formfield_overrides = COMPACT_TEXT
 
 
 class MarketDynamicInline(OrderedInline):
@@ -89,6 +95,10 @@ class ReportAdmin(admin.ModelAdmin):
     date_hierarchy = "edition_date"
     save_on_top = True
     readonly_fields = ["published_at", "created_at", "updated_at"]
+    formfield_overrides = {
+        models.PositiveIntegerField: {"widget": NumberInput(attrs={"style": "width: 9em"})},
+        models.TextField: {"widget": Textarea(attrs={"rows": 5, "cols": 90})},
+    }
     fieldsets = [
         (None, {"fields": ["number", "title", "slug", "market_name", "category", "status"]}),
         (
