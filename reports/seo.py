@@ -41,11 +41,10 @@ def report_description(report: Report) -> str:
     return Truncator(" ".join(report.summary.split())).chars(DESCRIPTION_CHARS)
 
 
-def catalogue_url(*, category_slug: str = "") -> str:
-    path = reverse("reports:catalogue")
-    if category_slug:
-        path += "?" + urlencode({"category": category_slug})
-    return absolute_url(path)
+def catalogue_url(*, category_slug: str = "", page: int = 1) -> str:
+    params = {"category": category_slug, "page": page if page > 1 else ""}
+    query = urlencode({name: value for name, value in params.items() if value})
+    return absolute_url(reverse("reports:catalogue") + (f"?{query}" if query else ""))
 
 
 def _offer(report: Report, licence: Licence) -> dict:

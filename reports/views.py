@@ -16,7 +16,7 @@ def catalogue(request):
     reports = selectors.report_list_public(query=query, category_slug=category)
     page = Paginator(reports, settings.CATALOGUE_PAGE_SIZE).get_page(request.GET.get("page"))
     categories = list(selectors.category_list_public())
-    filtered = bool(query or category or page.number > 1)
+    current_category = next((c for c in categories if c.slug == category), None)
     return render(
         request,
         "reports/report_list.html",
@@ -28,10 +28,14 @@ def catalogue(request):
             "query": query,
             "category": category,
             "categories": categories,
-            "current_category": next((c for c in categories if c.slug == category), None),
-            # Search results and later pages are variations of the catalogue: one canonical.
-            "canonical_url": catalogue_url(),
-            "noindex": filtered,
+            "current_category": current_category,
+            # Category pages and later pages are pages of their own for search engines;
+            # search results are not (noindex), and point to the unfiltered catalogue.
+            "canonical_url": catalogue_url(
+                category_slug=current_category.slug if current_category else "",
+                page=1 if query else page.number,
+            ),
+            "noindex": bool(query) or (bool(category) and current_category is None),
             "structured_data": catalogue_structured_data(),
         },
     )

@@ -130,6 +130,20 @@ def test_catalogue_is_canonical_and_its_searches_are_not_indexed(client, seed_re
     assert f'<link rel="canonical" href="{SITE}/">' in searched
 
 
+def test_category_and_later_catalogue_pages_are_canonical_pages_of_their_own(
+    client, seed_report, settings
+):
+    settings.CATALOGUE_PAGE_SIZE = 1
+    ReportFactory()
+    category = client.get("/", {"category": "healthcare-services", "page": "2"}).content.decode()
+    assert (
+        f'<link rel="canonical" href="{SITE}/?category=healthcare-services&amp;page=2">'
+    ) in category
+    assert 'name="robots"' not in category
+    unknown = client.get("/", {"category": "no-such-category"}).content.decode()
+    assert '<meta name="robots" content="noindex, follow">' in unknown
+
+
 def test_sitemap_lists_the_catalogue_and_public_reports_with_absolute_urls(client, seed_report):
     upcoming = ReportFactory(status=Report.Status.UPCOMING)
     draft = ReportFactory(status=Report.Status.DRAFT)
