@@ -68,3 +68,43 @@ def pytest_report_header(config):
         f"smosite: database {db['ENGINE'].rsplit('.', 1)[-1]} {db['HOST']}:{db['PORT']}, "
         f"broker {settings.CELERY_BROKER_URL}, CI={os.environ.get('CI', '')}"
     )
+
+
+# --- Real browser (Playwright driving Debian's Chromium) ------------------------------------
+# Pages are tested in the browser our visitors use, against pytest-django's `live_server`.
+# Playwright's own browsers are never downloaded (`playwright install` is not used): a missing
+# /usr/bin/chromium fails the test run, it never skips.
+CHROMIUM_PATH = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.access(CHROMIUM_PATH, os.X_OK):
+        raise RuntimeError(f"Chromium is missing at {CHROMIUM_PATH} (apt-get install chromium).")
+    # Playwright's sync API runs an event loop in this thread; Django would then refuse the
+    # tests' own (synchronous) ORM calls as if they came from async code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser tab (own cookies) with a desktop viewport; 15 s timeouts."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()

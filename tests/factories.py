@@ -4,7 +4,18 @@ from decimal import Decimal
 import factory
 
 from enquiries.models import Contact
-from reports.models import Category, Licence, Region, RegionCountry, Report
+from reports.models import (
+    Category,
+    FrequentQuestion,
+    KeyPlayer,
+    Licence,
+    MarketDynamic,
+    Region,
+    RegionCountry,
+    Report,
+    Segment,
+    TocEntry,
+)
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):
@@ -71,3 +82,50 @@ class ContactFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"buyer{n}@acme-pharma.example")
     name = "Jane Doe"
     company = "Acme Pharma"
+
+
+# --- Catalogue parts (report page, quality check) --------------------------------------------
+class MarketDynamicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MarketDynamic
+
+    report = factory.SubFactory(ReportFactory)
+    kind = MarketDynamic.Kind.DRIVER
+    title = factory.Sequence(lambda n: f"Driver {n}")
+    description = "Demand keeps rising."
+
+
+class KeyPlayerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KeyPlayer
+
+    report = factory.SubFactory(ReportFactory)
+    name = factory.Sequence(lambda n: f"Widget Maker {n}")
+    profile = "A maker of widgets."
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Segment
+
+    report = factory.SubFactory(ReportFactory)
+    dimension = Segment.Dimension.TYPE
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    description = "A segment."
+
+
+class TocEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TocEntry
+
+    report = factory.SubFactory(ReportFactory)
+    title = factory.Sequence(lambda n: f"Chapter {n}")
+
+
+class FrequentQuestionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FrequentQuestion
+
+    report = factory.SubFactory(ReportFactory)
+    question = factory.Sequence(lambda n: f"Question {n}?")
+    answer = "An answer."

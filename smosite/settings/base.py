@@ -248,6 +248,12 @@ FORM_MAX_AGE_SECONDS = env.int("FORM_MAX_AGE_SECONDS", default=86400)
 # Proxies in front of the site that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# --- Pages and health --------------------------------------------------------------------
+# Reports per catalogue page.
+CATALOGUE_PAGE_SIZE = env.int("CATALOGUE_PAGE_SIZE", default=12)
+# Seconds /healthz waits for the broker before it reports it unreachable.
+HEALTHZ_TIMEOUT_SECONDS = env.int("HEALTHZ_TIMEOUT_SECONDS", default=2)
+
 # --- Quotes -------------------------------------------------------------------------------
 # Days a special-price checkout link sent by sales stays valid.
 QUOTE_VALID_DAYS = env.int("QUOTE_VALID_DAYS", default=14)

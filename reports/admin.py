@@ -1,0 +1,192 @@
+"""Staff edit reports and every part of them here. Regions hold countries, and the stock
+admin cannot nest inlines, so a report's regions are an inline with a link to each region's
+own page, where its countries are edited."""
+
+from django.contrib import admin
+from django.db import models
+from django.db.models import Count
+from django.forms import NumberInput, Textarea
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .models import (
+    Category,
+    FrequentQuestion,
+    KeyPlayer,
+    Licence,
+    MarketDynamic,
+    Region,
+    RegionCountry,
+    Report,
+    Segment,
+    TocEntry,
+)
+from .services.catalogue import report_publication_stamp
+from .services.quality import report_quality_findings
+
+# Table rows stay readable: short text areas instead of the default ten-line boxes.
+COMPACT_TEXT = {models.TextField: {"widget": Textarea(attrs={"rows": 3, "cols": 50})}}
+
+
+class OrderedInline(admin.TabularInline):
+    extra = 0
+    ordering = ["position", "pk"]
+    formfield_overrides = COMPACT_TEXT
+
+
+class MarketDynamicInline(OrderedInline):
+    model = MarketDynamic
+    fields = ["position", "kind", "title", "description"]
+
+
+class KeyPlayerInline(admin.StackedInline):
+    model = KeyPlayer
+    extra = 0
+    ordering = ["position", "pk"]
+    fields = [("name", "position"), "profile", "revenue_note", ("revenue_musd", "growth_percent")]
+
+
+class SegmentInline(OrderedInline):
+    model = Segment
+    fields = ["position", "dimension", "name", "description"]
+
+
+class RegionInline(OrderedInline):
+    model = Region
+    fields = ["position", "name", "share_percent", "commentary", "country_list"]
+    readonly_fields = ["country_list"]
+    show_change_link = True
+
+    @admin.display(description="countries (edit on the region's page)")
+    def country_list(self, region):
+        if not region.pk:
+            return "Save first, then add countries on the region's page."
+        names = ", ".join(row.country.name for row in region.countries.all())
+        return names or "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("countries")
+
+
+class TocEntryInline(OrderedInline):
+    model = TocEntry
+    fields = ["position", "level", "title"]
+
+
+class FrequentQuestionInline(admin.StackedInline):
+    model = FrequentQuestion
+    extra = 0
+    ordering = ["position", "pk"]
+    fields = [("question", "position"), "answer"]
+
+
+class LicenceInline(OrderedInline):
+    model = Licence
+    fields = ["position", "kind", "description", "max_users", "price", "currency", "is_active"]
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    list_display = ["number", "title", "status", "category", "cagr_percent", "edition_date"]
+    list_display_links = ["number", "title"]
+    list_filter = ["status", "category"]
+    search_fields = ["title", "market_name", "=number", "slug"]
+    list_select_related = ["category"]
+    date_hierarchy = "edition_date"
+    save_on_top = True
+    readonly_fields = ["published_at", "created_at", "updated_at"]
+    formfield_overrides = {
+        models.PositiveIntegerField: {"widget": NumberInput(attrs={"style": "width: 9em"})},
+        models.TextField: {"widget": Textarea(attrs={"rows": 5, "cols": 90})},
+    }
+    fieldsets = [
+        (None, {"fields": ["number", "title", "slug", "market_name", "category", "status"]}),
+        (
+            "Key metrics",
+            {
+                "fields": [
+                    "cagr_percent",
+                    ("forecast_start_year", "forecast_end_year"),
+                    ("base_year_market_size", "market_size_currency"),
+                    ("edition_date", "page_count"),
+                ]
+            },
+        ),
+        (
+            "Texts",
+            {
+                "fields": [
+                    "summary",
+                    "analysis",
+                    "latest_trends",
+                    "opportunities",
+                    "competitive_landscape",
+                    "segmentation_by_type_intro",
+                    "segmentation_by_application_intro",
+                    "regional_analysis",
+                ]
+            },
+        ),
+        ("Search engines", {"fields": ["seo_description"]}),
+        ("History", {"fields": ["published_at", "created_at", "updated_at"]}),
+    ]
+    inlines = [
+        LicenceInline,
+        MarketDynamicInline,
+        SegmentInline,
+        RegionInline,
+        KeyPlayerInline,
+        TocEntryInline,
+        FrequentQuestionInline,
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("category")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        report = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if report is not None:
+            extra_context["quality_findings"] = report_quality_findings(report=report)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        report_publication_stamp(report=obj)
+        super().save_model(request, obj, form, change)
+
+
+class RegionCountryInline(OrderedInline):
+    model = RegionCountry
+    fields = ["position", "country"]
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    """A region's page: its countries. Reached from the Regions inline of its report."""
+
+    list_display = ["name", "report_link", "share_percent", "country_count"]
+    list_filter = ["name"]
+    search_fields = ["name", "report__title", "=report__number"]
+    list_select_related = ["report"]
+    fields = ["report", "name", "share_percent", "commentary", "position"]
+    autocomplete_fields = ["report"]
+    inlines = [RegionCountryInline]
+
+    @admin.display(description="report")
+    def report_link(self, region):
+        url = reverse("admin:reports_report_change", args=[region.report_id])
+        return format_html('<a href="{}">{}</a>', url, region.report)
+
+    @admin.display(description="countries", ordering="country_total")
+    def country_count(self, region):
+        return region.country_total
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(country_total=Count("countries"))
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}

@@ -1,0 +1,49 @@
+"""The seed report page in a real browser: what a visitor from a campaign link sees first."""
+
+import pytest
+
+from reports.services.seed import report_load_seed
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REPORT_PATH = "/global-clinical-trials-site-management-organizations-market-r1780960"
+
+
+@pytest.fixture
+def seed(transactional_db):
+    return report_load_seed().report
+
+
+def test_report_page_shows_metrics_chart_and_a_working_sample_link(live_server, page, seed):
+    page.goto(f"{live_server.url}{REPORT_PATH}?utm_source=Github&utm_medium=2")
+    metrics = page.locator("#key-metrics")
+    assert metrics.is_visible()
+    assert "13.7%" in metrics.inner_text()
+    assert "North America" in metrics.inner_text()
+    assert "Clinedge" in metrics.inner_text()
+
+    chart = page.get_by_role("img", name="Market share by region")
+    chart.scroll_into_view_if_needed()
+    assert chart.is_visible()
+    box = chart.bounding_box()
+    assert box["width"] > 200 and box["height"] > 100
+    assert page.locator(".bar-chart text").all_text_contents()[:2] == ["North America", "40%"]
+
+    sample = page.locator('.cta-card a[data-cta="sample"]')
+    assert sample.is_visible()
+    assert sample.inner_text() == "Request a free sample"
+    assert sample.get_attribute("href") == "/enquiry/request-sample/1780960"
+    sample.click()
+    page.wait_for_url(f"{live_server.url}/enquiry/request-sample/1780960")
+
+
+def test_report_page_fits_a_phone_screen(live_server, browser, seed):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        phone = context.new_page()
+        phone.goto(f"{live_server.url}{REPORT_PATH}")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        assert phone.locator('.cta-card a[data-cta="sample"]').is_visible()
+        assert phone.locator("#key-metrics").is_visible()
+    finally:
+        context.close()
