@@ -8,7 +8,8 @@ and files the PDF in private storage. Copies (`sample_copy_create`, `licensed_co
 stamp the newest good base of the *current* content; while that is still rendering they raise
 `DocumentNotReady` (the caller's task retries), so an edited report never sends old content.
 Only when the current version's render has failed for good does the previous good version
-stay in use, so buyers still get a report while staff fix the failure."""
+stay in use, so buyers still get a report while staff fix the failure. A staff re-render of
+unchanged content keeps serving the existing file of that content until the new one lands."""
 
 import logging
 import posixpath
@@ -255,7 +256,9 @@ def _save(path: str, pdf: bytes) -> str:
 def document_current(*, report: Report, kind: str) -> ReportDocument:
     """The base a new copy is stamped from (see the module docstring for the rules)."""
     current = _documents_ensure(report=report, kinds=(kind,))[0]
-    if current.status == Status.READY:
+    if current.file_path:
+        # Rendered from exactly this content before; a staff re-render in progress (or one
+        # that failed) doesn't make that file wrong.
         return current
     if current.status == Status.FAILED:
         previous = (
