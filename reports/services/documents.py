@@ -67,10 +67,19 @@ def _document_for_hash(*, report: Report, kind: str, digest: str) -> tuple[Repor
 
 
 def _enqueue(report: Report) -> None:
+    """Send the render task after commit. If the broker is unreachable the rows stay queued
+    and the sweeper (`documents_render_stale`, Celery beat) enqueues them later."""
+    report_id = report.pk
+    transaction.on_commit(lambda: _send_render(report_id))
+
+
+def _send_render(report_id: int) -> None:
     from ..tasks import pdf_render_report
 
-    report_id = report.pk
-    transaction.on_commit(lambda: pdf_render_report.delay(report_id))
+    try:
+        pdf_render_report.apply_async(args=[report_id], retry=False)
+    except Exception:  # noqa: BLE001 - broker down: the queued rows are the durable intent
+        logger.warning("broker unavailable; render of report %s left for the sweeper", report_id)
 
 
 @transaction.atomic
@@ -186,6 +195,11 @@ def _render(document: ReportDocument, report: Report) -> ReportDocument:
     except Exception:
         logger.exception("Rendering %s failed", document)
         return _record_failure(document, traceback.format_exc(limit=8))
+    if result.fetcher.problems:
+        return _record_failure(document, "Missing resources: " + "; ".join(result.fetcher.problems))
+    if result.seconds > settings.PDF_RENDER_SOFT_TIME_LIMIT:
+        # The limit's exception can land in WeasyPrint code that logs and carries on.
+        return _record_failure(document, "Rendering exceeded the soft time limit.")
     path = _save(_base_path(document), result.pdf)
     document.status = Status.READY
     document.file_path = path
@@ -212,10 +226,8 @@ def documents_render_stale() -> int:
             "report_id", flat=True
         )
     )
-    from ..tasks import pdf_render_report
-
     for report_id in sorted(report_ids):
-        pdf_render_report.delay(report_id)
+        _send_render(report_id)
     return len(report_ids)
 
 

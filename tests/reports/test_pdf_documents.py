@@ -1,10 +1,12 @@
 """The public interface: base renders per content version, stamped personal copies."""
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.conf import settings
 from django.core.files.storage import storages
+from django.utils import timezone
 from pypdf import PdfReader
 
 from reports.models import ReportDocument
@@ -190,7 +192,7 @@ def test_upcoming_report_gets_an_outline_sample(report):
     assert "Key players profiled" not in text
 
 
-def test_lost_or_abandoned_renders_are_enqueued_again(report, settings):
+def test_lost_or_abandoned_renders_are_enqueued_again(report, settings):  # noqa: F811
     documents.report_documents_refresh(report=report)
     settings.PDF_RENDER_STALE_AFTER_SECONDS = 0
     assert documents.documents_render_stale() == 1
@@ -200,3 +202,25 @@ def test_copy_path_comes_from_the_hint_without_leaving_the_folder(report):
     documents.report_documents_render(report_id=report.pk)
     assert _copy(report, "../../etc/passwd") == "etc/passwd.pdf"
     assert _copy(report, "/abs/x y.pdf") == "abs/x-y.pdf"
+
+
+def _abandon(report, attempts):
+    """As if a worker was killed mid-render (hard time limit, OOM) long ago."""
+    documents.report_documents_refresh(report=report)
+    long_ago = timezone.now() - timedelta(seconds=settings.PDF_RENDER_STALE_AFTER_SECONDS + 1)
+    ReportDocument.objects.filter(report=report).update(
+        status=Status.RENDERING, started_at=long_ago, attempts=attempts
+    )
+
+
+def test_a_render_abandoned_by_a_killed_worker_is_claimed_again(report):
+    _abandon(report, attempts=1)
+    rendered = documents.report_documents_render(report_id=report.pk)
+    assert [(d.status, d.attempts) for d in rendered] == [(Status.READY, 2)] * 2
+
+
+def test_a_render_that_kills_its_worker_every_time_ends_failed(report):
+    _abandon(report, attempts=settings.PDF_RENDER_MAX_ATTEMPTS)
+    assert documents.report_documents_render(report_id=report.pk) == []
+    errors = ReportDocument.objects.filter(report=report).values_list("error", flat=True)
+    assert all("worker stopped" in error for error in errors)
