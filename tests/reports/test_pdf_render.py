@@ -146,3 +146,15 @@ def test_render_fetched_only_the_project_stylesheet_and_cover_art(full):
 def test_nice_ticks_are_round_and_cover_the_range():
     assert nice_ticks(100, 245.7) == [100, 150, 200, 250]
     assert nice_ticks(0, 33.6) == [0, 10, 20, 30, 40]
+
+
+def test_fonts_are_the_debian_packages_embedded_not_a_fallback(full):
+    """Missing fonts would silently fall back; the Makefile's APT_RUNTIME must provide them."""
+    reader = PdfReader(io.BytesIO(full.pdf))
+    fonts = {
+        str(font.get_object()["/BaseFont"]).split("+", 1)[-1]
+        for page in reader.pages
+        for font in page["/Resources"].get("/Font", {}).values()
+    }
+    assert any(name.startswith("Lato") for name in fonts), fonts
+    assert any(name.startswith("Open-Sans") for name in fonts), fonts

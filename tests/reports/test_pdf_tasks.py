@@ -1,11 +1,13 @@
 """The render task on a real Celery worker."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from reports.models import KeyPlayer, ReportDocument
+from reports.pdf.content import content_hash, report_content
 from reports.services import documents
 from reports.services.seed import report_load_seed
 from reports.tasks import pdf_render_report
@@ -63,3 +65,22 @@ def test_render_task_has_time_limits_from_settings():
     assert pdf_render_report.soft_time_limit == settings.PDF_RENDER_SOFT_TIME_LIMIT
     assert pdf_render_report.time_limit == settings.PDF_RENDER_TIME_LIMIT
     assert settings.PDF_RENDER_SOFT_TIME_LIMIT < settings.PDF_RENDER_TIME_LIMIT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweeper_renders_versions_whose_message_never_reached_the_broker(celery_worker):
+    report = ReportFactory()
+    digest = content_hash(report_content(report=report))
+    long_ago = timezone.now() - timedelta(seconds=settings.PDF_RENDER_STALE_AFTER_SECONDS + 5)
+    for kind in ("full", "sample"):  # queued rows, as left by a failed enqueue
+        ReportDocument.objects.create(
+            report=report, kind=kind, content_hash=digest, version=1, queued_at=long_ago
+        )
+
+    assert documents.documents_render_stale() == 1
+
+    wait_until(
+        lambda: ReportDocument.objects.filter(report=report, status=Status.READY).count() == 2,
+        timeout=90,
+        message=f"not rendered:\n{celery_worker.tail()}",
+    )
