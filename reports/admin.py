@@ -9,6 +9,7 @@ from django.forms import NumberInput, Textarea
 from django.urls import reverse
 from django.utils.html import format_html
 
+from .admin_documents import ReportDocumentsAdminMixin
 from .models import (
     Category,
     FrequentQuestion,
@@ -86,7 +87,7 @@ class LicenceInline(OrderedInline):
 
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin):
+class ReportAdmin(ReportDocumentsAdminMixin, admin.ModelAdmin):
     list_display = ["number", "title", "status", "category", "cagr_percent", "edition_date"]
     list_display_links = ["number", "title"]
     list_filter = ["status", "category"]
@@ -94,7 +95,7 @@ class ReportAdmin(admin.ModelAdmin):
     list_select_related = ["category"]
     date_hierarchy = "edition_date"
     save_on_top = True
-    readonly_fields = ["published_at", "created_at", "updated_at"]
+    readonly_fields = ["published_at", "created_at", "updated_at", "pdf_documents"]
     formfield_overrides = {
         models.PositiveIntegerField: {"widget": NumberInput(attrs={"style": "width: 9em"})},
         models.TextField: {"widget": Textarea(attrs={"rows": 5, "cols": 90})},
@@ -127,6 +128,7 @@ class ReportAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("PDF documents", {"fields": ["pdf_documents"]}),
         ("Search engines", {"fields": ["seo_description"]}),
         ("History", {"fields": ["published_at", "created_at", "updated_at"]}),
     ]

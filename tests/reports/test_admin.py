@@ -154,3 +154,28 @@ def test_staff_add_a_category(admin_client):
     )
     assert response.status_code == 302
     assert Category.objects.filter(slug="medical-devices").exists()
+
+
+def test_saving_a_published_report_in_admin_queues_a_new_pdf_version(admin_client):
+    from reports.models import ReportDocument
+
+    category = CategoryFactory()
+    admin_client.post(
+        reverse("admin:reports_report_add"), report_form(category, status="published")
+    )
+    report = Report.objects.get(number=3000001)
+    first = set(ReportDocument.objects.filter(report=report).values_list("content_hash", flat=True))
+    assert len(first) == 1  # one version (full + sample rows) queued by the save
+
+    url = reverse("admin:reports_report_change", args=[report.pk])
+    data = report_form(category, status="published", summary="A rewritten summary.")
+    assert admin_client.post(url, data).status_code == 302
+    hashes = set(
+        ReportDocument.objects.filter(report=report).values_list("content_hash", flat=True)
+    )
+    assert len(hashes) == 2 and first < hashes
+
+
+def test_report_change_page_shows_the_pdf_panel(admin_client, seed_report):
+    response = admin_client.get(reverse("admin:reports_report_change", args=[seed_report.pk]))
+    assert b"PDF documents" in response.content
