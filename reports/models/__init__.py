@@ -10,16 +10,32 @@ from .catalogue import (
     Segment,
     TocEntry,
 )
+from .orders import (
+    Deliverable,
+    DownloadLink,
+    DownloadLog,
+    Order,
+    OrderEvent,
+    OrderReferenceCounter,
+    StripeEvent,
+)
 
 __all__ = [
     "Category",
+    "Deliverable",
+    "DownloadLink",
+    "DownloadLog",
     "FrequentQuestion",
     "KeyPlayer",
     "Licence",
     "MarketDynamic",
+    "Order",
+    "OrderEvent",
+    "OrderReferenceCounter",
     "Region",
     "RegionCountry",
     "Report",
     "Segment",
+    "StripeEvent",
     "TocEntry",
 ]

@@ -1,0 +1,1 @@
+from . import admin_orders  # noqa: F401 - orders, Stripe events and sales (issue 6)
