@@ -10,6 +10,7 @@ from .catalogue import (
     Segment,
     TocEntry,
 )
+from .documents import ReportDocument
 from .orders import (
     Deliverable,
     DownloadLink,
@@ -35,6 +36,7 @@ __all__ = [
     "Region",
     "RegionCountry",
     "Report",
+    "ReportDocument",
     "Segment",
     "StripeEvent",
     "TocEntry",
