@@ -92,6 +92,8 @@ class Order(Attribution):
 
     deliverable_attempts = models.PositiveSmallIntegerField(default=0)
     deliverable_error = models.TextField(blank=True)
+    # Set while a worker stamps the report, so a second worker doesn't stamp it too.
+    deliverable_started_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -195,40 +195,55 @@ def order_deliverable_dispatch(*, order: Order, countdown: int = 0) -> None:
 
 def order_deliverable_prepare(*, order_id: int) -> str:
     """Stamp the full report for this buyer, store it privately, email the download link
-    and mark the order fulfilled — all or nothing, once. The order row stays locked while
-    stamping, so a concurrent run waits and then finds the order fulfilled, and a refund
-    arriving meanwhile waits and then revokes the new link."""
-    from .documents import DocumentNotReady
+    and mark the order fulfilled, once.
 
-    try:
-        with transaction.atomic():
-            return _deliverable_prepare_locked(order_id=order_id)
-    except DocumentNotReady as exc:
-        return _deliverable_attempt_failed(order_id=order_id, error=exc)
-    except Exception as exc:
-        logger.exception("preparing the report for order %s failed", order_id)
-        return _deliverable_attempt_failed(order_id=order_id, error=exc)
-
-
-def _deliverable_prepare_locked(*, order_id: int) -> str:
+    Three steps, because stamping must run outside our transaction: the PDF service queues
+    the base render in its own transaction when it raises DocumentNotReady, and that must
+    commit. (1) claim the order under its lock; (2) stamp; (3) under the lock again, record
+    the deliverable, the link and the email — unless a refund arrived meanwhile."""
     from .documents import licensed_copy_create
 
-    order = Order.objects.select_for_update().select_related("report").filter(pk=order_id).first()
+    order = _deliverable_claim(order_id=order_id)
     if order is None:
-        return "no such order"
+        return "nothing to prepare"
+    try:
+        path = licensed_copy_create(
+            report=order.report,
+            company=order.buyer_company,
+            licence_name=order.licence_name,
+            order_reference=order.reference,
+            path_hint=f"orders/{order.report.number}/{order.reference}",
+        )
+    except Exception as exc:
+        logger.warning("preparing the report for %s failed: %s", order.reference, exc)
+        return _deliverable_attempt_failed(order_id=order_id, error=exc)
+    return _deliverable_record(order_id=order_id, path=path)
+
+
+@transaction.atomic
+def _deliverable_claim(*, order_id: int) -> Order | None:
+    order = Order.objects.select_for_update().select_related("report").filter(pk=order_id)
+    order = order.first()
+    if order is None or order.status != Order.Status.PAID:
+        return None
+    stale = timezone.now() - timedelta(seconds=settings.PAYMENTS_STALE_AFTER_SECONDS)
+    if order.deliverable_started_at and order.deliverable_started_at > stale:
+        return None  # another worker is stamping it right now
+    order.deliverable_started_at = timezone.now()
+    order.deliverable_attempts += 1
+    order.save(update_fields=["deliverable_started_at", "deliverable_attempts", "updated_at"])
+    return order
+
+
+@transaction.atomic
+def _deliverable_record(*, order_id: int, path: str) -> str:
+    order = Order.objects.select_for_update().select_related("report").get(pk=order_id)
     if order.status != Order.Status.PAID:
-        return f"order {order.status}; nothing to prepare"
-    path = licensed_copy_create(
-        report=order.report,
-        company=order.buyer_company,
-        licence_name=order.licence_name,
-        order_reference=order.reference,
-        path_hint=f"orders/{order.reference}",
-    )
+        return f"order {order.status} while stamping; not delivered"
     Deliverable.objects.create(order=order, path=path)
     order.status = Order.Status.FULFILLED
     order.fulfilled_at = timezone.now()
-    order.deliverable_attempts += 1
+    order.deliverable_started_at = None
     order.deliverable_error = ""
     order.save()
     download_link_send(order=order, first=True)
@@ -238,10 +253,8 @@ def _deliverable_prepare_locked(*, order_id: int) -> str:
 
 def _deliverable_attempt_failed(*, order_id: int, error: Exception) -> str:
     with transaction.atomic():
-        order = Order.objects.select_for_update().filter(pk=order_id).first()
-        if order is None or order.status != Order.Status.PAID:
-            return "nothing to prepare"
-        order.deliverable_attempts += 1
+        order = Order.objects.select_for_update().get(pk=order_id)
+        order.deliverable_started_at = None
         order.deliverable_error = f"{type(error).__name__}: {error}"[:2000]
         final = order.deliverable_attempts >= settings.DELIVERABLE_MAX_ATTEMPTS
         if final:
@@ -262,7 +275,15 @@ def order_deliverable_retry(*, order: Order, actor=None) -> None:
     order = Order.objects.select_for_update().get(pk=order.pk)
     order.deliverable_attempts = 0
     order.deliverable_error = ""
-    order.save(update_fields=["deliverable_attempts", "deliverable_error", "updated_at"])
+    order.deliverable_started_at = None
+    order.save(
+        update_fields=[
+            "deliverable_attempts",
+            "deliverable_error",
+            "deliverable_started_at",
+            "updated_at",
+        ]
+    )
     order_event_add(
         order=order, kind=OrderEvent.Kind.NOTE, message="Report preparation restarted", actor=actor
     )
