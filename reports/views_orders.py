@@ -118,7 +118,9 @@ def _purchase_submit(request, report, context, form_kwargs):
             "We could not reach our payment provider, so nothing has been charged. "
             "Please press Pay again in a moment; your order is kept.",
         )
-        return render(request, "reports/purchase.html", {**context, "form": form}, status=503)
+        # 200, not 503: Django only saves the session (which remembers the pending order
+        # for the retry) on responses below 500.
+        return render(request, "reports/purchase.html", {**context, "form": form})
 
 
 def _promotion_code_id(form) -> str:
