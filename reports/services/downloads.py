@@ -88,14 +88,18 @@ def download_link_state(*, link: DownloadLink) -> str:
 
 def download_claim(*, link: DownloadLink, ip: str, user_agent: str) -> DownloadLog:
     """Count one download, atomically: the conditional UPDATE can't let a sixth concurrent
-    request through a five-download link, nor one through a link revoked a moment ago."""
+    request through a five-download link, nor one through a link revoked a moment ago.
+
+    Every condition is on the link's own row: PostgreSQL re-checks those against the newest
+    row version after waiting for a concurrent update, but a condition on a joined table
+    (e.g. the order's status) would become a subquery judged on a stale snapshot. A refund
+    or dispute therefore revokes the links themselves (`download_links_revoke`)."""
     with transaction.atomic():
         claimed = DownloadLink.objects.filter(
             pk=link.pk,
             revoked_at__isnull=True,
             expires_at__gt=timezone.now(),
             download_count__lt=F("max_downloads"),
-            order__status=Order.Status.FULFILLED,
         ).update(download_count=F("download_count") + 1)
         if not claimed:
             link.refresh_from_db()
