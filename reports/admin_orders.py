@@ -74,6 +74,7 @@ class DownloadLogInline(ReadOnlyInline):
 class OrderAdmin(admin.ModelAdmin):
     change_form_template = "admin/reports/order/change_form.html"
     change_list_template = "admin/reports/order/change_list.html"
+    view_on_site = False  # the buyer's page needs their browser session or Stripe session id
     list_display = [
         "reference",
         "created_at",

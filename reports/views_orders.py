@@ -230,7 +230,8 @@ def purchase_complete(request, reference):
         "confirm_error": confirm_error,
         "refresh_seconds": _refresh_seconds(order, confirm_error),
         "masked_email": _mask_email(order.buyer_email),
-        "link": _active_link(order),
+        "link": (link := _active_link(order)),
+        "downloads_left": max(0, link.max_downloads - link.download_count) if link else 0,
     }
     return render(request, "reports/purchase_complete.html", context)
 

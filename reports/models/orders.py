@@ -160,7 +160,7 @@ class OrderEvent(models.Model):
         ordering = ["created_at", "pk"]
 
     def __str__(self):
-        return f"{self.order_id} {self.get_kind_display()}"
+        return self.get_kind_display()
 
 
 class StripeEvent(models.Model):
@@ -240,7 +240,7 @@ class DownloadLink(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"Link {self.pk} for {self.order_id}"
+        return f"Link {self.pk}"
 
 
 class DownloadLog(models.Model):

@@ -1,8 +1,8 @@
 """Download links for a buyer's stamped report.
 
-The URL is /download/<order reference>/<token>. The token is a random secret signed with
-the order reference (django.core.signing): a tampered token, or one moved to another
-order's URL, fails the signature before the database is asked. Only the secret's SHA-256 is
+The URL is /download/<order reference>/<token>. The token is a random secret and an HMAC
+(django.core.signing, SECRET_KEY) of the reference and the secret: a tampered token, or one
+moved to another order's URL, fails the signature before the database is asked. Only the secret's SHA-256 is
 stored. Expiry and the download allowance live on the row, so staff can extend a link."""
 
 import hashlib
@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from enquiries.services.mail import email_queue
 
@@ -43,7 +44,12 @@ def _hash(secret: str) -> str:
 
 
 def download_token_sign(*, reference: str, secret: str) -> str:
-    return signing.Signer(salt=SALT).sign_object({"o": reference, "k": secret})
+    """`<secret>.<HMAC of reference and secret>`: short enough to survive email clients."""
+    return f"{secret}.{_signature(reference, secret)}"
+
+
+def _signature(reference: str, secret: str) -> str:
+    return signing.Signer(salt=SALT).signature(f"{reference}/{secret}")
 
 
 def download_link_create(*, order: Order) -> tuple[DownloadLink, str]:
@@ -63,15 +69,14 @@ def download_link_create(*, order: Order) -> tuple[DownloadLink, str]:
 
 
 def download_link_find(*, reference: str, token: str) -> DownloadLink | None:
-    try:
-        data = signing.Signer(salt=SALT).unsign_object(token)
-    except (signing.BadSignature, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("o") != reference or not data.get("k"):
+    """The link, if the token's signature matches this order's reference (a token copied
+    onto another order's URL fails here) and its secret is one we issued."""
+    secret, _, signature = token.rpartition(".")
+    if not secret or not constant_time_compare(signature, _signature(reference, secret)):
         return None
     return (
         DownloadLink.objects.select_related("order__report", "order__deliverable")
-        .filter(order__reference=reference, token_hash=_hash(str(data["k"])))
+        .filter(order__reference=reference, token_hash=_hash(secret))
         .first()
     )
 

@@ -680,3 +680,23 @@ class StripeTestServer(ThreadingHTTPServer):
     def stop(self):
         self.shutdown()
         self.server_close()
+
+
+def main():  # pragma: no cover - a developer tool
+    """`python -m tests.support.stripe_server [port] [webhook_url]`: try checkout locally
+    without Stripe. Start the site with the printed variables."""
+    import sys
+
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8199
+    server = StripeTestServer(api_key="sk_test_local", webhook_secret="whsec_local", port=port)
+    server.fake.webhook_url = sys.argv[2] if len(sys.argv) > 2 else ""
+    print(
+        f"STRIPE_API_BASE={server.url} STRIPE_SECRET_KEY=sk_test_local "
+        "STRIPE_WEBHOOK_SECRET=whsec_local",
+        flush=True,
+    )
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
