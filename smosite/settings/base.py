@@ -292,8 +292,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # WeasyPrint logs every layout step at INFO.
-    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
+    # WeasyPrint logs every layout step at INFO; stripe-python every request and response.
+    "loggers": {
+        "weasyprint.progress": {"level": "WARNING"},
+        "stripe": {"level": env.str("STRIPE_LOG_LEVEL", default="WARNING")},
+    },
 }
 
 # --- Public forms: spam protection --------------------------------------------------------
