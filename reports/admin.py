@@ -9,6 +9,7 @@ from django.forms import NumberInput, Textarea
 from django.urls import reverse
 from django.utils.html import format_html
 
+from . import admin_orders  # noqa: F401 - orders, Stripe events and sales (issue 6)
 from .admin_documents import ReportDocumentsAdminMixin
 from .models import (
     Category,

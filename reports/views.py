@@ -8,6 +8,7 @@ from django.shortcuts import render
 from . import selectors
 from .presentation import report_page_build
 from .seo import catalogue_structured_data, catalogue_url
+from .views_orders import purchase  # noqa: F401 - the purchase page lives with the order views
 
 
 def catalogue(request):
@@ -55,8 +56,3 @@ def _redirect_keeping_query(request, path: str):
     carry an old slug must still be attributed."""
     query = request.META.get("QUERY_STRING", "")
     return HttpResponsePermanentRedirect(f"{path}?{query}" if query else path)
-
-
-def purchase(request, number):
-    """The purchase page (issue: buying a report)."""
-    raise Http404("Online purchase is not open yet.")

@@ -10,7 +10,11 @@ import redis
 from django.conf import settings
 
 from tests.support.smtp import SmtpServer
+from tests.support.stripe_server import StripeTestServer
 from tests.support.worker import WorkerProcess
+
+STRIPE_TEST_KEY = "sk_test_smosite_fake_key"
+STRIPE_TEST_WEBHOOK_SECRET = "whsec_smosite_fake_secret"
 
 
 def pytest_configure(config):
@@ -38,7 +42,17 @@ def mailbox(smtp_server):
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, smtp_server, tmp_path_factory):
+def stripe_server():
+    """The Stripe-compatible test server (tests/support/stripe_server.py) on loopback."""
+    server = StripeTestServer(
+        api_key=STRIPE_TEST_KEY, webhook_secret=STRIPE_TEST_WEBHOOK_SECRET
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, smtp_server, stripe_server, tmp_path_factory):
     """A real worker process. Tests using it need `transactional_db` so it sees their rows."""
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     worker = WorkerProcess(
@@ -48,6 +62,10 @@ def celery_worker(django_db_setup, smtp_server, tmp_path_factory):
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "MAIL_RETRY_BACKOFF_SECONDS": "1",
             "SMOSITE_VAR_DIR": str(settings.VAR_DIR),
+            "STRIPE_API_BASE": stripe_server.url,
+            "STRIPE_SECRET_KEY": STRIPE_TEST_KEY,
+            "STRIPE_WEBHOOK_SECRET": STRIPE_TEST_WEBHOOK_SECRET,
+            "DELIVERABLE_RETRY_BACKOFF_SECONDS": "1",
         },
     ).start()
     yield worker

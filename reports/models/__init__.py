@@ -11,17 +11,33 @@ from .catalogue import (
     TocEntry,
 )
 from .documents import ReportDocument
+from .orders import (
+    Deliverable,
+    DownloadLink,
+    DownloadLog,
+    Order,
+    OrderEvent,
+    OrderReferenceCounter,
+    StripeEvent,
+)
 
 __all__ = [
     "Category",
+    "Deliverable",
+    "DownloadLink",
+    "DownloadLog",
     "FrequentQuestion",
     "KeyPlayer",
     "Licence",
     "MarketDynamic",
+    "Order",
+    "OrderEvent",
+    "OrderReferenceCounter",
     "Region",
     "RegionCountry",
     "Report",
     "ReportDocument",
     "Segment",
+    "StripeEvent",
     "TocEntry",
 ]

@@ -216,6 +216,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.pdf_render_stale",
         "schedule": env.int("PDF_SWEEP_INTERVAL_SECONDS", default=300),
     },
+    # Re-dispatches unprocessed Stripe events and unprepared reports; expires abandoned orders.
+    "payments-sweep": {
+        "task": "reports.tasks.stripe_sweep",
+        "schedule": env.int("PAYMENTS_SWEEP_INTERVAL_SECONDS", default=60),
+    },
 }
 
 # --- PDF rendering ------------------------------------------------------------------------
@@ -235,6 +240,41 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 # Point the Stripe client at a Stripe-compatible server (tests use one on loopback).
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# Webhook signatures older than this are refused (Stripe's own default tolerance).
+# https://docs.stripe.com/webhooks#verify-manually
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Seconds one Stripe API call may take, and automatic retries of network errors and 409/5xx
+# (each retry reuses the call's idempotency key).
+STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=20)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# Processing a stored webhook event: attempts before it is marked failed (visible in admin),
+# and the first retry delay (doubled each attempt).
+STRIPE_EVENT_MAX_ATTEMPTS = env.int("STRIPE_EVENT_MAX_ATTEMPTS", default=8)
+STRIPE_EVENT_RETRY_BACKOFF_SECONDS = env.int("STRIPE_EVENT_RETRY_BACKOFF_SECONDS", default=30)
+# Stored events (and paid orders without a report) untouched this long are dispatched again
+# by the payments sweeper: the database, not the broker, is the durable intent.
+PAYMENTS_STALE_AFTER_SECONDS = env.int("PAYMENTS_STALE_AFTER_SECONDS", default=120)
+
+# --- Orders and downloads -----------------------------------------------------------------
+# Our order references look like SMO-2026-000123.
+ORDER_REFERENCE_PREFIX = env.str("ORDER_REFERENCE_PREFIX", default="SMO")
+# Pending orders that never reached Stripe Checkout are marked expired after this many hours.
+ORDER_ABANDONED_AFTER_HOURS = env.int("ORDER_ABANDONED_AFTER_HOURS", default=24)
+# "Pay" attempts allowed per IP address per window (card-testing bots hammer checkouts).
+PURCHASE_RATE_LIMIT = env.int("PURCHASE_RATE_LIMIT", default=10)
+PURCHASE_RATE_WINDOW_SECONDS = env.int("PURCHASE_RATE_WINDOW_SECONDS", default=3600)
+# The success page reloads itself (meta refresh, no JavaScript) this often until the report
+# is ready.
+PURCHASE_STATUS_REFRESH_SECONDS = env.int("PURCHASE_STATUS_REFRESH_SECONDS", default=3)
+# Preparing the stamped report: attempts (e.g. while the base PDF is still rendering) before
+# the order is flagged for staff, and the first retry delay (doubled each attempt, max 5 min).
+DELIVERABLE_MAX_ATTEMPTS = env.int("DELIVERABLE_MAX_ATTEMPTS", default=10)
+DELIVERABLE_RETRY_BACKOFF_SECONDS = env.int("DELIVERABLE_RETRY_BACKOFF_SECONDS", default=5)
+# A download link's life and download allowance.
+DOWNLOAD_LINK_TTL_DAYS = env.int("DOWNLOAD_LINK_TTL_DAYS", default=7)
+DOWNLOAD_LINK_MAX_DOWNLOADS = env.int("DOWNLOAD_LINK_MAX_DOWNLOADS", default=5)
+# Fresh links a buyer may request for one order per day (sent only to the purchase email).
+DOWNLOAD_RENEW_LIMIT_PER_DAY = env.int("DOWNLOAD_RENEW_LIMIT_PER_DAY", default=3)
 
 # --- Forms, messages ----------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -254,8 +294,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # WeasyPrint logs every layout step at INFO.
-    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
+    # WeasyPrint logs every layout step at INFO; stripe-python every request and response.
+    "loggers": {
+        "weasyprint.progress": {"level": "WARNING"},
+        "stripe": {"level": env.str("STRIPE_LOG_LEVEL", default="WARNING")},
+    },
 }
 
 # --- Public forms: spam protection --------------------------------------------------------

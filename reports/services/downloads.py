@@ -1,0 +1,177 @@
+"""Download links for a buyer's stamped report.
+
+The URL is /download/<order reference>/<token>. The token is a random secret and an HMAC
+(django.core.signing, SECRET_KEY) of the reference and the secret: a tampered token, or one
+moved to another order's URL, fails the signature before the database is asked. Only the secret's SHA-256 is
+stored. Expiry and the download allowance live on the row, so staff can extend a link."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.files.storage import storages
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+
+from enquiries.services.mail import email_queue
+
+from ..models import DownloadLink, DownloadLog, Order, OrderEvent
+from .timeline import order_event_add
+
+SALT = "reports.download-link"
+
+
+class LinkState:
+    USABLE = "usable"
+    EXPIRED = "expired"
+    EXHAUSTED = "exhausted"
+    REVOKED = "revoked"
+
+
+class DownloadUnavailable(Exception):
+    def __init__(self, state: str):
+        super().__init__(state)
+        self.state = state
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def download_token_sign(*, reference: str, secret: str) -> str:
+    """`<secret>.<HMAC of reference and secret>`: short enough to survive email clients."""
+    return f"{secret}.{_signature(reference, secret)}"
+
+
+def _signature(reference: str, secret: str) -> str:
+    return signing.Signer(salt=SALT).signature(f"{reference}/{secret}")
+
+
+def download_link_create(*, order: Order) -> tuple[DownloadLink, str]:
+    """A new link and its absolute URL (the only time the URL exists in clear)."""
+    secret = secrets.token_urlsafe(32)
+    link = DownloadLink(
+        order=order,
+        token_hash=_hash(secret),
+        expires_at=timezone.now() + timedelta(days=settings.DOWNLOAD_LINK_TTL_DAYS),
+        max_downloads=settings.DOWNLOAD_LINK_MAX_DOWNLOADS,
+    )
+    link.full_clean()
+    link.save()
+    token = download_token_sign(reference=order.reference, secret=secret)
+    path = reverse("reports:download", kwargs={"reference": order.reference, "token": token})
+    return link, f"{settings.SITE_URL}{path}"
+
+
+def download_link_find(*, reference: str, token: str) -> DownloadLink | None:
+    """The link, if the token's signature matches this order's reference (a token copied
+    onto another order's URL fails here) and its secret is one we issued."""
+    secret, _, signature = token.rpartition(".")
+    if not secret or not constant_time_compare(signature, _signature(reference, secret)):
+        return None
+    return (
+        DownloadLink.objects.select_related("order__report", "order__deliverable")
+        .filter(order__reference=reference, token_hash=_hash(secret))
+        .first()
+    )
+
+
+def download_link_state(*, link: DownloadLink) -> str:
+    if link.revoked_at or link.order.access_revoked:
+        return LinkState.REVOKED
+    if link.expires_at <= timezone.now():
+        return LinkState.EXPIRED
+    if link.download_count >= link.max_downloads:
+        return LinkState.EXHAUSTED
+    return LinkState.USABLE
+
+
+def download_claim(*, link: DownloadLink, ip: str, user_agent: str) -> DownloadLog:
+    """Count one download, atomically: the conditional UPDATE can't let a sixth concurrent
+    request through a five-download link, nor one through a link revoked a moment ago.
+
+    Every condition is on the link's own row: PostgreSQL re-checks those against the newest
+    row version after waiting for a concurrent update, but a condition on a joined table
+    (e.g. the order's status) would become a subquery judged on a stale snapshot. A refund
+    or dispute therefore revokes the links themselves (`download_links_revoke`)."""
+    with transaction.atomic():
+        claimed = DownloadLink.objects.filter(
+            pk=link.pk,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            download_count__lt=F("max_downloads"),
+        ).update(download_count=F("download_count") + 1)
+        if not claimed:
+            link.refresh_from_db()
+            link.order.refresh_from_db()
+            raise DownloadUnavailable(download_link_state(link=link))
+        return DownloadLog.objects.create(
+            link=link, order=link.order, ip=ip, user_agent=user_agent[:300]
+        )
+
+
+def deliverable_open(*, order: Order):
+    return storages["private"].open(order.deliverable.path, "rb")
+
+
+def download_links_revoke(*, order: Order, reason: str) -> int:
+    return order.download_links.filter(revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoke_reason=reason
+    )
+
+
+def download_link_send(*, order: Order, first: bool = False) -> DownloadLink:
+    """Email a fresh link to the purchase email (never anywhere else). Earlier links are
+    superseded, so one link is live at a time. Call inside the order's transaction."""
+    download_links_revoke(order=order, reason=DownloadLink.RevokeReason.SUPERSEDED)
+    link, url = download_link_create(order=order)
+    email_queue(
+        to=order.buyer_email,
+        template="reports/email/order_download_link",
+        context={"order": order, "report": order.report, "url": url, "link": link, "first": first},
+        related=order,
+        contact=order.contact,
+        dedupe_key=f"download-link:{link.pk}",
+    )
+    return link
+
+
+@transaction.atomic
+def download_link_reissue(*, order: Order, actor=None, note: str = "") -> DownloadLink:
+    """Staff's "re-send link" and the buyer's "send me a fresh link"."""
+    order = Order.objects.select_for_update().select_related("report").get(pk=order.pk)
+    if order.status != Order.Status.FULFILLED:
+        raise DownloadUnavailable(LinkState.REVOKED)
+    link = download_link_send(order=order)
+    order_event_add(
+        order=order,
+        kind=OrderEvent.Kind.LINK_ISSUED,
+        message=note or f"Link {link.pk} sent to {order.buyer_email}",
+        actor=actor,
+    )
+    return link
+
+
+@transaction.atomic
+def download_links_extend(*, order: Order, actor=None) -> int:
+    """Staff: live links get DOWNLOAD_LINK_TTL_DAYS from now and a fresh download allowance;
+    expired ones are live again."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    expires_at = timezone.now() + timedelta(days=settings.DOWNLOAD_LINK_TTL_DAYS)
+    links = order.download_links.filter(revoked_at__isnull=True)
+    count = links.update(
+        expires_at=expires_at,
+        max_downloads=F("download_count") + settings.DOWNLOAD_LINK_MAX_DOWNLOADS,
+    )
+    order_event_add(
+        order=order,
+        kind=OrderEvent.Kind.LINK_EXTENDED,
+        message=f"{count} link(s) valid until {expires_at:%Y-%m-%d %H:%M} UTC",
+        actor=actor,
+    )
+    return count

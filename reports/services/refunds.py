@@ -1,0 +1,134 @@
+"""Refunds and disputes. Either one withdraws access: every download link of the order is
+revoked and the link page says why. Staff refund from admin through `order_refund`; Stripe's
+`charge.refunded` and `charge.dispute.created` events arrive through `order_refund_record`
+and `order_dispute_record` — in any order relative to the payment itself."""
+
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import DownloadLink, Order, OrderEvent
+from .downloads import download_links_revoke
+from .stripe_client import StripeUnavailable, amount_from_minor, stripe_call, stripe_client
+from .timeline import order_event_add, order_flag
+
+
+class RefundNotAllowed(Exception):
+    pass
+
+
+def order_refund(*, order: Order, actor=None) -> Order:
+    """Refund the whole payment in Stripe, then record it. The idempotency key is derived
+    from the order, so a double click or a retry after a timeout refunds once.
+    https://docs.stripe.com/api/refunds/create"""
+    order.refresh_from_db()
+    if order.status in (Order.Status.REFUNDED, Order.Status.DISPUTED):
+        raise RefundNotAllowed(f"Order {order.reference} is {order.status}.")
+    if not order.stripe_payment_intent_id:
+        raise RefundNotAllowed(f"Order {order.reference} has no Stripe payment to refund.")
+    params = {
+        "payment_intent": order.stripe_payment_intent_id,
+        "reason": "requested_by_customer",
+        "metadata": {"order_reference": order.reference},
+    }
+    key = f"{order.reference}-refund-{order.refund_attempts}"
+    try:
+        refund = stripe_call(stripe_client().v1.refunds.create, params, {"idempotency_key": key})
+    except StripeUnavailable as exc:
+        _refund_error_record(order=order, error=exc, actor=actor)
+        raise
+    order_refund_record(
+        order=order,
+        amount_refunded=refund.get("amount"),
+        fully=True,
+        refund_id=refund.get("id", ""),
+        actor=actor,
+    )
+    order.refresh_from_db()
+    return order
+
+
+@transaction.atomic
+def _refund_error_record(*, order: Order, error: StripeUnavailable, actor) -> None:
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if error.definitive:
+        locked.refund_attempts += 1
+        locked.save(update_fields=["refund_attempts", "updated_at"])
+    order_event_add(
+        order=locked, kind=OrderEvent.Kind.NOTE, message=f"Refund failed: {error}", actor=actor
+    )
+
+
+@transaction.atomic
+def order_refund_record(
+    *,
+    order: Order,
+    amount_refunded: int | None,
+    fully: bool,
+    refund_id: str = "",
+    stripe_event=None,
+    actor=None,
+) -> str:
+    """Record a refund Stripe made (amount in minor units, cumulative). A full refund ends
+    access; a partial one (a goodwill discount) keeps it and is flagged for staff."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    amount = amount_from_minor(amount_refunded, order.currency)
+    if amount is not None and amount > order.amount_refunded:
+        order.amount_refunded = amount
+    order.stripe_refund_id = refund_id or order.stripe_refund_id
+    if not fully:
+        order_flag(order=order, note=f"Partially refunded ({order.amount_refunded}); access kept.")
+        order.save()
+        order_event_add(
+            order=order,
+            kind=OrderEvent.Kind.PARTIALLY_REFUNDED,
+            message=f"{order.currency} {order.amount_refunded} refunded so far",
+            stripe_event=stripe_event,
+            actor=actor,
+        )
+        return "partial refund recorded; access kept"
+    if order.status == Order.Status.REFUNDED:
+        order.save()
+        return "already refunded"
+    return _access_withdraw(
+        order=order,
+        status=Order.Status.REFUNDED,
+        reason=DownloadLink.RevokeReason.REFUNDED,
+        message=f"{order.currency} {order.amount_refunded} refunded; download links revoked",
+        stripe_event=stripe_event,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def order_dispute_record(*, order: Order, dispute: dict, stripe_event=None) -> str:
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if order.status in (Order.Status.DISPUTED, Order.Status.REFUNDED):
+        return f"already {order.status}"
+    note = f"Dispute {dispute.get('id')} ({dispute.get('reason') or 'no reason given'})"
+    due = (dispute.get("evidence_details") or {}).get("due_by")
+    if due:
+        note += f", evidence due {datetime.fromtimestamp(due, tz=UTC):%Y-%m-%d}"
+    order_flag(order=order, note=f"{note}: respond in Stripe.")
+    return _access_withdraw(
+        order=order,
+        status=Order.Status.DISPUTED,
+        reason=DownloadLink.RevokeReason.DISPUTED,
+        message=f"{note}; download links revoked",
+        stripe_event=stripe_event,
+    )
+
+
+def _access_withdraw(*, order: Order, status, reason, message, stripe_event, actor=None) -> str:
+    now = timezone.now()
+    order.status = status
+    if status == Order.Status.REFUNDED:
+        order.refunded_at = now
+    else:
+        order.disputed_at = now
+    order.save()
+    revoked = download_links_revoke(order=order, reason=reason)
+    kind = OrderEvent.Kind.REFUNDED if status == Order.Status.REFUNDED else OrderEvent.Kind.DISPUTED
+    order_event_add(order=order, kind=kind, message=message, stripe_event=stripe_event, actor=actor)
+    return f"{status}; {revoked} link(s) revoked"

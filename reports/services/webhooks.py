@@ -1,0 +1,238 @@
+"""Stripe webhooks: verify, store once, process in a task.
+
+The view only verifies the signature on the raw body and stores the event under its unique
+id (a database constraint rejects the duplicate, whatever the concurrency), then answers
+200. The task processes the stored row; a lost task is re-dispatched by the sweeper, a
+failing one retries with backoff and ends `failed`, visible in admin with a "process again"
+action. https://docs.stripe.com/webhooks#handle-events-asynchronously"""
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..models import Order, StripeEvent
+from . import fulfilment, refunds
+from .stripe_client import stripe_call, stripe_client
+
+logger = logging.getLogger(__name__)
+
+
+class WebhookRejected(Exception):
+    pass
+
+
+def webhook_verify(*, payload: bytes, signature: str | None) -> dict:
+    """The event, if the Stripe-Signature header signs this exact body with our secret
+    within the tolerance; WebhookRejected otherwise."""
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise WebhookRejected("STRIPE_WEBHOOK_SECRET is not set")
+    try:
+        text = payload.decode("utf-8")
+        stripe.WebhookSignature.verify_header(
+            text, signature, secret, settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+        )
+        event = json.loads(text)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
+        raise WebhookRejected(str(exc)) from exc
+    if not isinstance(event, dict) or event.get("object") != "event":
+        raise WebhookRejected("the body is not a Stripe event")
+    if not event.get("id") or not event.get("type"):
+        raise WebhookRejected("the event has no id or type")
+    return event
+
+
+def stripe_event_record(*, event: dict) -> tuple[StripeEvent, bool]:
+    """Store the event once; (row, created). Processing is dispatched after commit."""
+    created = event.get("created")
+    row = StripeEvent(
+        stripe_id=str(event["id"])[:255],
+        type=str(event["type"])[:100],
+        livemode=bool(event.get("livemode")),
+        api_version=str(event.get("api_version") or "")[:40],
+        stripe_created=datetime.fromtimestamp(created, tz=UTC) if created else None,
+        payload=event,
+    )
+    # The unique constraint decides, not a lookup: two concurrent deliveries can both pass
+    # an exists() check, only one can insert.
+    row.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:
+        return StripeEvent.objects.get(stripe_id=row.stripe_id), False
+    stripe_event_dispatch(event=row)
+    return row, True
+
+
+def stripe_event_dispatch(*, event: StripeEvent, countdown: int = 0) -> None:
+    from ..tasks import stripe_event_process
+
+    def send():
+        try:
+            stripe_event_process.apply_async(args=[event.pk], countdown=countdown, retry=False)
+        except Exception:  # noqa: BLE001 - broker down: the stored row is the intent
+            logger.warning("broker unavailable; Stripe event %s left for the sweeper", event.pk)
+
+    transaction.on_commit(send)
+
+
+def stripe_event_process(*, event_id: int) -> StripeEvent | None:
+    """Process one stored event in one transaction with the order changes it causes. The
+    row is locked with SKIP LOCKED: a second worker handed the same event skips it."""
+    try:
+        with transaction.atomic():
+            event = StripeEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id)
+            event = event.first()
+            if event is None or event.status in DONE:
+                return event
+            handler = HANDLERS.get(event.type)
+            result, order = handler(event) if handler else ("not handled; stored", None)
+            event.status = StripeEvent.Status.PROCESSED if handler else StripeEvent.Status.IGNORED
+            event.result, event.order = result[:500], order
+            event.attempts += 1
+            event.last_error, event.next_attempt_at = "", None
+            event.processed_at = timezone.now()
+            event.save()
+            return event
+    except Exception as exc:
+        logger.exception("processing Stripe event %s failed", event_id)
+        return _failure_record(event_id=event_id, error=exc)
+
+
+DONE = (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED, StripeEvent.Status.FAILED)
+
+
+def _failure_record(*, event_id: int, error: Exception) -> StripeEvent | None:
+    with transaction.atomic():
+        event = StripeEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None or event.status in DONE:
+            return event
+        event.attempts += 1
+        event.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if event.attempts >= settings.STRIPE_EVENT_MAX_ATTEMPTS:
+            event.status = StripeEvent.Status.FAILED
+            event.next_attempt_at = None
+        else:
+            delay = settings.STRIPE_EVENT_RETRY_BACKOFF_SECONDS * 2 ** (event.attempts - 1)
+            event.status = StripeEvent.Status.RETRYING
+            event.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+        event.save()
+        return event
+
+
+def stripe_event_reprocess(*, event: StripeEvent) -> None:
+    """Staff's "process again": a fresh attempt budget, dispatched after commit."""
+    with transaction.atomic():
+        StripeEvent.objects.filter(pk=event.pk).update(
+            status=StripeEvent.Status.PENDING, attempts=0, next_attempt_at=None, last_error=""
+        )
+        stripe_event_dispatch(event=event)
+
+
+def stripe_events_dispatch_stale() -> int:
+    """Sweeper: events the broker never delivered, and retries that are due."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.PAYMENTS_STALE_AFTER_SECONDS)
+    due = StripeEvent.objects.filter(
+        Q(status=StripeEvent.Status.PENDING, received_at__lt=stale)
+        | Q(status=StripeEvent.Status.RETRYING, next_attempt_at__lte=now)
+    )
+    ids = list(due.values_list("pk", flat=True)[:500])
+    for pk in ids:
+        stripe_event_dispatch(event=StripeEvent(pk=pk))
+    return len(ids)
+
+
+# --- Handlers: (event) -> (result text, order or None) -------------------------------------
+
+
+def order_for_session(session: dict) -> Order | None:
+    reference = session.get("client_reference_id") or (session.get("metadata") or {}).get(
+        "order_reference"
+    )
+    return Order.objects.filter(reference=reference).first() if reference else None
+
+
+def order_for_payment(obj: dict) -> Order | None:
+    """The order a charge or dispute belongs to: by our metadata, by the payment intent we
+    recorded, or — when a refund overtakes the payment's own event — by asking Stripe which
+    Checkout Session holds that payment intent."""
+    reference = (obj.get("metadata") or {}).get("order_reference")
+    if reference:
+        return Order.objects.filter(reference=reference).first()
+    payment_intent = obj.get("payment_intent")
+    if not payment_intent:
+        return None
+    order = Order.objects.filter(stripe_payment_intent_id=payment_intent).first()
+    if order:
+        return order
+    found = stripe_call(
+        stripe_client().v1.checkout.sessions.list,
+        {"payment_intent": payment_intent, "limit": 1},
+    )
+    sessions = found.get("data") or []
+    return order_for_session(sessions[0]) if sessions else None
+
+
+def _on_session_paid_or_completed(event: StripeEvent):
+    session = event.data_object
+    order = order_for_session(session)
+    if order is None:
+        return "no order with this reference; ignored", None
+    return fulfilment.order_fulfil(order=order, session=session, stripe_event=event), order
+
+
+def _on_session_payment_failed(event: StripeEvent):
+    session = event.data_object
+    order = order_for_session(session)
+    if order is None:
+        return "no order with this reference; ignored", None
+    return fulfilment.order_payment_failed(order=order, session=session, stripe_event=event), order
+
+
+def _on_session_expired(event: StripeEvent):
+    session = event.data_object
+    order = order_for_session(session)
+    if order is None:
+        return "no order with this reference; ignored", None
+    result = fulfilment.order_checkout_expired(order=order, session=session, stripe_event=event)
+    return result, order
+
+
+def _on_charge_refunded(event: StripeEvent):
+    charge = event.data_object
+    order = order_for_payment(charge)
+    if order is None:
+        return "no order for this charge; ignored", None
+    result = refunds.order_refund_record(
+        order=order,
+        amount_refunded=charge.get("amount_refunded"),
+        fully=bool(charge.get("refunded")),
+        stripe_event=event,
+    )
+    return result, order
+
+
+def _on_dispute_created(event: StripeEvent):
+    dispute = event.data_object
+    order = order_for_payment(dispute)
+    if order is None:
+        return "no order for this dispute; ignored", None
+    return refunds.order_dispute_record(order=order, dispute=dispute, stripe_event=event), order
+
+
+HANDLERS = {
+    "checkout.session.completed": _on_session_paid_or_completed,
+    "checkout.session.async_payment_succeeded": _on_session_paid_or_completed,
+    "checkout.session.async_payment_failed": _on_session_payment_failed,
+    "checkout.session.expired": _on_session_expired,
+    "charge.refunded": _on_charge_refunded,
+    "charge.dispute.created": _on_dispute_created,
+}

@@ -1,0 +1,131 @@
+"""Staff tools in admin: the order with its timeline, links and downloads; refund, re-send,
+extend; Stripe events with "process again"; the sales summary."""
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from reports.models import DownloadLink, Order, StripeEvent
+from reports.services import fulfilment
+from tests.reports.orders_support import fulfilled_order, order_started, webhook_post
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_user("sales", password="x", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_order", "change_order", "view_stripeevent", "change_stripeevent"]
+        )
+    )
+    client.force_login(user)
+    return client, user
+
+
+def paid_order(client, stripe, report):
+    order = order_started(client, report, stripe, name="Jane Doe")
+    session = stripe.session_pay(order.stripe_session_id, deliver=False)["data"]["object"]
+    fulfilment.order_fulfil(order=order, session=session)
+    order.refresh_from_db()
+    return order
+
+
+def test_order_page_shows_status_stripe_ids_timeline_and_buyer_history(
+    admin_client, stripe, report_on_sale
+):
+    order = paid_order(admin_client, stripe, report_on_sale)
+    page = admin_client.get(f"/admin/reports/order/{order.pk}/change/").content.decode()
+    assert order.reference in page and "Paid (preparing the report)" in page
+    assert order.stripe_payment_intent_id in page and order.stripe_session_id in page
+    for step in ("Order created", "Checkout started", "Paid"):
+        assert step in page
+    assert "orders: 1" in page  # the contact's earlier activity, linked
+    assert "Refund…" in page
+
+
+def test_order_list_filters_and_searches(admin_client, stripe, report_on_sale):
+    order = paid_order(admin_client, stripe, report_on_sale)
+    listing = admin_client.get("/admin/reports/order/?status__exact=paid&q=acme")
+    assert order.reference in listing.content.decode()
+    assert (
+        order.reference
+        not in admin_client.get("/admin/reports/order/?status__exact=refunded").content.decode()
+    )
+
+
+def test_refund_needs_the_refund_permission(staff_client, stripe, report_on_sale):
+    client, _ = staff_client
+    order = paid_order(client, stripe, report_on_sale)
+    assert client.get(f"/admin/reports/order/{order.pk}/refund/").status_code == 403
+    assert client.post(f"/admin/reports/order/{order.pk}/refund/").status_code == 403
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+def test_refund_from_admin_confirms_then_refunds_in_stripe(admin_client, stripe, report_on_sale):
+    order = paid_order(admin_client, stripe, report_on_sale)
+    confirm = admin_client.get(f"/admin/reports/order/{order.pk}/refund/")
+    assert "every download link of this order stops working" in confirm.content.decode()
+    admin_client.post(f"/admin/reports/order/{order.pk}/refund/")
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+    assert [r["key"] for r in stripe.requests if r["path"] == "/v1/refunds"] == [
+        f"{order.reference}-refund-0"
+    ]
+    assert order.events.get(kind="refunded").actor.username == "admin"
+
+
+def test_refund_that_stripe_refuses_is_reported_and_changes_nothing(
+    admin_client, stripe, report_on_sale
+):
+    order = paid_order(admin_client, stripe, report_on_sale)
+    stripe.fail_next(1, status=402)
+    response = admin_client.post(f"/admin/reports/order/{order.pk}/refund/", follow=True)
+    assert "Not refunded" in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID and order.refund_attempts == 1
+
+
+def test_resend_and_extend_buttons(admin_client, report_on_sale):
+    order, _ = fulfilled_order(report_on_sale)
+    page = admin_client.get(f"/admin/reports/order/{order.pk}/change/").content.decode()
+    assert "Re-send download link" in page and "Extend links" in page
+    admin_client.post(f"/admin/reports/order/{order.pk}/resend/")
+    assert DownloadLink.objects.filter(order=order, revoked_at__isnull=True).count() == 1
+    assert DownloadLink.objects.filter(order=order).count() == 2
+    admin_client.post(f"/admin/reports/order/{order.pk}/extend/")
+    assert order.events.filter(kind="link_extended").count() == 1
+
+
+def test_stripe_event_list_shows_results_and_can_process_again(
+    admin_client, stripe, report_on_sale
+):
+    order = order_started(admin_client, report_on_sale, stripe)
+    event = stripe.session_pay(order.stripe_session_id, deliver=False)
+    webhook_post(admin_client, stripe, event)
+    row = StripeEvent.objects.get()
+    StripeEvent.objects.filter(pk=row.pk).update(status="failed", last_error="boom", attempts=8)
+    listing = admin_client.get("/admin/reports/stripeevent/").content.decode()
+    assert event["id"] in listing and "checkout.session.completed" in listing
+    admin_client.post(
+        "/admin/reports/stripeevent/",
+        {"action": "process_again", "_selected_action": [row.pk]},
+    )
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("pending", 0)
+    detail = admin_client.get(f"/admin/reports/stripeevent/{row.pk}/change/").content.decode()
+    assert order.reference in detail  # the payload, pretty-printed
+
+
+def test_sales_summary_by_report_licence_and_campaign(admin_client, stripe, report_on_sale):
+    order = order_started(
+        admin_client, report_on_sale, stripe, licence="multi", query="?utm_campaign=spring-cro"
+    )
+    session = stripe.session_pay(order.stripe_session_id, deliver=False)["data"]["object"]
+    fulfilment.order_fulfil(order=order, session=session)
+    order_started(admin_client, report_on_sale, stripe, name="Unpaid Buyer")  # not counted
+    page = admin_client.get("/admin/reports/order/sales/?days=7").content.decode()
+    assert "Sales in the last 7 days" in page
+    assert f"{report_on_sale.number} — {report_on_sale.title}" in page
+    assert "<td>multi</td><td>USD</td><td>1</td><td>5,900.00</td>" in page
+    assert "<td>spring-cro</td>" in page
