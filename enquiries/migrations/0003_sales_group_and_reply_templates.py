@@ -88,7 +88,7 @@ def remove_reply_templates(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("enquiries", "0002_enquiries_inbox"),
-        ("reports", "0001_initial"),
+        ("reports", "0002_documents"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

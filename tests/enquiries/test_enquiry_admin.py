@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from enquiries.models import Enquiry, EnquiryReply, OutboundEmail, ReplyTemplate
 from enquiries.services import enquiries as services
-from tests.factories import EnquiryFactory, UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

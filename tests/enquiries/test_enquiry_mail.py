@@ -177,3 +177,43 @@ def test_publication_task_from_the_worker_notifies_after_commit(celery_worker, m
         services.enquiries_notify_report_published_on_commit(report=report)
     messages = mailbox.wait_for(2, to="lena@sitecare.example")
     assert any(m["Subject"].startswith("Now published") for m in messages)
+
+
+def test_reply_with_a_freshly_stamped_sample_is_delivered_with_the_pdf(
+    celery_worker, mailbox, sales_user
+):
+    from reports.services import documents
+    from reports.services.seed import report_load_seed
+    from tests.reports.pdf_support import normalise, pdf_pages_text
+
+    report = report_load_seed().report
+    documents.report_documents_render(report_id=report.pk)
+    enquiry = services.enquiry_create(
+        report=report,
+        contact_details={
+            "email": "priya@trialworks.example",
+            "name": "Priya Nair",
+            "company": "TrialWorks",
+        },
+        enquiry_type="licence",
+        question="Can I see a sample?",
+    )
+    reply = services.enquiry_reply_send(
+        enquiry=enquiry,
+        author=sales_user,
+        subject="Your sample",
+        body="Attached.",
+        attach_sample=True,
+    )
+    try:
+        received = mailbox.wait_for(2, to="priya@trialworks.example", timeout=60)
+    except AssertionError:
+        reply.refresh_from_db()
+        raise AssertionError(f"reply {reply.status}: {reply.last_error}") from None
+    message = next(m for m in received if m["Subject"] == "Your sample")
+    attachment = next(message.iter_attachments())
+    assert attachment.get_filename() == "1780960-sample.pdf"
+    pages = pdf_pages_text(attachment.get_content())
+    assert all("Prepared for Priya Nair, TrialWorks" in normalise(text) for text in pages)
+    reply.refresh_from_db()
+    assert reply.status == "queued" and reply.sample_path

@@ -268,3 +268,49 @@ def test_contact_upsert_keeps_one_contact(report):
     create(report)
     create(report, email="MARIA@clinsite.example", question="Another")
     assert Enquiry.objects.values("contact").distinct().count() == 1
+
+
+# --- replies with a freshly stamped sample ---------------------------------------------------
+
+
+@pytest.fixture
+def seed_enquiry(sales_user):
+    from reports.services.seed import report_load_seed
+
+    report = report_load_seed().report
+    return create(report, email="maria@clinsite.example")
+
+
+def test_reply_with_sample_waits_for_the_render_then_attaches_a_stamped_copy(
+    seed_enquiry, sales_user
+):
+    from django.core.files.storage import storages
+
+    from reports.services import documents
+    from tests.reports.pdf_support import normalise, pdf_pages_text
+
+    sent = reply(seed_enquiry, sales_user, attach_sample=True)
+    assert sent.status == "preparing" and sent.email is None
+
+    waiting = services.enquiry_reply_prepare(reply_id=sent.pk)
+    assert waiting.status == "preparing" and waiting.next_attempt_at is not None
+    assert "DocumentNotReady" in waiting.last_error
+
+    documents.report_documents_render(report_id=seed_enquiry.report_id)
+    done = services.enquiry_reply_prepare(reply_id=sent.pk)
+    assert done.status == "queued" and done.email.attachment_path == done.sample_path
+    with storages["private"].open(done.sample_path) as handle:
+        pages = pdf_pages_text(handle.read())
+    assert all("Prepared for Maria Lopez, Clinsite" in normalise(text) for text in pages)
+    assert services.enquiry_reply_prepare(reply_id=sent.pk).email_id == done.email_id
+
+
+def test_reply_whose_sample_never_gets_ready_ends_failed(seed_enquiry, sales_user, settings):
+    settings.ENQUIRY_REPLY_MAX_ATTEMPTS = 2
+    sent = reply(seed_enquiry, sales_user, attach_sample=True)
+    services.enquiry_reply_prepare(reply_id=sent.pk)
+    failed = services.enquiry_reply_prepare(reply_id=sent.pk)
+    assert failed.status == "failed" and failed.next_attempt_at is None
+    assert not OutboundEmail.objects.filter(template="enquiries/email/enquiry_reply").exists()
+    retried = services.enquiry_reply_retry(reply=failed)
+    assert (retried.status, retried.attempts) == ("preparing", 0)
