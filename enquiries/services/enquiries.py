@@ -147,9 +147,13 @@ def enquiry_assign(*, enquiry: Enquiry, owner=None, actor=None) -> Enquiry:
     """Give the enquiry an owner. With `owner`, that person; otherwise the ENQUIRY_ASSIGNMENT
     rule: "round_robin" takes the next active Sales member after the one the rotation picked
     last, "none" leaves it unassigned."""
+    _lock_and_refresh(enquiry)
     if _assignment_apply(enquiry, owner=owner):
-        _save(enquiry, actor=actor)
+        _save(enquiry, actor=actor, fields=ASSIGNMENT_FIELDS)
     return enquiry
+
+
+ASSIGNMENT_FIELDS = ("owner", "auto_assigned_to", "assigned_at", "status")
 
 
 def _assignment_apply(enquiry: Enquiry, *, owner=None) -> bool:
@@ -194,6 +198,7 @@ def enquiry_update(
 ) -> Enquiry:
     """A staff edit from the enquiry page. Giving a new enquiry an owner makes it "assigned";
     taking the owner away from an assigned one makes it "new" again."""
+    _lock_and_refresh(enquiry)
     if owner != enquiry.owner:
         enquiry.assigned_at = timezone.now() if owner else None
         if owner and status == Enquiry.Status.NEW:
@@ -204,23 +209,33 @@ def enquiry_update(
     enquiry.status = status
     if staff_notes is not None:
         enquiry.staff_notes = staff_notes
-    _save(enquiry, actor=actor)
+    _save(enquiry, actor=actor, fields=("owner", "assigned_at", "status", "staff_notes"))
     return enquiry
 
 
+@transaction.atomic
 def enquiry_status_set(*, enquiry: Enquiry, status: str, actor) -> Enquiry:
+    _lock_and_refresh(enquiry)
     enquiry.status = status
-    _save(enquiry, actor=actor)
+    _save(enquiry, actor=actor, fields=("status",))
     return enquiry
 
 
-def _save(enquiry: Enquiry, *, actor) -> None:
-    """full_clean and save, recording `actor` as the author of the history entry (without
-    one, simple_history takes the request's user from its middleware, or none in a task)."""
+def _lock_and_refresh(enquiry: Enquiry) -> None:
+    """Lock the row and reload it, so an edit made from an older copy (a page opened before a
+    colleague replied) can't write back stale answer times or statuses."""
+    Enquiry.objects.select_for_update().filter(pk=enquiry.pk).first()
+    enquiry.refresh_from_db()
+
+
+def _save(enquiry: Enquiry, *, actor, fields) -> None:
+    """full_clean and save only `fields`, recording `actor` as the author of the history
+    entry (without one, simple_history takes the request's user from its middleware, or
+    none in a task)."""
     if actor is not None:
         enquiry._history_user = actor
     enquiry.full_clean()
-    enquiry.save()
+    enquiry.save(update_fields=[*fields, "updated_at"])
 
 
 # --- Replies -------------------------------------------------------------------------------
@@ -341,7 +356,11 @@ def _response_record(*, enquiry: Enquiry, author) -> None:
         enquiry.status = Enquiry.Status.ANSWERED
     if enquiry.owner_id is None and author is not None:
         enquiry.owner, enquiry.assigned_at = author, now
-    _save(enquiry, actor=author)
+    _save(
+        enquiry,
+        actor=author,
+        fields=("first_response_at", "answered_at", "status", "owner", "assigned_at"),
+    )
 
 
 def reply_to_address(author) -> str:

@@ -99,6 +99,19 @@ def test_history_records_who_changed_status_and_owner(report, sales_user, second
     assert latest.history_date >= enquiry.created_at
 
 
+def test_an_edit_from_an_older_copy_keeps_the_answer_times(report, sales_user):
+    enquiry = create(report)
+    stale = Enquiry.objects.get(pk=enquiry.pk)  # e.g. a page opened before the reply
+    reply(enquiry, sales_user)
+    services.enquiry_update(enquiry=stale, actor=sales_user, status="waiting", owner=sales_user)
+    services.enquiry_status_set(
+        enquiry=Enquiry.objects.get(pk=enquiry.pk), status="won", actor=None
+    )
+    enquiry.refresh_from_db()
+    assert enquiry.first_response_at is not None and enquiry.answered_at is not None
+    assert enquiry.status == "won"
+
+
 def test_removing_the_owner_makes_an_assigned_enquiry_new_again(report, sales_user):
     enquiry = create(report)
     services.enquiry_update(enquiry=enquiry, actor=sales_user, status="assigned", owner=None)
