@@ -397,3 +397,20 @@ def test_sales_can_edit_contacts_but_not_their_email(sales_client, report):
 
 def test_sales_cannot_open_user_admin(sales_client):
     assert sales_client.get(reverse("admin:auth_user_changelist")).status_code == 403
+
+
+def test_inbox_costs_the_same_queries_for_5_or_40_enquiries(sales_client, report):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for_list():
+        with CaptureQueriesContext(connection) as captured:
+            assert sales_client.get(CHANGELIST).status_code == 200
+        return len(captured)
+
+    for n in range(5):
+        create(report, email=f"first{n}@x.example")
+    few = queries_for_list()
+    for n in range(35):
+        create(report, email=f"more{n}@x.example")
+    assert queries_for_list() == few
