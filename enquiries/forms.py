@@ -58,3 +58,65 @@ class LeadForm(SpamProtectedForm):
 
     def clean_name(self):
         return " ".join(self.cleaned_data["name"].split())
+
+
+# --- Pre-order enquiries (issue 5) --------------------------------------------------------
+
+# Control characters other than line breaks and tabs: a question may span lines.
+QUESTION_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class EnquiryForm(LeadForm):
+    """The pre-order enquiry: the lead fields plus what the visitor wants to know."""
+
+    type = forms.ChoiceField(label="What is your enquiry about?", choices=())
+    licence = forms.ModelChoiceField(
+        label="Licence of interest",
+        queryset=None,
+        required=False,
+        empty_label="Not sure yet",
+    )
+    question = forms.CharField(
+        label="Your question",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Licences, scope, a custom cut of the data, delivery dates, a discount: ask away.",
+    )
+
+    field_order = [
+        "type",
+        "licence",
+        "question",
+        "name",
+        "email",
+        "company",
+        "job_title",
+        "country",
+        "phone",
+        "consent",
+    ]
+
+    def __init__(self, *args, report, **kwargs):
+        from .models import Enquiry
+
+        super().__init__(*args, **kwargs)
+        self.report = report
+        self.fields["type"].choices = Enquiry.Type.choices
+        self.fields["licence"].queryset = report.licences.filter(is_active=True).order_by(
+            "position", "pk"
+        )
+        self.fields["email"].help_text = "We answer to this address."
+        self.fields["consent"].error_messages["required"] = (
+            "Please agree so that we can answer your question."
+        )
+
+    def clean_question(self):
+        question = self.cleaned_data["question"].replace("\r\n", "\n").strip()
+        if QUESTION_FORBIDDEN.search(question):
+            raise ValidationError("Please remove special characters.", code="control")
+        return question
+
+    def contact_details(self) -> dict:
+        data = self.cleaned_data
+        fields = ("email", "name", "company", "job_title", "country", "phone")
+        return {field: data.get(field) or "" for field in fields}

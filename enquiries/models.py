@@ -3,11 +3,15 @@ records, and the log of every outbound email (the outbox the mail worker sends f
 
 import uuid
 
+from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
+from simple_history.models import HistoricalRecords
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id")
 
@@ -99,3 +103,207 @@ class OutboundEmail(models.Model):
     @staticmethod
     def new_message_id():
         return f"<{uuid.uuid4().hex}@smosite>"
+
+
+# =========================================================================================
+# Pre-order enquiries, staff replies and canned reply templates (issue 5).
+# Kept together at the end of the module so other lead models can be added above.
+# =========================================================================================
+
+
+class ReplyTemplate(models.Model):
+    """An editable canned reply. Subject and body may use the placeholders listed in
+    PLACEHOLDERS; anything else in braces is left as written."""
+
+    PLACEHOLDERS = (
+        "name",
+        "first_name",
+        "company",
+        "report",
+        "report_number",
+        "licence",
+        "staff_name",
+        "publisher",
+    )
+
+    name = models.CharField(max_length=100, unique=True)
+    subject = models.CharField(max_length=200)
+    body = models.TextField(
+        help_text="Placeholders: {name}, {first_name}, {company}, {report}, {report_number}, "
+        "{licence}, {staff_name}, {publisher}. Purchase and quote links are added below the "
+        "text automatically."
+    )
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Enquiry(Attribution):
+    """A pre-order enquiry (a lead with a question), answered by sales from the admin inbox.
+    Every change of status or owner is kept in `history` with who and when."""
+
+    class Type(models.TextChoices):
+        PRE_ORDER = "pre_order", "Pre-order"
+        PRICING = "pricing", "Pricing"
+        LICENCE = "licence", "Licence question"
+        CUSTOMISATION = "customisation", "Customisation"
+        INVOICE = "invoice", "Buy by invoice / purchase order"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        ASSIGNED = "assigned", "Assigned"
+        ANSWERED = "answered", "Answered"
+        WAITING = "waiting", "Waiting on customer"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        SPAM = "spam", "Spam"
+
+    # Waiting for our first answer: these count against the response-time promise.
+    AWAITING_ANSWER = (Status.NEW, Status.ASSIGNED)
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="enquiries")
+    report = models.ForeignKey("reports.Report", on_delete=models.PROTECT, related_name="enquiries")
+    type = models.CharField("enquiry type", max_length=16, choices=Type.choices)
+    licence = models.ForeignKey(
+        "reports.Licence",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="enquiries",
+        help_text="The licence the visitor is interested in.",
+    )
+    question = models.TextField(max_length=5000)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.NEW, db_index=True
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_enquiries",
+    )
+    # Whom the round-robin picked (never changed afterwards): the rotation's cursor, so a
+    # manual reassignment doesn't skip anyone's turn.
+    auto_assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    staff_notes = models.TextField("internal notes", blank=True)
+    about_upcoming_report = models.BooleanField(
+        default=False, editable=False, help_text="Asked while the report was not yet published."
+    )
+    is_free_mail = models.BooleanField("free-mail address", default=False, editable=False)
+    ip = models.CharField("network (truncated IP)", max_length=45, blank=True, editable=False)
+    user_agent = models.CharField(max_length=300, blank=True, editable=False)
+    consent_version = models.CharField(max_length=20, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    first_response_at = models.DateTimeField(null=True, blank=True, editable=False)
+    answered_at = models.DateTimeField("last answered", null=True, blank=True, editable=False)
+    notified_on_publish_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    history = HistoricalRecords(
+        excluded_fields=[
+            "question",
+            "user_agent",
+            "ip",
+            "landing_page",
+            "referrer",
+            "utm_term",
+            "utm_content",
+            "utm_id",
+            "consent_version",
+            "is_free_mail",
+            "auto_assigned_to",
+        ]
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "enquiries"
+        indexes = [
+            models.Index(fields=["status", "-created_at"]),
+            models.Index(fields=["owner", "status"]),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} {self.contact.name} — {self.get_type_display()}"
+
+    def clean(self):
+        if self.licence_id and self.report_id and self.licence.report_id != self.report_id:
+            raise ValidationError({"licence": "This licence belongs to another report."})
+
+    @property
+    def reference(self) -> str:
+        return f"ENQ-{self.pk:06d}" if self.pk else "ENQ-new"
+
+
+class EnquiryReply(models.Model):
+    """A staff answer, sent by email through the mail log. `email` is the OutboundEmail row,
+    which carries the delivery status shown in the thread."""
+
+    class Status(models.TextChoices):
+        PREPARING = "preparing", "Preparing the sample"
+        QUEUED = "queued", "Handed to the mail log"
+        FAILED = "failed", "Failed"
+
+    enquiry = models.ForeignKey(Enquiry, on_delete=models.CASCADE, related_name="replies")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    template = models.ForeignKey(
+        ReplyTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="replies"
+    )
+    subject = models.CharField(max_length=200)
+    body = models.TextField(max_length=20000)
+    attach_sample = models.BooleanField(default=False)
+    sample_path = models.CharField(
+        max_length=500, blank=True, help_text="The stamped copy in private storage."
+    )
+    licence = models.ForeignKey(
+        "reports.Licence", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    quoted_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    quoted_currency = models.CharField(max_length=3, blank=True)
+    purchase_url = models.CharField(max_length=2000, blank=True)
+    email = models.OneToOneField(
+        OutboundEmail,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="enquiry_reply",
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PREPARING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "enquiry replies"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quoted_price__isnull=True) | models.Q(quoted_price__gt=0),
+                name="enquiry_reply_quoted_price_positive",
+            ),
+        ]
+
+    def __str__(self):
+        return self.subject

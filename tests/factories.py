@@ -129,3 +129,30 @@ class FrequentQuestionFactory(factory.django.DjangoModelFactory):
     report = factory.SubFactory(ReportFactory)
     question = factory.Sequence(lambda n: f"Question {n}?")
     answer = "An answer."
+
+
+# --- Pre-order enquiries (issue 5) --------------------------------------------------------
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    first_name = "Sam"
+    last_name = factory.Sequence(lambda n: f"Seller{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@reliable-research.example")
+    is_staff = True
+    password = factory.django.Password("pw")
+
+
+class EnquiryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "enquiries.Enquiry"
+
+    contact = factory.SubFactory(ContactFactory)
+    report = factory.SubFactory(ReportFactory)
+    type = "pricing"
+    question = "What does the multi-user licence cost?"
+    consent_version = "2025-03"

@@ -318,3 +318,36 @@ HEALTHZ_TIMEOUT_SECONDS = env.int("HEALTHZ_TIMEOUT_SECONDS", default=2)
 # --- Quotes -------------------------------------------------------------------------------
 # Days a special-price checkout link sent by sales stays valid.
 QUOTE_VALID_DAYS = env.int("QUOTE_VALID_DAYS", default=14)
+
+# --- Pre-order enquiries ------------------------------------------------------------------
+# Where each new enquiry is announced to sales (with a link to it in admin).
+SALES_INBOX_EMAIL = env.str("SALES_INBOX_EMAIL", default="sales@localhost")
+# "round_robin": each new enquiry goes to the next active member of the "Sales" group;
+# "none": enquiries arrive unassigned.
+ENQUIRY_ASSIGNMENT = env.str("ENQUIRY_ASSIGNMENT", default="round_robin")
+if ENQUIRY_ASSIGNMENT not in ("round_robin", "none"):
+    raise ValueError(f"ENQUIRY_ASSIGNMENT must be round_robin or none, not {ENQUIRY_ASSIGNMENT!r}")
+# Enquiry form posts allowed per client IP and per email address within the window.
+ENQUIRY_RATE_LIMIT_PER_IP = env.int("ENQUIRY_RATE_LIMIT_PER_IP", default=10)
+ENQUIRY_RATE_LIMIT_PER_EMAIL = env.int("ENQUIRY_RATE_LIMIT_PER_EMAIL", default=5)
+ENQUIRY_RATE_LIMIT_WINDOW_SECONDS = env.int("ENQUIRY_RATE_LIMIT_WINDOW_SECONDS", default=3600)
+# The same question from the same person about the same report within this many seconds is
+# one enquiry (a double click or a reload), not two.
+ENQUIRY_DUPLICATE_WINDOW_SECONDS = env.int("ENQUIRY_DUPLICATE_WINDOW_SECONDS", default=600)
+# First-answer promise, in business hours (8 = one business day), and the sales team's
+# working day (Monday–Friday, local hours in ENQUIRY_BUSINESS_TIME_ZONE).
+ENQUIRY_SLA_BUSINESS_HOURS = env.int("ENQUIRY_SLA_BUSINESS_HOURS", default=8)
+ENQUIRY_BUSINESS_DAY_START_HOUR = env.int("ENQUIRY_BUSINESS_DAY_START_HOUR", default=9)
+ENQUIRY_BUSINESS_DAY_END_HOUR = env.int("ENQUIRY_BUSINESS_DAY_END_HOUR", default=17)
+ENQUIRY_BUSINESS_TIME_ZONE = env.str("ENQUIRY_BUSINESS_TIME_ZONE", default=TIME_ZONE)
+# Attempts to prepare a reply's stamped sample (the PDF may still be rendering) before the
+# reply is marked failed; the first retry waits this many seconds, doubling each time.
+ENQUIRY_REPLY_MAX_ATTEMPTS = env.int("ENQUIRY_REPLY_MAX_ATTEMPTS", default=8)
+ENQUIRY_REPLY_RETRY_BACKOFF_SECONDS = env.int("ENQUIRY_REPLY_RETRY_BACKOFF_SECONDS", default=15)
+# How often the enquiry sweeper runs: replies whose task the broker never got, and
+# enquirers not yet told that their upcoming report was published.
+ENQUIRY_SWEEP_INTERVAL_SECONDS = env.int("ENQUIRY_SWEEP_INTERVAL_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE["enquiries-sweep"] = {
+    "task": "enquiries.tasks.enquiries_sweep",
+    "schedule": ENQUIRY_SWEEP_INTERVAL_SECONDS,
+}

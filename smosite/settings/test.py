@@ -21,16 +21,3 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise expect
 for _engine in TEMPLATES:  # noqa: F405
     _engine["DIRS"] = [*_engine["DIRS"], BASE_DIR / "tests" / "templates"]  # noqa: F405
 
-
-def _forget_content_types(**_):
-    """Transactional tests flush the database after each test, and Django re-creates the
-    content types under new ids. The long-lived test worker must not keep the old ids in
-    ContentType's cache (emails with `related=` would violate the foreign key)."""
-    from django.contrib.contenttypes.models import ContentType
-
-    ContentType.objects.clear_cache()
-
-
-from celery.signals import task_prerun  # noqa: E402
-
-task_prerun.connect(_forget_content_types, weak=False)

@@ -20,6 +20,19 @@ def queue_test_email(**kwargs):
         return email_queue(**(defaults | kwargs))
 
 
+def stored_email():
+    """A queued row that is never handed to the broker: the session's live worker would
+    otherwise race the test's own `email_deliver` calls for it."""
+    return OutboundEmail.objects.create(
+        to="reader@acme-pharma.example",
+        from_email="x@localhost",
+        subject="Direct",
+        template="t",
+        body_text="Body",
+        message_id=OutboundEmail.new_message_id(),
+    )
+
+
 def test_queued_email_is_delivered_by_the_worker_over_smtp(celery_worker, mailbox):
     email = queue_test_email()
     received = mailbox.wait_for(1, to="reader@acme-pharma.example")[0]
@@ -64,7 +77,7 @@ def test_smtp_down_records_failure_and_keeps_the_email(settings):
         }
     }
     settings.MAIL_MAX_ATTEMPTS = 2
-    email = queue_test_email()
+    email = stored_email()
     email_deliver(email_id=email.pk)
     row = OutboundEmail.objects.get(pk=email.pk)
     assert row.status == "retrying" and "refused" in row.last_error.lower()
@@ -80,7 +93,7 @@ def test_sent_email_is_not_sent_again(mailbox, settings, smtp_server):
             "OPTIONS": {"host": "127.0.0.1", "port": smtp_server.port},
         }
     }
-    email = queue_test_email()
+    email = stored_email()
     email_deliver(email_id=email.pk)
     email_deliver(email_id=email.pk)
     assert len(mailbox.messages) == 1

@@ -1,0 +1,54 @@
+"""The Sales group's permission set: created by the migration, re-applied by the idempotent
+sync service and command, and never including edits of reports, prices or payments."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+
+from enquiries.models import ReplyTemplate
+from enquiries.services.sales_group import sales_group_sync
+
+pytestmark = pytest.mark.django_db
+
+
+def codenames(group):
+    return {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+
+
+def test_migration_creates_sales_group_with_lead_permissions_and_read_only_catalogue():
+    perms = codenames(Group.objects.get(name="Sales"))
+    assert {
+        "enquiries.view_enquiry",
+        "enquiries.change_enquiry",
+        "enquiries.add_enquiryreply",
+        "enquiries.view_contact",
+        "enquiries.change_contact",
+        "reports.view_report",
+        "reports.view_licence",
+    } <= perms
+    assert not {p for p in perms if p.startswith("reports.") and not p.startswith("reports.view_")}
+    assert "enquiries.delete_enquiry" not in perms
+
+
+def test_migration_seeds_the_canned_replies():
+    names = set(ReplyTemplate.objects.values_list("name", flat=True))
+    assert {"Price quote", "Licence explanation", "Custom scope"} <= names
+
+
+def test_sync_restores_a_tampered_group_and_is_idempotent():
+    group = Group.objects.get(name="Sales")
+    expected = codenames(sales_group_sync())
+    from django.contrib.auth.models import Permission
+
+    group.permissions.add(Permission.objects.get(codename="change_licence"))
+    group.permissions.remove(Permission.objects.get(codename="view_enquiry"))
+    assert codenames(sales_group_sync()) == expected
+    assert codenames(sales_group_sync()) == expected
+    assert "reports.change_licence" not in expected
+
+
+def test_sync_creates_the_group_when_missing(capsys):
+    Group.objects.filter(name="Sales").delete()
+    call_command("sync_sales_group")
+    assert "enquiries.change_enquiry" in codenames(Group.objects.get(name="Sales"))
+    assert "enquiries.change_enquiry" in capsys.readouterr().out
