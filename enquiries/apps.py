@@ -1,6 +1,19 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _sales_group_sync(**kwargs):
+    from .services.sales_group import sales_group_sync
+
+    sales_group_sync()
 
 
 class EnquiriesConfig(AppConfig):
     name = "enquiries"
     verbose_name = "Leads and enquiries"
+
+    def ready(self):
+        # Every `migrate` re-applies the Sales permission set, so models added by later
+        # migrations (sample requests, orders) are covered without a manual step. Apps migrate
+        # in INSTALLED_APPS order, so reports' permissions exist when this runs.
+        post_migrate.connect(_sales_group_sync, sender=self, dispatch_uid="sales-group-sync")

@@ -23,7 +23,7 @@ from .models import (
     Segment,
     TocEntry,
 )
-from .services.catalogue import report_publication_stamp
+from .services.catalogue import report_publication_stamp, report_published_effects
 from .services.quality import report_quality_findings
 
 # Table rows stay readable: short text areas instead of the default ten-line boxes.
@@ -154,8 +154,10 @@ class ReportAdmin(ReportDocumentsAdminMixin, admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
+        was_published = change and form.initial.get("status") == Report.Status.PUBLISHED
         report_publication_stamp(report=obj)
         super().save_model(request, obj, form, change)
+        report_published_effects(report=obj, was_published=was_published)
 
 
 class RegionCountryInline(OrderedInline):

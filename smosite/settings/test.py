@@ -20,4 +20,3 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise expect
 # Templates used only by tests (e.g. the mail log's test message).
 for _engine in TEMPLATES:  # noqa: F405
     _engine["DIRS"] = [*_engine["DIRS"], BASE_DIR / "tests" / "templates"]  # noqa: F405
-

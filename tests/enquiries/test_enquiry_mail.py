@@ -217,3 +217,58 @@ def test_reply_with_a_freshly_stamped_sample_is_delivered_with_the_pdf(
     assert all("Prepared for Priya Nair, TrialWorks" in normalise(text) for text in pages)
     reply.refresh_from_db()
     assert reply.status == "queued" and reply.sample_path
+
+
+def test_publishing_an_upcoming_report_in_admin_tells_its_enquirers(
+    celery_worker, mailbox, report, client, superuser
+):
+    from tests.reports.test_admin import report_form
+
+    report.status = "upcoming"
+    report.save()
+    services.enquiry_create(
+        report=report,
+        contact_details={"email": "omar@trialsites.example", "name": "Omar"},
+        enquiry_type="pre_order",
+        question="When will it be out?",
+    )
+    mailbox.wait_for(2)  # acknowledgement and sales notice
+    client.force_login(superuser)
+    data = report_form(
+        report.category,
+        number=str(report.number),
+        slug=report.slug,
+        title=report.title,
+        status="published",
+    )
+    # Keep the report's licences: the form posts them back as they are.
+    licences = list(report.licences.order_by("position"))
+    data |= {
+        "licences-TOTAL_FORMS": str(len(licences)),
+        "licences-INITIAL_FORMS": str(len(licences)),
+    }
+    for i, licence in enumerate(licences):
+        data |= {
+            f"licences-{i}-id": str(licence.pk),
+            f"licences-{i}-report": str(report.pk),
+            f"licences-{i}-kind": licence.kind,
+            f"licences-{i}-description": licence.description,
+            f"licences-{i}-price": str(licence.price),
+            f"licences-{i}-currency": licence.currency,
+            f"licences-{i}-is_active": "on",
+            f"licences-{i}-position": str(licence.position),
+            f"licences-{i}-max_users": str(licence.max_users or ""),
+        }
+    response = client.post(reverse("admin:reports_report_change", args=[report.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+    def notices():
+        return [
+            m
+            for m in mailbox.to("omar@trialsites.example")
+            if m["Subject"].startswith("Now published")
+        ]
+
+    wait_until(notices, timeout=30, message="no publication notice arrived")
+    time.sleep(1.5)  # give a duplicate the chance to show up
+    assert len(notices()) == 1

@@ -52,3 +52,44 @@ def test_sync_creates_the_group_when_missing(capsys):
     call_command("sync_sales_group")
     assert "enquiries.change_enquiry" in codenames(Group.objects.get(name="Sales"))
     assert "enquiries.change_enquiry" in capsys.readouterr().out
+
+
+def test_sales_sees_reports_read_only_in_the_real_admin_and_cannot_post_changes(client):
+    from django.urls import reverse
+
+    from reports.models import Report
+    from tests.factories import LicenceFactory, UserFactory
+    from tests.reports.test_admin import report_form
+
+    seller = UserFactory(username="sasha")
+    seller.groups.add(Group.objects.get(name="Sales"))
+    licence = LicenceFactory()
+    report = licence.report
+    client.force_login(seller)
+    url = reverse("admin:reports_report_change", args=[report.pk])
+
+    page = client.get(url)
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content  # view-only: no save button
+
+    data = report_form(
+        report.category,
+        number=str(report.number),
+        slug=report.slug,
+        title="Renamed by sales",
+        status="published",
+    )
+    assert client.post(url, data).status_code == 403
+    report.refresh_from_db()
+    assert report.title != "Renamed by sales"
+    # Prices are inlines of the report: the refused post above changed none of them.
+    assert Report.objects.filter(pk=report.pk, licences__price=licence.price).exists()
+    # Orders are visible to sales, their payment details are not editable.
+    assert seller.has_perm("reports.view_order") and not seller.has_perm("reports.change_order")
+    assert not seller.has_perm("reports.view_stripeevent")
+
+
+def test_migrate_keeps_the_sales_group_in_step_with_new_models():
+    """`migrate` re-applies the set (post_migrate), so later models need no manual step."""
+    perms = codenames(Group.objects.get(name="Sales"))
+    assert {"enquiries.view_outboundemail", "reports.view_order"} <= perms
