@@ -2,8 +2,9 @@ from datetime import date
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
-from enquiries.models import Contact
+from enquiries.models import Contact, SampleRequest
 from reports.models import Category, Licence, Region, RegionCountry, Report
 
 
@@ -71,3 +72,18 @@ class ContactFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"buyer{n}@acme-pharma.example")
     name = "Jane Doe"
     company = "Acme Pharma"
+
+
+class SampleRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SampleRequest
+
+    contact = factory.SubFactory(ContactFactory)
+    report = factory.SubFactory(ReportFactory)
+    email = factory.SelfAttribute("contact.email")
+    name = factory.SelfAttribute("contact.name")
+    company = factory.SelfAttribute("contact.company")
+    job_title = "Head of Clinical Operations"
+    country = "DE"
+    consent_version = "2025-03"
+    consent_at = factory.LazyFunction(timezone.now)
