@@ -217,7 +217,9 @@ def test_rate_limit_per_ip_answers_429_and_stores_nothing(client, report, settin
     settings.SAMPLE_RATE_LIMIT_PER_IP = 2
     for n in range(2):
         response = client.post(
-            form_url(report), valid_data(email=f"user{n}@acme-pharma.example"), REMOTE_ADDR="198.51.100.7"
+            form_url(report),
+            valid_data(email=f"user{n}@acme-pharma.example"),
+            REMOTE_ADDR="198.51.100.7",
         )
         assert response.status_code == 302
     response = client.post(
@@ -309,7 +311,7 @@ def test_status_page_refreshes_while_the_sample_is_prepared(client, report):
     request = SampleRequestFactory(report=report)
     html = client.get(reverse("enquiries:sample-status", args=[request.public_token])).content
     assert b'<meta http-equiv="refresh" content="3">' in html
-    assert "Preparing your personalised sample".encode() in html
+    assert b"Preparing your personalised sample" in html
 
 
 def test_status_page_of_a_failed_request_reassures_without_details(client, report):
