@@ -184,9 +184,8 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
         ),
     )
 
-    def get_readonly_fields(self, request, obj=None):
-        every_field = [f.name for f in self.model._meta.fields]
-        return (*every_field, *self.readonly_fields)
+    def has_change_permission(self, request, obj=None):
+        return False  # shown read-only to anyone who may view it
 
     def has_add_permission(self, request):
         return False  # leads come from the site's form
@@ -298,9 +297,8 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         ),
     )
 
-    def get_readonly_fields(self, request, obj=None):
-        every_field = [f.name for f in self.model._meta.fields]
-        return (*every_field, *self.readonly_fields)
+    def has_change_permission(self, request, obj=None):
+        return False  # shown read-only to anyone who may view it
 
     def has_add_permission(self, request):
         return False
