@@ -10,6 +10,7 @@ from .catalogue import (
     Segment,
     TocEntry,
 )
+from .documents import ReportDocument
 
 __all__ = [
     "Category",
@@ -20,6 +21,7 @@ __all__ = [
     "Region",
     "RegionCountry",
     "Report",
+    "ReportDocument",
     "Segment",
     "TocEntry",
 ]

@@ -150,6 +150,16 @@ class Segment(Ordered):
     dimension = models.CharField(max_length=12, choices=Dimension.choices)
     name = models.CharField(max_length=120)
     description = models.TextField()
+    share_percent = models.DecimalField(
+        "market share (%)",
+        max_digits=5,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=PERCENT,
+        help_text="Share of its dimension in the base year, once research has sized it. "
+        "The PDF charts the segment breakdown only from entered shares.",
+    )
 
     class Meta(Ordered.Meta):
         constraints = [

@@ -24,6 +24,7 @@ from ..models import (
     TocEntry,
 )
 from ..regions import countries_resolve
+from .documents import report_documents_refresh
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seed"
 DEFAULT_SEED = SEED_DIR / "report_1780960.json"
@@ -48,6 +49,7 @@ def report_load_seed(*, path: Path = DEFAULT_SEED, update: bool = False) -> Seed
     number = fields.pop("number")
     existing = Report.objects.filter(number=number).first()
     if existing and not update:
+        report_documents_refresh(report=existing)  # e.g. the PDF templates changed
         return SeedResult(report=existing, created=False, updated=False)
 
     category, _ = Category.objects.get_or_create(
@@ -65,6 +67,7 @@ def report_load_seed(*, path: Path = DEFAULT_SEED, update: bool = False) -> Seed
     report.full_clean()
     report.save()
     corrections = _replace_parts(report, data)
+    report_documents_refresh(report=report)  # renders after commit, if the content is new
     return SeedResult(
         report=report,
         created=existing is None,

@@ -214,7 +214,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "enquiries.tasks.sample_request_dispatch_stale",
         "schedule": env.int("SAMPLE_SWEEP_INTERVAL_SECONDS", default=60),
     },
+    "pdf-render-stale": {
+        "task": "reports.tasks.pdf_render_stale",
+        "schedule": env.int("PDF_SWEEP_INTERVAL_SECONDS", default=300),
+    },
 }
+
+# --- PDF rendering ------------------------------------------------------------------------
+# https://docs.celeryq.dev/en/stable/userguide/workers.html#time-limits
+# A render is interrupted (and recorded as failed) after the soft limit; the worker process
+# is killed at the hard limit.
+PDF_RENDER_SOFT_TIME_LIMIT = env.int("PDF_RENDER_SOFT_TIME_LIMIT", default=120)
+PDF_RENDER_TIME_LIMIT = env.int("PDF_RENDER_TIME_LIMIT", default=180)
+# Render attempts before a version is marked failed, and the first retry delay (doubles).
+PDF_RENDER_MAX_ATTEMPTS = env.int("PDF_RENDER_MAX_ATTEMPTS", default=3)
+PDF_RENDER_RETRY_BACKOFF_SECONDS = env.int("PDF_RENDER_RETRY_BACKOFF_SECONDS", default=30)
+# A render queued (or claimed by a killed worker) this long ago is enqueued again.
+PDF_RENDER_STALE_AFTER_SECONDS = env.int("PDF_RENDER_STALE_AFTER_SECONDS", default=600)
 
 # --- Stripe -------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
@@ -240,6 +256,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs every layout step at INFO.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
 
 # --- Public forms: spam protection --------------------------------------------------------

@@ -1,0 +1,314 @@
+"""The report as a document: base renders (one per content version and kind) and the
+personal copies stamped from them.
+
+Lifecycle: `report_documents_refresh` after a report is published or edited computes the
+content hash; a version without a good render gets a `queued` row and a render task after
+commit. `report_document_render` (the task's side) claims the row, renders with WeasyPrint
+and files the PDF in private storage. Copies (`sample_copy_create`, `licensed_copy_create`)
+stamp the newest good base of the *current* content; while that is still rendering they raise
+`DocumentNotReady` (the caller's task retries), so an edited report never sends old content.
+Only when the current version's render has failed for good does the previous good version
+stay in use, so buyers still get a report while staff fix the failure."""
+
+import logging
+import posixpath
+import re
+import traceback
+from datetime import date, timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from ..models import Report, ReportDocument
+from ..pdf.content import content_hash, report_content
+from ..pdf.render import document_render
+from ..pdf.stamp import pdf_stamp
+
+logger = logging.getLogger(__name__)
+Kind = ReportDocument.Kind
+Status = ReportDocument.Status
+
+
+class DocumentNotReady(Exception):
+    """No good base render exists yet for the report's current content; one is queued."""
+
+
+# --- Versions -----------------------------------------------------------------------------
+
+
+def _current_hash(report: Report) -> str:
+    return content_hash(report_content(report=report))
+
+
+def _document_for_hash(*, report: Report, kind: str, digest: str) -> tuple[ReportDocument, bool]:
+    """The row for this content version and kind, created `queued` if new. Callers hold the
+    report's row lock, so two editors can't give the same content two version numbers."""
+    document = ReportDocument.objects.filter(report=report, kind=kind, content_hash=digest).first()
+    if document:
+        return document, False
+    same_content = ReportDocument.objects.filter(report=report, content_hash=digest).first()
+    if same_content:
+        version = same_content.version
+    else:
+        latest = ReportDocument.objects.filter(report=report).aggregate(v=Max("version"))["v"]
+        version = (latest or 0) + 1
+    document = ReportDocument(
+        report=report, kind=kind, content_hash=digest, version=version, queued_at=timezone.now()
+    )
+    document.full_clean()
+    document.save()
+    return document, True
+
+
+def _enqueue(report: Report) -> None:
+    from ..tasks import pdf_render_report
+
+    report_id = report.pk
+    transaction.on_commit(lambda: pdf_render_report.delay(report_id))
+
+
+@transaction.atomic
+def _documents_ensure(
+    *, report: Report, kinds=tuple(Kind.values), force=False
+) -> list[ReportDocument]:
+    """Rows for the current content of every kind; enqueue a render if any needs one."""
+    report = Report.objects.select_for_update().get(pk=report.pk)
+    digest = _current_hash(report)
+    documents, needs_render = [], False
+    for kind in kinds:
+        document, created = _document_for_hash(report=report, kind=kind, digest=digest)
+        if force and not created and document.status in (Status.READY, Status.FAILED):
+            _requeue(document)
+            created = True
+        elif document.status == Status.QUEUED and _is_stale(document.queued_at):
+            _requeue(document)  # the broker may have lost the first message
+            created = True
+        needs_render = needs_render or created
+        documents.append(document)
+    if needs_render:
+        _enqueue(report)
+    return documents
+
+
+def _requeue(document: ReportDocument) -> None:
+    document.status = Status.QUEUED
+    document.queued_at = timezone.now()
+    document.attempts = 0
+    document.save(update_fields=["status", "queued_at", "attempts"])
+
+
+def _is_stale(moment) -> bool:
+    if moment is None:
+        return True
+    age = timedelta(seconds=settings.PDF_RENDER_STALE_AFTER_SECONDS)
+    return moment < timezone.now() - age
+
+
+def report_documents_refresh(*, report: Report) -> None:
+    """Call after a report is published or its content changed (admin save, seed load):
+    queues a render of the full report and the sample if the current content has none.
+    Drafts are skipped (nothing is sold or sampled from a draft); staff can still render
+    one explicitly with `report_documents_rerender`."""
+    if report.status == Report.Status.DRAFT:
+        return
+    _documents_ensure(report=report)
+
+
+def report_documents_rerender(*, report: Report) -> list[ReportDocument]:
+    """Staff's "re-render": render the current content again even if a good render exists
+    (e.g. after a font or template fix outside the hashed sources)."""
+    return _documents_ensure(report=report, force=True)
+
+
+# --- Rendering (the worker's side) --------------------------------------------------------
+
+
+def report_documents_render(*, report_id: int) -> list[ReportDocument]:
+    """Render every queued document of the report's current content. Safe to run twice:
+    a row is claimed under a lock and a rendered row is left alone."""
+    report = Report.objects.filter(pk=report_id).first()
+    if report is None:
+        return []
+    rendered = []
+    for document in _documents_ensure_unlocked(report):
+        claimed = _claim(document_id=document.pk)
+        if claimed:
+            rendered.append(_render(claimed, report))
+    _supersede_older(report)
+    return rendered
+
+
+def _documents_ensure_unlocked(report: Report) -> list[ReportDocument]:
+    with transaction.atomic():
+        locked = Report.objects.select_for_update().get(pk=report.pk)
+        digest = _current_hash(locked)
+        return [
+            _document_for_hash(report=locked, kind=kind, digest=digest)[0] for kind in Kind.values
+        ]
+
+
+@transaction.atomic
+def _claim(*, document_id: int) -> ReportDocument | None:
+    document = (
+        ReportDocument.objects.select_for_update(skip_locked=True).filter(pk=document_id).first()
+    )
+    if document is None:
+        return None  # another worker holds it
+    abandoned = document.status == Status.RENDERING and _is_stale(document.started_at)
+    if abandoned and document.attempts >= settings.PDF_RENDER_MAX_ATTEMPTS:
+        _record_failure(
+            document, "The worker stopped (killed or hard time limit) on every attempt."
+        )
+        return None
+    if not (document.status == Status.QUEUED or abandoned):
+        return None
+    document.status = Status.RENDERING
+    document.started_at = timezone.now()
+    document.attempts += 1
+    document.save(update_fields=["status", "started_at", "attempts"])
+    return document
+
+
+def _render(document: ReportDocument, report: Report) -> ReportDocument:
+    content = report_content(report=report)
+    if content_hash(content) != document.content_hash:
+        return _record_failure(document, "The content changed before rendering; superseded.")
+    try:
+        result = document_render(content=content, kind=document.kind)
+    except SoftTimeLimitExceeded:
+        return _record_failure(document, "Rendering exceeded the soft time limit.")
+    except Exception:
+        logger.exception("Rendering %s failed", document)
+        return _record_failure(document, traceback.format_exc(limit=8))
+    path = _save(_base_path(document), result.pdf)
+    document.status = Status.READY
+    document.file_path = path
+    document.page_count = result.page_count
+    document.size_bytes = len(result.pdf)
+    document.render_seconds = round(result.seconds, 3)
+    document.rendered_at = timezone.now()
+    document.error = ""
+    document.save()
+    logger.info("Rendered %s: %s pages in %.2fs", document, result.page_count, result.seconds)
+    return document
+
+
+def documents_render_stale() -> int:
+    """Enqueue again the renders whose message was lost (queued too long) or whose worker
+    died mid-render (rendering too long). Returns how many reports were enqueued."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PDF_RENDER_STALE_AFTER_SECONDS)
+    report_ids = set(
+        ReportDocument.objects.filter(status=Status.QUEUED, queued_at__lt=cutoff).values_list(
+            "report_id", flat=True
+        )
+    ) | set(
+        ReportDocument.objects.filter(status=Status.RENDERING, started_at__lt=cutoff).values_list(
+            "report_id", flat=True
+        )
+    )
+    from ..tasks import pdf_render_report
+
+    for report_id in sorted(report_ids):
+        pdf_render_report.delay(report_id)
+    return len(report_ids)
+
+
+def _record_failure(document: ReportDocument, error: str) -> ReportDocument:
+    document.status = Status.FAILED
+    document.error = error[-4000:]
+    document.rendered_at = timezone.now()
+    document.save(update_fields=["status", "error", "rendered_at"])
+    logger.error("Render of %s failed: %s", document, error.splitlines()[-1] if error else "")
+    return document
+
+
+def _supersede_older(report: Report) -> None:
+    """Queued rows of older content will never match the report again: close them."""
+    digest = _current_hash(report)
+    ReportDocument.objects.filter(report=report, status=Status.QUEUED).exclude(
+        content_hash=digest
+    ).update(status=Status.FAILED, error="Superseded by newer content before rendering.")
+
+
+def _base_path(document: ReportDocument) -> str:
+    return (
+        f"reports/{document.report.number}/base/"
+        f"v{document.version}-{document.content_hash[:12]}-{document.kind}.pdf"
+    )
+
+
+def _save(path: str, pdf: bytes) -> str:
+    storage = storages["private"]
+    if storage.exists(path):
+        storage.delete(path)  # a rerun replaces its own file instead of piling up copies
+    return storage.save(path, ContentFile(pdf))
+
+
+# --- Choosing the base for a copy ---------------------------------------------------------
+
+
+def document_current(*, report: Report, kind: str) -> ReportDocument:
+    """The base a new copy is stamped from (see the module docstring for the rules)."""
+    current = _documents_ensure(report=report, kinds=(kind,))[0]
+    if current.status == Status.READY:
+        return current
+    if current.status == Status.FAILED:
+        previous = (
+            ReportDocument.objects.filter(report=report, kind=kind, status=Status.READY)
+            .exclude(pk=current.pk)
+            .order_by("-version")
+            .first()
+        )
+        if previous:
+            logger.warning("Using %s: the render of v%s failed", previous, current.version)
+            return previous
+    raise DocumentNotReady(f"{report.number} {kind} v{current.version} is {current.status}")
+
+
+# --- Personal copies ----------------------------------------------------------------------
+
+
+def _copy_path(path_hint: str) -> str:
+    """A safe relative storage name from the caller's hint (no "..", no absolute paths)."""
+    parts = [re.sub(r"[^A-Za-z0-9._-]+", "-", p).strip(".-") for p in path_hint.split("/")]
+    name = posixpath.join(*[p for p in parts if p]) if any(parts) else "copy"
+    return name if name.lower().endswith(".pdf") else f"{name}.pdf"
+
+
+def _copy_create(*, report: Report, kind: str, text: str, path_hint: str) -> str:
+    document = document_current(report=report, kind=kind)
+    base = storages["private"].open(document.file_path).read()
+    stamped = pdf_stamp(
+        base=base,
+        text=text,
+        metadata={
+            "/Subject": text,
+            "/Keywords": f"report {report.number}; version {document.version}; {text}",
+        },
+    )
+    path = _save(_copy_path(path_hint), stamped.pdf)
+    logger.info("Stamped %s onto %s in %.3fs -> %s", document, text, stamped.seconds, path)
+    return path
+
+
+def sample_copy_create(
+    *, report: Report, name: str, company: str, prepared_on: date, path_hint: str
+) -> str:
+    """The current sample stamped "Prepared for <name>, <company> — <date>" on every page and
+    in its metadata, saved to private storage; returns the storage path."""
+    who = ", ".join(part.strip() for part in (name, company) if part and part.strip())
+    text = f"Prepared for {who} — {prepared_on:%-d %B %Y}"
+    return _copy_create(report=report, kind=Kind.SAMPLE, text=text, path_hint=path_hint)
+
+
+def licensed_copy_create(
+    *, report: Report, company: str, licence_name: str, order_reference: str, path_hint: str
+) -> str:
+    """The current full report stamped "Licensed to <company> — <licence> — order <ref>"."""
+    text = f"Licensed to {company.strip()} — {licence_name.strip()} — order {order_reference}"
+    return _copy_create(report=report, kind=Kind.FULL, text=text, path_hint=path_hint)
