@@ -151,6 +151,8 @@ class SampleRequest(Attribution):
     )
     error = models.TextField(blank=True)
     prepare_attempts = models.PositiveSmallIntegerField(default=0)
+    # Set while a worker stamps the copy: a second run of the same task leaves it alone.
+    stamping_since = models.DateTimeField(null=True, blank=True)
     file_path = models.CharField(
         "stamped PDF", max_length=500, blank=True, help_text="In the private storage."
     )

@@ -142,36 +142,60 @@ def sample_request_dispatch_stale() -> int:
 
 
 def sample_request_prepare(*, sample_request: SampleRequest) -> bool:
-    """Stamp the sample and queue its email. Safe to run any number of times: the row is
-    locked, and only a "received" request is stamped. Returns False when the base sample is
-    not rendered yet (its render has been queued; the caller retries later).
+    """Stamp the sample and queue its email. Safe to run any number of times: only a
+    "received" request that no other worker is stamping is claimed. Returns False when the
+    base sample is not rendered yet (its render is queued; the caller retries later).
 
-    The stamping happens inside the transaction on purpose: `sample_copy_create` may queue the
-    base render with on_commit, which must not be rolled back with us."""
+    No transaction is held while stamping: `sample_copy_create` briefly locks the report
+    row, and holding that lock to our commit would stamp one report's samples one at a time."""
     from reports.services.documents import DocumentNotReady, sample_copy_create
 
-    with transaction.atomic():
-        locked = SampleRequest.objects.select_for_update().get(pk=sample_request.pk)
-        if locked.status != Status.RECEIVED:
-            return True
-        try:
-            path = sample_copy_create(
-                report=locked.report,
-                name=locked.name,
-                company=locked.company,
-                prepared_on=timezone.localdate(locked.created_at),
-                path_hint=_path_hint(locked),
-            )
-        except DocumentNotReady:
-            return False
-        locked.file_path = path
-        locked.status = Status.PDF_READY
-        locked.pdf_ready_at = timezone.now()
-        locked.error = ""
-        locked.full_clean()
-        locked.save()
-        sample_request_deliver(sample_request=locked)
+    claimed = _claim_for_stamping(sample_request)
+    if claimed is None:
+        return True
+    try:
+        path = sample_copy_create(
+            report=claimed.report,
+            name=claimed.name,
+            company=claimed.company,
+            prepared_on=timezone.localdate(claimed.created_at),
+            path_hint=_path_hint(claimed),
+        )
+    except DocumentNotReady:
+        return False
+    _record_stamped(claimed, path)
     return True
+
+
+@transaction.atomic
+def _claim_for_stamping(sample_request: SampleRequest) -> SampleRequest | None:
+    """The request, marked as being stamped; None when it is done or a live claim exists
+    (one older than SAMPLE_STALE_AFTER_SECONDS belonged to a worker that died)."""
+    locked = SampleRequest.objects.select_for_update().get(pk=sample_request.pk)
+    lease = timezone.now() - timedelta(seconds=settings.SAMPLE_STALE_AFTER_SECONDS)
+    if locked.status != Status.RECEIVED or (
+        locked.stamping_since and locked.stamping_since > lease
+    ):
+        return None
+    locked.stamping_since = timezone.now()
+    locked.save(update_fields=["stamping_since", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def _record_stamped(sample_request: SampleRequest, path: str) -> None:
+    """pdf_ready, and the email queued in the same transaction (sent after commit)."""
+    locked = SampleRequest.objects.select_for_update().get(pk=sample_request.pk)
+    if locked.status != Status.RECEIVED:
+        return  # a run that took over an expired claim finished first
+    locked.file_path = path
+    locked.status = Status.PDF_READY
+    locked.pdf_ready_at = timezone.now()
+    locked.stamping_since = None
+    locked.error = ""
+    locked.full_clean()
+    locked.save()
+    sample_request_deliver(sample_request=locked)
 
 
 def _path_hint(sample_request: SampleRequest) -> str:
@@ -188,6 +212,7 @@ def sample_request_retry_later(*, sample_request: SampleRequest, error: str = ""
         if locked.status != Status.RECEIVED:
             return None
         locked.prepare_attempts += 1
+        locked.stamping_since = None
         if locked.prepare_attempts >= settings.SAMPLE_PREPARE_MAX_ATTEMPTS:
             reason = error or "The report's base sample was not ready in time."
             _mark_failed(
@@ -199,7 +224,7 @@ def sample_request_retry_later(*, sample_request: SampleRequest, error: str = ""
             settings.SAMPLE_PREPARE_RETRY_SECONDS * 2 ** (locked.prepare_attempts - 1),
         )
         locked.error = error
-        locked.save(update_fields=["prepare_attempts", "error", "updated_at"])
+        locked.save(update_fields=["prepare_attempts", "stamping_since", "error", "updated_at"])
         sample_request_dispatch(sample_request=locked, countdown=delay)
     return delay
 
@@ -304,5 +329,6 @@ def _restamp(sample_request: SampleRequest) -> None:
     sample_request.file_path = ""
     sample_request.error = ""
     sample_request.prepare_attempts = 0
+    sample_request.stamping_since = None
     sample_request.save()
     sample_request_dispatch(sample_request=sample_request)

@@ -178,17 +178,18 @@ def test_bad_input_shows_the_error_next_to_the_field_and_stores_nothing(
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"website": "http://spam.example"}, "could not be accepted"),  # honeypot
-        ({"form_started": form_started_token(age_seconds=0)}, "very fast"),
-        ({"form_started": "form:forged:signature"}, "could not be accepted"),
-        ({"form_started": None}, "could not be accepted"),
+        (lambda: {"website": "http://spam.example"}, "could not be accepted"),  # honeypot
+        (lambda: {"form_started": form_started_token(age_seconds=0)}, "very fast"),
+        (lambda: {"form_started": "form:forged:signature"}, "could not be accepted"),
+        (lambda: {"form_started": None}, "could not be accepted"),
     ],
+    ids=["honeypot", "too-fast", "forged-start-time", "no-start-time"],
 )
 def test_spam_signals_reject_the_post_and_store_nothing(
     client, report, overrides, message, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        response = client.post(form_url(report), valid_data(**overrides))
+        response = client.post(form_url(report), valid_data(**overrides()))
     assert response.status_code == 200
     assert message in " ".join(response.context["form"].non_field_errors())
     assert nothing_stored() and callbacks == []

@@ -51,6 +51,8 @@ class WorkerProcess:
                 "2",
                 "--without-mingle",
                 "--without-gossip",
+                "--include",
+                "tests.support.worker_hooks",
                 "--loglevel",
                 "INFO",
                 "--hostname",
