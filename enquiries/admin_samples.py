@@ -11,6 +11,7 @@ from django.http import StreamingHttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django_countries import countries
 
 from .models import OutboundEmail, SampleRequest
 from .services.mail import email_resend
@@ -57,6 +58,21 @@ def _admin_link(obj) -> str:
     except NoReverseMatch:
         return str(obj)
     return format_html('<a href="{}">{}</a>', url, obj)
+
+
+class CountryPresentFilter(admin.SimpleListFilter):
+    """Only the countries leads came from, not all 250 of django-countries."""
+
+    title = "country"
+    parameter_name = "country"
+
+    def lookups(self, request, model_admin):
+        codes = model_admin.get_queryset(request).exclude(country="").values_list("country")
+        present = {code for (code,) in codes.distinct()}
+        return sorted(((c, countries.name(c)) for c in present), key=lambda item: item[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(country=self.value()) if self.value() else queryset
 
 
 class OwnEmailsMixin:
@@ -108,7 +124,7 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
         "utm_source",
         "utm_medium",
         "utm_campaign",
-        "country",
+        CountryPresentFilter,
         "free_mail",
         ("created_at", admin.DateFieldListFilter),
     )
@@ -321,7 +337,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
             return "—"
         # Sandboxed: the stored HTML shows as the recipient saw it, with no scripts or forms.
         return format_html(
-            '<iframe sandbox srcdoc="{}" style="width:100%;height:480px;border:1px solid #ccc">'
+            '<iframe sandbox srcdoc="{}" style="width:640px;max-width:100%;height:520px;border:1px solid #ccc">'
             "</iframe>",
             obj.body_html,
         )

@@ -18,5 +18,7 @@ class EmlFileBackend(BaseEmailBackend):
         for message in email_messages:
             stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
             path = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-            path.write_bytes(message.message().as_bytes(linesep="\r\n"))
+            mime = message.message()
+            # Django 6.1 builds a modern email.message.EmailMessage: line endings via policy.
+            path.write_bytes(mime.as_bytes(policy=mime.policy.clone(linesep="\r\n")))
         return len(email_messages)

@@ -54,7 +54,7 @@ def listed(response):
         ("utm_source=linkedin", {"linkedin"}),
         ("utm_medium=paid", {"linkedin"}),
         ("utm_campaign=smo-q1", {"linkedin"}),
-        ("country__exact=ES", {"linkedin"}),
+        ("country=ES", {"linkedin"}),
         ("q=bob%40gmail.com", {"gmail"}),
         ("q=Alvarez", {"linkedin"}),
     ],
@@ -63,6 +63,12 @@ def test_sample_request_list_filters_and_search(admin_client, leads, query, expe
     response = admin_client.get(reverse(CHANGELIST) + "?" + query)
     assert response.status_code == 200
     assert listed(response) == {leads[name].pk for name in expected}
+
+
+def test_country_filter_offers_only_countries_leads_came_from(admin_client, leads):
+    response = admin_client.get(reverse(CHANGELIST))
+    spec = next(f for f in response.context["cl"].filter_specs if f.title == "country")
+    assert [name for _, name in spec.lookup_choices] == ["Spain", "United States of America"]
 
 
 def test_sample_request_list_filters_by_report_and_date(admin_client, leads):
