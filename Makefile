@@ -9,9 +9,10 @@ RUN := $(UV) run --frozen --no-sync
 MANAGE := $(RUN) python manage.py
 QUEUES := default,pdf,mail,payments
 
-# Debian packages: WeasyPrint's libraries and fonts, poppler (pdftoppm) and Chromium for tests.
+# Debian packages: WeasyPrint's libraries and the PDF fonts (DejaVu, Lato, Open Sans), poppler
+# (pdftoppm) and Chromium for tests.
 APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
-	libfontconfig1 fonts-dejavu-core
+	libfontconfig1 fonts-dejavu-core fonts-lato fonts-open-sans
 APT_TEST := poppler-utils chromium
 
 # Settings `make test` gives the suite unless the environment already sets them: this

@@ -1,6 +1,7 @@
 """The PDF's charts, drawn by pygal as inline SVG in one house style. No JavaScript and no
 external references: WeasyPrint's fetcher would refuse them anyway."""
 
+import math
 from decimal import Decimal
 
 import pygal
@@ -9,7 +10,7 @@ from pygal.style import Style
 
 PALETTE = ("#0f2d4a", "#1f6f8b", "#4aa3a2", "#c9a227", "#8c6d9f", "#d9822b", "#6b8f3a", "#9aa5b1")
 STYLE = Style(
-    font_family="DejaVu Sans",
+    font_family="Lato, DejaVu Sans, sans-serif",
     background="#ffffff",
     plot_background="#ffffff",
     foreground="#2b2f36",
@@ -22,10 +23,17 @@ STYLE = Style(
     legend_font_size=13,
     value_font_size=13,
     value_label_font_size=12,
-    guide_stroke_dasharray="2,3",
-    major_guide_stroke_dasharray="2,3",
+    guide_stroke_color="#e3e7ec",
+    major_guide_stroke_color="#e3e7ec",
+    guide_stroke_dasharray="0",
+    major_guide_stroke_dasharray="0",
+    value_colors=("#ffffff",),  # values printed inside slices and bars
     opacity="1",
     opacity_hover="1",
+)
+# The forecast's area fill is a tint of the line colour; pie slices and bars stay solid.
+LINE_STYLE = Style(
+    **{**STYLE.to_dict(), "opacity": "0.16", "colors": ("#1f6f8b",), "value_colors": ("#0f2d4a",)}
 )
 OPTIONS = {
     "style": STYLE,
@@ -50,6 +58,7 @@ def share_chart(*, shares: list[tuple[str, Decimal]], unit: str = "%") -> SafeSt
         print_values=True,
         legend_at_bottom=False,
         legend_box_size=14,
+        truncate_legend=-1,
         formatter=lambda value: f"{value:g}{unit}",
         margin=8,
     )
@@ -75,22 +84,69 @@ def bar_chart(*, bars: list[tuple[str, Decimal]], unit: str = "%") -> SafeString
     return _svg(chart)
 
 
-def forecast_chart(*, years: list[int], values: list[Decimal], label: str) -> SafeString:
-    """The forecast curve: one line, dots at each year, the end values printed."""
-    chart = pygal.Line(
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """About `count` round axis values (1, 2, 2.5 or 5 × 10^n apart) covering low..high."""
+    span = max(high - low, 1e-9)
+    raw = span / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    start = math.floor(low / step) * step
+    ticks, value = [], start
+    while value < high + step:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def _padded(numbers: list[float]) -> tuple[float, float]:
+    """The data range with room below and above, so printed values clear the axes."""
+    low, high = min(numbers), max(numbers)
+    pad = (high - low) * 0.08 or 1
+    return low - pad, high + pad
+
+
+def column_chart(*, labels: list[str], values: list[Decimal], label: str) -> SafeString:
+    """Vertical columns, one per label (e.g. the market's increase in each forecast year)."""
+    numbers = [float(value) for value in values]
+    chart = pygal.Bar(
         **OPTIONS,
         width=640,
-        height=300,
+        height=250,
+        show_legend=False,
+        print_values=True,
+        print_values_position="top",
+        formatter=lambda value: f"{value:,.1f}",
+        y_title=label,
+        y_labels=nice_ticks(0, max(numbers) * 1.12),
+        show_x_guides=False,
+        margin=10,
+    )
+    chart.x_labels = labels
+    chart.add(label, numbers)
+    return _svg(chart)
+
+
+def forecast_chart(*, years: list[int], values: list[Decimal], label: str) -> SafeString:
+    """The forecast curve: a line with a light fill, each year's value printed."""
+    numbers = [float(value) for value in values]
+    chart = pygal.Line(
+        **{**OPTIONS, "style": LINE_STYLE},
+        width=640,
+        height=290,
         show_legend=False,
         dots_size=3.5,
         stroke_style={"width": 2.5},
-        fill=False,
+        fill=True,
         y_title=label,
-        show_minor_x_labels=True,
-        print_values=False,
-        margin=8,
-        include_x_axis=False,
+        print_values=True,
+        print_values_position="top",
+        formatter=lambda value: f"{value:,.1f}",
+        y_labels=nice_ticks(*_padded(numbers)),
+        show_x_guides=False,
+        margin=10,
+        margin_right=28,
+        margin_top=18,
     )
     chart.x_labels = [str(year) for year in years]
-    chart.add(label, [float(value) for value in values])
+    chart.add(label, numbers)
     return _svg(chart)

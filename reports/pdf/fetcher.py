@@ -33,6 +33,15 @@ class StaticOnlyURLFetcher(URLFetcher):
         self.requested: list[str] = []
         self.served: list[str] = []
         self.refused: list[str] = []
+        self.failed: list[str] = []
+
+    @property
+    def problems(self) -> list[str]:
+        """What a document asked for and didn't get. WeasyPrint only warns and renders on
+        without it, so the render service treats any of these as a failed render."""
+        return [f"refused {url[:200]}" for url in self.refused] + [
+            f"failed {url[:200]}" for url in self.failed
+        ]
 
     def fetch(self, url, headers=None):
         self.requested.append(url)
@@ -42,12 +51,15 @@ class StaticOnlyURLFetcher(URLFetcher):
             self.refused.append(url)
             logger.warning("PDF fetch refused: %s (%s)", url[:300], refusal)
             raise
+        try:
+            body = path.read_bytes()
+        except BaseException:  # incl. a Celery soft time limit, which WeasyPrint would swallow
+            self.failed.append(url)
+            raise
         self.served.append(url)
         logger.info("PDF fetch served: %s", url[:300])
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return URLFetcherResponse(
-            path.as_uri(), body=path.read_bytes(), headers={"Content-Type": content_type}
-        )
+        return URLFetcherResponse(path.as_uri(), body=body, headers={"Content-Type": content_type})
 
     @staticmethod
     def _allowed_path(url: str) -> Path:

@@ -61,6 +61,8 @@ def document_context(content: dict, kind: str) -> dict:
         "is_sample": kind == SAMPLE,
         "is_outline": content["status"] == "upcoming",
         "edition_date": date.fromisoformat(content["edition_date"]),
+        # A word joiner keeps "2025–2032" on one line on the cover.
+        "cover_title": content["title"].replace("–", "\u2060–\u2060"),
         "chapters": chapters,
         "figures": _figures(chapters),
         "forecast": forecast,
@@ -71,6 +73,11 @@ def document_context(content: dict, kind: str) -> dict:
 
 def _decimal(value) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def _plain(value: Decimal) -> str:
+    """13.70 -> "13.7", 20 -> "20": as a person would write a rate."""
+    return f"{value.normalize():f}"
 
 
 def _forecast(content: dict) -> dict:
@@ -88,9 +95,14 @@ def _forecast(content: dict) -> dict:
         if is_index
         else f"Market size, {currency} million"
     )
+    for previous, row in zip(rows, rows[1:], strict=False):
+        row["increase"] = row["value"] - previous["value"]
+    for row in rows:
+        row["cumulative"] = (row["raw"] / rows[0]["raw"] - 1) * 100
     return {
         "rows": rows,
         "is_index": is_index,
+        "increase_label": "index points" if is_index else f"{currency} million",
         "label": label,
         "currency": currency,
         "multiple": rows[-1]["raw"] / rows[0]["raw"],
@@ -137,7 +149,17 @@ def _chapters(content: dict, forecast: dict) -> list[dict]:
             "key": "forecast",
             "title": f"Market Forecast {content['forecast_start_year']}–{content['forecast_end_year']}",
             "sections": [
-                _section("Forecast by year", "forecast_table"),
+                _section(
+                    "Forecast by year",
+                    "forecast_table",
+                    chart=charts.column_chart(
+                        labels=[str(row["year"]) for row in forecast["rows"][1:]],
+                        values=[row["increase"] for row in forecast["rows"][1:]],
+                        label=forecast["increase_label"],
+                    ),
+                    caption=f"Annual increase, {forecast['increase_label'][0].lower()}"
+                    f"{forecast['increase_label'][1:]}",
+                ),
                 _section("Basis of the forecast", "forecast_basis"),
             ],
         },
@@ -180,6 +202,9 @@ def _summary_chapter(content: dict, forecast: dict) -> dict:
 
 
 def _overview_chapter(content: dict) -> dict:
+    # A published report leaves out what it has no content for; an upcoming report's outline
+    # shows every planned section, marked as in preparation.
+    outline = content["status"] == "upcoming"
     sections = [_section("The market", "text", text=content["analysis"])]
     for kind, title in (
         ("driver", "Growth drivers"),
@@ -190,29 +215,37 @@ def _overview_chapter(content: dict) -> dict:
         items = _dynamics(content, kind)
         if items:
             sections.append(_section(title, "dynamics", items=items))
-    if content["latest_trends"]:
-        sections.append(_section("Latest developments", "text", text=content["latest_trends"]))
-    if content["opportunities"]:
-        sections.append(_section("Outlook", "text", text=content["opportunities"]))
+        elif outline:
+            sections.append(_section(title, "text", text=""))
+    for field, title in (("latest_trends", "Latest developments"), ("opportunities", "Outlook")):
+        if content[field] or outline:
+            sections.append(_section(title, "text", text=content[field]))
     return {"key": "overview", "title": "Market Overview and Dynamics", "sections": sections}
 
 
 def _segment_chapter(content: dict, dimension: str, title: str) -> dict:
+    """One section per segment; a share table and chart first when research has sized them."""
     segments = [s for s in content["segments"] if s["dimension"] == dimension]
     shares = _segment_shares(content, dimension)
-    intro = content[f"segmentation_by_{dimension}_intro"]
-    sections = [
-        _section(
-            "Segments at a glance",
-            "segments_table",
-            intro=intro,
-            segments=segments,
-            chart=charts.bar_chart(bars=shares) if len(shares) >= 2 else None,
-            caption=f"{title}: share of the market by segment",
+    sections = []
+    if len(shares) >= 2:
+        sections.append(
+            _section(
+                "Segment shares",
+                "segment_shares",
+                segments=segments,
+                chart=charts.bar_chart(bars=shares),
+                caption=f"{title}: share of the market by segment, {content['forecast_start_year']}",
+            )
         )
-    ]
     sections += [_section(s["name"], "segment", segment=s) for s in segments]
-    return {"key": f"segments-{dimension}", "title": title, "sections": sections}
+    return {
+        "key": f"segments-{dimension}",
+        "title": title,
+        "intro": content[f"segmentation_by_{dimension}_intro"],
+        "segments": segments,
+        "sections": sections,
+    }
 
 
 def _regions_chapter(content: dict) -> dict:
@@ -258,7 +291,7 @@ def _metrics(content: dict, forecast: dict) -> dict:
     regions = [r for r in content["regions"] if r["share_percent"]]
     largest = max(regions, key=lambda r: Decimal(r["share_percent"]), default=None)
     return {
-        "cagr": Decimal(content["cagr_percent"]),
+        "cagr": _plain(Decimal(content["cagr_percent"])),
         "start_value": forecast["rows"][0]["value"],
         "end_value": forecast["rows"][-1]["value"],
         "largest_region": largest,

@@ -5,10 +5,11 @@ Cloning the base keeps its page count, outline, links and named destinations.
 
 The overlay becomes one Form XObject drawn by two tiny content streams that every page shares
 (`q` before the page's own content, `Q /Stamp Do` after it). The base's content streams are
-left as they are, still compressed, so nothing needs `compress_content_streams()`. pypdf's
-`merge_page` instead decompresses and rewrites every page and copies the overlay's resources
-into each: measured on the seed report it took 3-4x as long and made the copy 1.7x the
-base's size (docs/benchmarks.md), against the 1.5x limit."""
+left as they are, still compressed, so there is nothing for `compress_content_streams()` to
+do. pypdf's `merge_page` + `compress_content_streams()` instead decompresses, rewrites and
+recompresses every page and copies the overlay's resources into each: slower and larger
+(the comparison row in docs/benchmarks.md). A copy is written in full, not as an incremental
+update, so cutting the file short can't recover an unstamped base."""
 
 import io
 import time

@@ -8,7 +8,8 @@ and files the PDF in private storage. Copies (`sample_copy_create`, `licensed_co
 stamp the newest good base of the *current* content; while that is still rendering they raise
 `DocumentNotReady` (the caller's task retries), so an edited report never sends old content.
 Only when the current version's render has failed for good does the previous good version
-stay in use, so buyers still get a report while staff fix the failure."""
+stay in use, so buyers still get a report while staff fix the failure. A staff re-render of
+unchanged content keeps serving the existing file of that content until the new one lands."""
 
 import logging
 import posixpath
@@ -66,10 +67,19 @@ def _document_for_hash(*, report: Report, kind: str, digest: str) -> tuple[Repor
 
 
 def _enqueue(report: Report) -> None:
+    """Send the render task after commit. If the broker is unreachable the rows stay queued
+    and the sweeper (`documents_render_stale`, Celery beat) enqueues them later."""
+    report_id = report.pk
+    transaction.on_commit(lambda: _send_render(report_id))
+
+
+def _send_render(report_id: int) -> None:
     from ..tasks import pdf_render_report
 
-    report_id = report.pk
-    transaction.on_commit(lambda: pdf_render_report.delay(report_id))
+    try:
+        pdf_render_report.apply_async(args=[report_id], retry=False)
+    except Exception:  # noqa: BLE001 - broker down: the queued rows are the durable intent
+        logger.warning("broker unavailable; render of report %s left for the sweeper", report_id)
 
 
 @transaction.atomic
@@ -185,6 +195,11 @@ def _render(document: ReportDocument, report: Report) -> ReportDocument:
     except Exception:
         logger.exception("Rendering %s failed", document)
         return _record_failure(document, traceback.format_exc(limit=8))
+    if result.fetcher.problems:
+        return _record_failure(document, "Missing resources: " + "; ".join(result.fetcher.problems))
+    if result.seconds > settings.PDF_RENDER_SOFT_TIME_LIMIT:
+        # The limit's exception can land in WeasyPrint code that logs and carries on.
+        return _record_failure(document, "Rendering exceeded the soft time limit.")
     path = _save(_base_path(document), result.pdf)
     document.status = Status.READY
     document.file_path = path
@@ -211,10 +226,8 @@ def documents_render_stale() -> int:
             "report_id", flat=True
         )
     )
-    from ..tasks import pdf_render_report
-
     for report_id in sorted(report_ids):
-        pdf_render_report.delay(report_id)
+        _send_render(report_id)
     return len(report_ids)
 
 
@@ -255,7 +268,9 @@ def _save(path: str, pdf: bytes) -> str:
 def document_current(*, report: Report, kind: str) -> ReportDocument:
     """The base a new copy is stamped from (see the module docstring for the rules)."""
     current = _documents_ensure(report=report, kinds=(kind,))[0]
-    if current.status == Status.READY:
+    if current.file_path:
+        # Rendered from exactly this content before; a staff re-render in progress (or one
+        # that failed) doesn't make that file wrong.
         return current
     if current.status == Status.FAILED:
         previous = (
