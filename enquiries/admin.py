@@ -1,4 +1,8 @@
-from django.contrib import admin  # noqa: F401 - other lead models register here
+"""Django admin for leads. Each feature keeps its admin classes in its own module."""
 
-# The sales inbox (enquiries, reply templates, contacts) lives in its own module.
-from . import admin_inbox  # noqa: F401
+# The sales inbox: enquiries, reply templates, contacts and their whole journey (issue 5).
+# Sample requests and the mail log (issue 4).
+from . import (
+    admin_inbox,  # noqa: F401
+    admin_samples,  # noqa: F401
+)

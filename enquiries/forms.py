@@ -2,13 +2,16 @@
 
 import re
 
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Div, Layout, Row, Submit
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core import signing
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.urls import reverse_lazy
 from django_countries.fields import CountryField
 from phonenumber_field.formfields import PhoneNumberField
 
-from .antispam import SpamProtectedForm
+from .antispam import SIGNER_SALT, SpamProtectedForm
 
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -120,3 +123,44 @@ class EnquiryForm(LeadForm):
         data = self.cleaned_data
         fields = ("email", "name", "company", "job_title", "country", "phone")
         return {field: data.get(field) or "" for field in fields}
+
+
+# --- Sample requests ----------------------------------------------------------------------
+
+
+class SampleRequestForm(LeadForm):
+    message = forms.CharField(
+        label="Anything we should know? (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="E.g. the segment or region you are most interested in.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.layout = Layout(
+            Row(Column("name", css_class="col-md-6"), Column("email", css_class="col-md-6")),
+            Row(Column("company", css_class="col-md-6"), Column("job_title", css_class="col-md-6")),
+            Row(Column("country", css_class="col-md-6"), Column("phone", css_class="col-md-6")),
+            "message",
+            "consent",
+            Div("website", css_class="hp-field", aria_hidden="true"),
+            "form_started",
+            Submit("submit", "Email me the free sample", css_class="btn-primary btn-lg"),
+        )
+
+    def clean_message(self):
+        # Line breaks are fine in a message; other control characters are not.
+        message = self.cleaned_data["message"].replace("\r\n", "\n").strip()
+        no_control_characters(message.replace("\n", " ").replace("\t", " "))
+        return message
+
+    def full_clean(self):
+        super().full_clean()
+        if self.is_bound and self.has_error(NON_FIELD_ERRORS, "expired"):
+            # The signed start time has expired: the page shown again gets a fresh one, so
+            # the visitor can send it after checking their details.
+            self.data = self.data.copy()
+            self.data["form_started"] = signing.TimestampSigner(salt=SIGNER_SALT).sign("form")

@@ -1,6 +1,7 @@
 """Leads: contacts (one per email address), the first-touch attribution every lead and order
 records, and the log of every outbound email (the outbox the mail worker sends from)."""
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -307,3 +308,81 @@ class EnquiryReply(models.Model):
 
     def __str__(self):
         return self.subject
+
+
+# --- Sample requests (issue 4) ------------------------------------------------------------
+
+
+def sample_public_token() -> str:
+    """The secret in a sample request's status URL: 192 random bits, unguessable."""
+    return secrets.token_urlsafe(24)
+
+
+class SampleRequest(Attribution):
+    """One request for a report's free sample: the lead, and the job that stamps the sample
+    with the visitor's name and emails it. The row is committed before any task runs, so it
+    is the durable intent: a sweeper re-dispatches requests the broker never got."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PDF_READY = "pdf_ready", "PDF ready"
+        EMAILED = "emailed", "Emailed"
+        FAILED = "failed", "Failed"
+
+    public_token = models.CharField(
+        max_length=64, unique=True, default=sample_public_token, editable=False
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="sample_requests")
+    report = models.ForeignKey(
+        "reports.Report", on_delete=models.PROTECT, related_name="sample_requests"
+    )
+    # What the visitor typed on this form (the contact keeps the latest details).
+    email = models.EmailField()
+    name = models.CharField(max_length=150)
+    company = models.CharField(max_length=200)
+    job_title = models.CharField(max_length=150, blank=True)
+    country = CountryField(blank=True, db_index=True)
+    phone = PhoneNumberField(blank=True)
+    message = models.TextField(blank=True, max_length=2000)
+    free_mail = models.BooleanField(
+        "free-mail address", default=False, db_index=True, help_text="Gmail, Outlook.com, …"
+    )
+    ip = models.GenericIPAddressField(
+        "network", null=True, blank=True, help_text="IPv4 /24 or IPv6 /48: never the full address."
+    )
+    user_agent = models.CharField(max_length=400, blank=True)
+    consent_version = models.CharField(max_length=20)
+    consent_at = models.DateTimeField()
+
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    error = models.TextField(blank=True)
+    prepare_attempts = models.PositiveSmallIntegerField(default=0)
+    # Set while a worker stamps the copy: a second run of the same task leaves it alone.
+    stamping_since = models.DateTimeField(null=True, blank=True)
+    file_path = models.CharField(
+        "stamped PDF", max_length=500, blank=True, help_text="In the private storage."
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    pdf_ready_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    # Each later send of the same stamped copy (the visitor asking again, or staff).
+    resend_count = models.PositiveSmallIntegerField(default=0)
+    last_resent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["contact", "report", "-created_at"]),
+            models.Index(fields=["status", "updated_at"]),
+        ]
+
+    def __str__(self):
+        return f"Sample of {self.report.number} for {self.email}"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in (self.Status.RECEIVED, self.Status.PDF_READY)

@@ -1,8 +1,13 @@
 """Thin tasks: arguments are primary keys; the body calls a service."""
 
+import logging
+
 from celery import shared_task
 
-from .services import mail
+from .models import SampleRequest
+from .services import mail, samples
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
@@ -48,3 +53,29 @@ def enquiries_sweep() -> int:
     from .services import enquiries
 
     return enquiries.enquiry_replies_dispatch_stale() + enquiries.enquiries_notify_published_sweep()
+
+
+# --- Sample requests ----------------------------------------------------------------------
+# Not routed to the "pdf" queue on purpose: stamping takes a fraction of a second, and a
+# visitor waiting for a sample must not queue behind full-report renders.
+
+
+@shared_task(acks_late=True)
+def sample_request_prepare(sample_request_id: int) -> None:
+    """Stamp the sample and queue its email; on failure try again later with backoff."""
+    sample_request = SampleRequest.objects.filter(pk=sample_request_id).first()
+    if sample_request is None:
+        return
+    try:
+        if samples.sample_request_prepare(sample_request=sample_request):
+            return
+        error = ""  # the base sample is still rendering
+    except Exception as exc:  # noqa: BLE001 - recorded on the row, retried with backoff
+        logger.exception("stamping sample request %s failed", sample_request_id)
+        error = f"{type(exc).__name__}: {exc}"
+    samples.sample_request_retry_later(sample_request=sample_request, error=error)
+
+
+@shared_task
+def sample_request_dispatch_stale() -> int:
+    return samples.sample_request_dispatch_stale()

@@ -61,6 +61,7 @@ def celery_worker(django_db_setup, smtp_server, stripe_server, tmp_path_factory)
             "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "MAIL_RETRY_BACKOFF_SECONDS": "1",
+            "MAIL_MAX_ATTEMPTS": "3",  # a final failure within seconds (1 s, then 2 s)
             "SMOSITE_VAR_DIR": str(settings.VAR_DIR),
             "STRIPE_API_BASE": stripe_server.url,
             "STRIPE_SECRET_KEY": STRIPE_TEST_KEY,

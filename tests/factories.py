@@ -2,8 +2,9 @@ from datetime import date
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
-from enquiries.models import Contact
+from enquiries.models import Contact, SampleRequest
 from reports.models import (
     Category,
     FrequentQuestion,
@@ -156,3 +157,18 @@ class EnquiryFactory(factory.django.DjangoModelFactory):
     type = "pricing"
     question = "What does the multi-user licence cost?"
     consent_version = "2025-03"
+
+
+class SampleRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SampleRequest
+
+    contact = factory.SubFactory(ContactFactory)
+    report = factory.SubFactory(ReportFactory)
+    email = factory.SelfAttribute("contact.email")
+    name = factory.SelfAttribute("contact.name")
+    company = factory.SelfAttribute("contact.company")
+    job_title = "Head of Clinical Operations"
+    country = "DE"
+    consent_version = "2025-03"
+    consent_at = factory.LazyFunction(timezone.now)

@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ..models import Contact, OutboundEmail
+from ..signals import email_delivery_finished
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,16 @@ def email_deliver(*, email_id: int) -> OutboundEmail:
     email.last_error = ""
     email.next_attempt_at = None
     email.save(update_fields=["status", "sent_at", "last_error", "next_attempt_at", "updated_at"])
+    _announce_outcome(email)
     return email
+
+
+def _announce_outcome(email: OutboundEmail) -> None:
+    """Tell whoever owns the email (a sample request, an order) how it ended. A receiver's
+    error is logged, never raised: the email's own state is already recorded."""
+    for receiver, result in email_delivery_finished.send_robust(sender=OutboundEmail, email=email):
+        if isinstance(result, Exception):
+            logger.error("email %s outcome receiver %s failed: %r", email.pk, receiver, result)
 
 
 def _claim_expired(email: OutboundEmail) -> bool:
@@ -156,6 +166,8 @@ def _record_failure(email: OutboundEmail, exc: Exception) -> OutboundEmail:
         email.next_attempt_at = timezone.now() + timedelta(seconds=delay)
     email.save(update_fields=["status", "last_error", "next_attempt_at", "updated_at"])
     logger.warning("email %s attempt %s failed: %s", email.pk, email.attempts, email.last_error)
+    if email.status == OutboundEmail.Status.FAILED:
+        _announce_outcome(email)
     return email
 
 

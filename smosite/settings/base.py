@@ -212,6 +212,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "enquiries.tasks.mail_dispatch_stale",
         "schedule": env.int("MAIL_SWEEP_INTERVAL_SECONDS", default=60),
     },
+    "sample-request-dispatch-stale": {
+        "task": "enquiries.tasks.sample_request_dispatch_stale",
+        "schedule": env.int("SAMPLE_SWEEP_INTERVAL_SECONDS", default=60),
+    },
     "pdf-render-stale": {
         "task": "reports.tasks.pdf_render_stale",
         "schedule": env.int("PDF_SWEEP_INTERVAL_SECONDS", default=300),
@@ -351,3 +355,22 @@ CELERY_BEAT_SCHEDULE["enquiries-sweep"] = {
     "task": "enquiries.tasks.enquiries_sweep",
     "schedule": ENQUIRY_SWEEP_INTERVAL_SECONDS,
 }
+# --- Sample requests ----------------------------------------------------------------------
+# The same email asking for the same report again within this many hours gets the existing
+# stamped sample re-sent instead of a new request.
+SAMPLE_DEDUPE_HOURS = env.int("SAMPLE_DEDUPE_HOURS", default=24)
+# Accepted sample requests per client network (truncated IP) and per email address, per window.
+SAMPLE_RATE_LIMIT_PER_IP = env.int("SAMPLE_RATE_LIMIT_PER_IP", default=10)
+SAMPLE_RATE_LIMIT_PER_EMAIL = env.int("SAMPLE_RATE_LIMIT_PER_EMAIL", default=5)
+SAMPLE_RATE_LIMIT_WINDOW_SECONDS = env.int("SAMPLE_RATE_LIMIT_WINDOW_SECONDS", default=3600)
+# Where to email each new sample lead (empty: no staff notification).
+SAMPLE_NOTIFY_EMAIL = env.str("SAMPLE_NOTIFY_EMAIL", default="")
+# Stamping attempts (the base sample may still be rendering) before a request is marked
+# failed; the first retry waits SAMPLE_PREPARE_RETRY_SECONDS, doubling up to 60 s.
+SAMPLE_PREPARE_MAX_ATTEMPTS = env.int("SAMPLE_PREPARE_MAX_ATTEMPTS", default=10)
+SAMPLE_PREPARE_RETRY_SECONDS = env.int("SAMPLE_PREPARE_RETRY_SECONDS", default=2)
+# Requests still "received" and untouched this long are dispatched again by the sweeper
+# (the broker was down when they were posted, or a worker died).
+SAMPLE_STALE_AFTER_SECONDS = env.int("SAMPLE_STALE_AFTER_SECONDS", default=120)
+# Seconds between refreshes of the visitor's status page while the sample is on its way.
+SAMPLE_STATUS_REFRESH_SECONDS = env.int("SAMPLE_STATUS_REFRESH_SECONDS", default=3)

@@ -1,0 +1,361 @@
+"""Admin for sample requests and the mail log (imported from admin.py).
+
+Both are records of what happened, so staff read them and act through actions that call the
+same services as the site (re-send); nothing here edits a lead or an email by hand."""
+
+import csv
+
+from django.contrib import admin, messages
+from django.contrib.contenttypes.models import ContentType
+from django.http import StreamingHttpResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django_countries import countries
+
+from .models import OutboundEmail, SampleRequest
+from .services.mail import email_resend
+from .services.samples import sample_request_resend
+
+CSV_FIELDS = (
+    ("created_at", "Requested at"),
+    ("status", "Status"),
+    ("report__number", "Report"),
+    ("name", "Name"),
+    ("email", "Email"),
+    ("company", "Company"),
+    ("job_title", "Job title"),
+    ("country", "Country"),
+    ("phone", "Phone"),
+    ("free_mail", "Free-mail"),
+    ("message", "Message"),
+    ("utm_source", "utm_source"),
+    ("utm_medium", "utm_medium"),
+    ("utm_campaign", "utm_campaign"),
+    ("utm_term", "utm_term"),
+    ("utm_content", "utm_content"),
+    ("utm_id", "utm_id"),
+    ("landing_page", "Landing page"),
+    ("referrer", "Referrer"),
+    ("emailed_at", "Emailed at"),
+)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def csv_safe(value) -> str:
+    """Spreadsheet apps run cells starting with = + - @ as formulas; a lead could type one."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _admin_link(obj) -> str:
+    try:
+        url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    except NoReverseMatch:
+        return str(obj)
+    return format_html('<a href="{}">{}</a>', url, obj)
+
+
+class CountryPresentFilter(admin.SimpleListFilter):
+    """Only the countries leads came from, not all 250 of django-countries."""
+
+    title = "country"
+    parameter_name = "country"
+
+    def lookups(self, request, model_admin):
+        codes = model_admin.get_queryset(request).exclude(country="").values_list("country")
+        present = {code for (code,) in codes.distinct()}
+        return sorted(((c, countries.name(c)) for c in present), key=lambda item: item[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(country=self.value()) if self.value() else queryset
+
+
+class OwnEmailsMixin:
+    """A read-only list of the mail-log rows that belong to the object being viewed."""
+
+    @admin.display(description="Emails")
+    def emails(self, obj):
+        rows = OutboundEmail.objects.filter(
+            related_type=ContentType.objects.get_for_model(obj), related_id=str(obj.pk)
+        ).order_by("created_at")
+        if not rows:
+            return "—"
+        return format_html(
+            "<ul class='mb-0'>{}</ul>",
+            format_html_join(
+                "",
+                "<li><a href='{}'>{}</a> → {}: <strong>{}</strong> {}</li>",
+                (
+                    (
+                        reverse("admin:enquiries_outboundemail_change", args=[row.pk]),
+                        row.subject,
+                        row.to,
+                        row.get_status_display(),
+                        row.last_error[:200] if row.status != row.Status.SENT else "",
+                    )
+                    for row in rows
+                ),
+            ),
+        )
+
+
+@admin.register(SampleRequest)
+class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "name",
+        "email",
+        "company",
+        "report_number",
+        "status",
+        "free_mail",
+        "country",
+        "utm_source",
+        "utm_campaign",
+    )
+    list_filter = (
+        "status",
+        "report",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        CountryPresentFilter,
+        "free_mail",
+        ("created_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("email", "name", "company", "job_title", "utm_campaign", "message")
+    date_hierarchy = "created_at"
+    list_select_related = ("report",)
+    list_per_page = 50
+    actions = ("resend_sample", "export_csv")
+    readonly_fields = ("emails", "contact_link", "report_link", "status_link")
+    fieldsets = (
+        (
+            "Lead",
+            {
+                "fields": (
+                    "name",
+                    "email",
+                    "company",
+                    "job_title",
+                    "country",
+                    "phone",
+                    "message",
+                    "free_mail",
+                    "contact_link",
+                    "report_link",
+                )
+            },
+        ),
+        (
+            "Delivery",
+            {
+                "fields": (
+                    "status",
+                    "error",
+                    "emails",
+                    "file_path",
+                    "prepare_attempts",
+                    "pdf_ready_at",
+                    "emailed_at",
+                    "failed_at",
+                    "resend_count",
+                    "last_resent_at",
+                    "status_link",
+                )
+            },
+        ),
+        (
+            "Attribution",
+            {
+                "fields": (
+                    "utm_source",
+                    "utm_medium",
+                    "utm_campaign",
+                    "utm_term",
+                    "utm_content",
+                    "utm_id",
+                    "landing_page",
+                    "referrer",
+                )
+            },
+        ),
+        (
+            "Consent and origin",
+            {
+                "fields": (
+                    "consent_version",
+                    "consent_at",
+                    "ip",
+                    "user_agent",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+
+    def has_change_permission(self, request, obj=None):
+        return False  # shown read-only to anyone who may view it
+
+    def has_add_permission(self, request):
+        return False  # leads come from the site's form
+
+    @admin.display(description="Report", ordering="report__number")
+    def report_number(self, obj):
+        return obj.report.number
+
+    @admin.display(description="Contact")
+    def contact_link(self, obj):
+        return _admin_link(obj.contact)
+
+    @admin.display(description="Report")
+    def report_link(self, obj):
+        return _admin_link(obj.report)
+
+    @admin.display(description="Visitor's status page")
+    def status_link(self, obj):
+        url = reverse("enquiries:sample-status", args=[obj.public_token])
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
+
+    @admin.action(description="Re-send the sample to the selected leads")
+    def resend_sample(self, request, queryset):
+        sent = skipped = 0
+        for sample_request in queryset:
+            if sample_request_resend(sample_request=sample_request):
+                sent += 1
+            else:
+                skipped += 1
+        if sent:
+            self.message_user(request, f"Re-sending {sent} sample(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} request(s) still in progress were left alone: their email is on its way.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Export the selected leads as CSV")
+    def export_csv(self, request, queryset):
+        fields = [name for name, _ in CSV_FIELDS]
+        rows = queryset.order_by("created_at").values_list(*fields)
+        writer = csv.writer(_Echo())
+        lines = (
+            writer.writerow([label for _, label in CSV_FIELDS]),
+            *(writer.writerow([csv_safe(v) for v in row]) for row in rows.iterator()),
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M")
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="sample-requests-{stamp}.csv"'
+        return response
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(admin.ModelAdmin):
+    """The mail log: every email the site sent or tried to send. Read-only; "re-send" queues
+    the same message again through `email_resend`."""
+
+    list_display = (
+        "created_at",
+        "to",
+        "subject",
+        "template",
+        "status",
+        "attempts",
+        "sent_at",
+        "belongs_to",
+    )
+    list_filter = ("status", "template", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("to", "subject", "template", "message_id", "dedupe_key")
+    date_hierarchy = "created_at"
+    list_select_related = ("related_type",)
+    actions = ("resend",)
+    readonly_fields = ("belongs_to", "contact_link", "html_preview")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "to",
+                    "reply_to",
+                    "from_email",
+                    "subject",
+                    "template",
+                    "belongs_to",
+                    "contact_link",
+                )
+            },
+        ),
+        (
+            "Delivery",
+            {
+                "fields": (
+                    "status",
+                    "attempts",
+                    "last_error",
+                    "sent_at",
+                    "next_attempt_at",
+                    "message_id",
+                    "dedupe_key",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+        (
+            "Content",
+            {"fields": ("body_text", "html_preview", "attachment_path", "attachment_name")},
+        ),
+    )
+
+    def has_change_permission(self, request, obj=None):
+        return False  # shown read-only to anyone who may view it
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the log is the record of what was sent
+
+    @admin.display(description="Belongs to")
+    def belongs_to(self, obj):
+        related = obj.related if obj.related_type_id else None
+        return _admin_link(related) if related is not None else "—"
+
+    @admin.display(description="Contact")
+    def contact_link(self, obj):
+        return _admin_link(obj.contact) if obj.contact_id else "—"
+
+    @admin.display(description="HTML version")
+    def html_preview(self, obj):
+        if not obj.body_html:
+            return "—"
+        # Sandboxed: the stored HTML shows as the recipient saw it, with no scripts or forms.
+        return format_html(
+            '<iframe sandbox srcdoc="{}" style="width:640px;max-width:100%;height:520px;border:1px solid #ccc">'
+            "</iframe>",
+            obj.body_html,
+        )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("related")
+
+    @admin.action(description="Re-send the selected emails")
+    def resend(self, request, queryset):
+        # An email a worker is sending right now is skipped: re-queueing it could send it twice.
+        sending = queryset.filter(status=OutboundEmail.Status.SENDING)
+        count = 0
+        for email in queryset.exclude(status=OutboundEmail.Status.SENDING):
+            email_resend(email=email)
+            count += 1
+        if count:
+            self.message_user(request, f"{count} email(s) queued again.", messages.SUCCESS)
+        if skipped := sending.count():
+            self.message_user(
+                request, f"{skipped} email(s) being sent right now were skipped.", messages.WARNING
+            )

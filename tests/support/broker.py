@@ -1,0 +1,32 @@
+"""Make the Celery broker unreachable for this process only (the worker keeps its own
+connection): the web side of a Redis outage, with a real refused connection."""
+
+import os
+from contextlib import contextmanager
+
+import kombu.pools
+from django.conf import settings
+
+from smosite.celery import app
+
+CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+def _use_broker(url: str) -> None:
+    # Celery prefers the CELERY_BROKER_URL environment variable over its configuration.
+    os.environ["CELERY_BROKER_URL"] = url
+    app.conf.broker_url = url
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+    kombu.pools.reset()
+
+
+@contextmanager
+def broker_unreachable():
+    _use_broker(CLOSED_PORT_URL)
+    try:
+        yield
+    finally:
+        _use_broker(settings.CELERY_BROKER_URL)
