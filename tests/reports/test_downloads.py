@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
@@ -117,7 +118,10 @@ def test_concurrent_downloads_never_exceed_the_limit(transactional_db, report_on
     statuses = []
 
     def fetch():
-        statuses.append(download(Client(), path_of(url)).status_code)
+        try:
+            statuses.append(download(Client(), path_of(url)).status_code)
+        finally:
+            connections.close_all()  # this thread's connection; else it outlives the test DB
 
     threads = [threading.Thread(target=fetch) for _ in range(8)]
     for thread in threads:
