@@ -2,6 +2,11 @@
 SHELL := /bin/bash
 PYTHON_VERSION := $(shell cat .python-version)
 PORT ?= 8000
+# Links in emails and Stripe's return URLs follow the port `make run` serves on, unless
+# the environment or .env sets SITE_URL.
+ifeq ($(SITE_URL)$(shell grep -s '^SITE_URL=.' .env),)
+RUN_SITE_URL := http://127.0.0.1:$(PORT)
+endif
 UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python$(basename $(PYTHON_VERSION))
@@ -50,6 +55,9 @@ admin-user:
 	    --username admin --email admin@localhost >/dev/null && \
 	  echo "$$pw" > var/admin-password.txt; fi
 
+ifdef RUN_SITE_URL
+run: export SITE_URL := $(RUN_SITE_URL)
+endif
 run: system-deps migrate admin-user
 	@echo ""
 	@echo "  Site:   http://127.0.0.1:$(PORT)/"
@@ -58,7 +66,9 @@ run: system-deps migrate admin-user
 	@echo "  Mail:   written as .eml files to var/mail/ (set EMAIL_URL for SMTP)"
 	@echo "  Ctrl-C stops the web server and the Celery worker."
 	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
+	@# Clear the trap before `kill 0`: it signals this shell too, and a trap that fires
+	@# again recurses (make crashed, and the flood of TERMs hung the worker's shutdown).
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(RUN) celery -A smosite worker -B -Q $(QUEUES) --concurrency 2 --loglevel INFO \
 	  --schedule var/celerybeat-schedule & \
 	$(MANAGE) runserver 127.0.0.1:$(PORT) & \

@@ -26,6 +26,7 @@ from .models import Contact, Enquiry, EnquiryReply, ReplyTemplate
 from .selectors import contact_journey, enquiry_thread, source_phrase
 from .services import enquiries as services
 from .services.sales_group import SALES_GROUP_NAME
+from .spreadsheets import csv_safe
 
 User = get_user_model()
 CLOSED = (Enquiry.Status.WON, Enquiry.Status.LOST, Enquiry.Status.SPAM)
@@ -636,14 +637,6 @@ def csv_row(enquiry: Enquiry) -> list:
         took,
         enquiry.question,
     ]
-
-
-def csv_safe(value):
-    """Visitor text opened in a spreadsheet must not run as a formula (CSV injection):
-    cells starting with = + - @ or a tab/CR are prefixed with an apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 # --- Canned replies -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django_countries import countries
 from .models import OutboundEmail, SampleRequest
 from .services.mail import email_resend
 from .services.samples import sample_request_resend
+from .spreadsheets import csv_safe
 
 CSV_FIELDS = (
     ("created_at", "Requested at"),
@@ -44,12 +45,6 @@ CSV_FIELDS = (
 class _Echo:
     def write(self, value):
         return value
-
-
-def csv_safe(value) -> str:
-    """Spreadsheet apps run cells starting with = + - @ as formulas; a lead could type one."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _admin_link(obj) -> str:

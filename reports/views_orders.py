@@ -24,6 +24,7 @@ from enquiries.antispam import (
     rate_limited_response,
 )
 from enquiries.middleware import first_touch
+from enquiries.selectors import mask_email
 
 from . import selectors
 from .forms_orders import PurchaseForm
@@ -229,7 +230,7 @@ def purchase_complete(request, reference):
         "owned": owned,
         "confirm_error": confirm_error,
         "refresh_seconds": _refresh_seconds(order, confirm_error),
-        "masked_email": _mask_email(order.buyer_email),
+        "masked_email": mask_email(order.buyer_email),
         "link": (link := _active_link(order)),
         "downloads_left": max(0, link.max_downloads - link.download_count) if link else 0,
     }
@@ -267,11 +268,6 @@ def _active_link(order):
     if order.status != Order.Status.FULFILLED:
         return None
     return order.download_links.filter(revoked_at__isnull=True).first()
-
-
-def _mask_email(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}•••@{domain}"
 
 
 @require_POST
@@ -337,7 +333,7 @@ def _download_page(request, link, state, token):
         "token": token,
         "renewable": _renewable(link, state),
         "downloads_left": max(0, link.max_downloads - link.download_count),
-        "masked_email": _mask_email(link.order.buyer_email),
+        "masked_email": mask_email(link.order.buyer_email),
     }
     return render(request, "reports/download.html", context, status=200 if usable else 410)
 
@@ -400,6 +396,6 @@ def download_renew(request, reference, token):
         order=link.order, note=f"Requested by the buyer from link {link.pk} ({state})"
     )
     messages.success(
-        request, f"We have sent a new download link to {_mask_email(link.order.buyer_email)}."
+        request, f"We have sent a new download link to {mask_email(link.order.buyer_email)}."
     )
     return redirect(reverse("reports:download", kwargs={"reference": reference, "token": token}))
