@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from ..models import DownloadLink, Order, OrderEvent
 from .downloads import download_links_revoke
-from .stripe_client import StripeUnavailable, amount_from_minor, stripe_call, stripe_client
+from .stripe_client import (
+    StripeUnavailable,
+    amount_from_minor,
+    amount_to_minor,
+    stripe_call,
+    stripe_client,
+)
 from .timeline import order_event_add, order_flag
 
 
@@ -38,9 +44,12 @@ def order_refund(*, order: Order, actor=None) -> Order:
     except StripeUnavailable as exc:
         _refund_error_record(order=order, error=exc, actor=actor)
         raise
+    # Stripe refunds what is left; the record keeps the running total (minor units), so an
+    # earlier partial refund is counted too.
+    earlier = amount_to_minor(order.amount_refunded, order.currency) if order.amount_refunded else 0
     order_refund_record(
         order=order,
-        amount_refunded=refund.get("amount"),
+        amount_refunded=earlier + (refund.get("amount") or 0),
         fully=True,
         refund_id=refund.get("id", ""),
         actor=actor,

@@ -198,6 +198,19 @@ def test_staff_refund_calls_stripe_once_and_revokes_links(client, stripe, order,
     assert order.events.filter(kind=OrderEvent.Kind.REFUNDED).count() == 1
 
 
+def test_staff_refund_after_a_partial_refund_records_the_running_total(
+    client, stripe, order, admin_user
+):
+    webhook_deliver_and_process(
+        client, stripe, stripe.session_pay(order.stripe_session_id, deliver=False)
+    )
+    stripe.refund_session(order.stripe_session_id, amount=50000, deliver=False)
+    webhook_deliver_and_process(client, stripe, stripe.events[-1])
+    refunds.order_refund(order=order, actor=admin_user)  # Stripe refunds the remaining 3,400
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED and str(order.amount_refunded) == "3900.00"
+
+
 def test_a_second_paid_session_for_a_paid_order_is_flagged_as_a_double_charge(stripe, order):
     session = stripe.session_pay(order.stripe_session_id, deliver=False)["data"]["object"]
     fulfilment.order_fulfil(order=order, session=session)
