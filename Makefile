@@ -84,7 +84,8 @@ test: system-deps-test install
 	DJANGO_SETTINGS_MODULE=smosite.settings.production \
 	  DJANGO_SECRET_KEY=check-deploy-dummy-secret-key-0123456789-abcdefghijklmnop \
 	  DJANGO_ALLOWED_HOSTS=example.com DATABASE_URL=sqlite:///var/check.sqlite3 \
-	  CELERY_BROKER_URL=redis://127.0.0.1:6379/0 EMAIL_URL=smtp://127.0.0.1:25 \
+	  CELERY_BROKER_URL=redis://127.0.0.1:6379/0 CACHE_URL=redis://127.0.0.1:6379/1 \
+	  EMAIL_URL=smtp://127.0.0.1:25 \
 	  STRIPE_SECRET_KEY=sk_live_dummy STRIPE_WEBHOOK_SECRET=whsec_dummy \
 	  $(MANAGE) check --deploy --fail-level WARNING
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \

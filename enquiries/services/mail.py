@@ -171,8 +171,14 @@ def _record_failure(email: OutboundEmail, exc: Exception) -> OutboundEmail:
     return email
 
 
+@transaction.atomic
 def email_resend(*, email: OutboundEmail) -> OutboundEmail:
-    """Staff action: queue a failed (or sent) email again, with a fresh attempt budget."""
+    """Staff action: queue a failed (or sent) email again, with a fresh attempt budget. An
+    email a worker is sending right now is left alone (the lock waits for its claim to be
+    recorded), so a re-send can't race the send into a duplicate."""
+    email = OutboundEmail.objects.select_for_update().get(pk=email.pk)
+    if email.status == OutboundEmail.Status.SENDING and not _claim_expired(email):
+        return email
     email.status = OutboundEmail.Status.QUEUED
     email.attempts = 0
     email.next_attempt_at = None

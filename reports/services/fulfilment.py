@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from enquiries.services.mail import email_queue
@@ -22,6 +23,8 @@ from .timeline import order_event_add, order_flag
 logger = logging.getLogger(__name__)
 
 REOPENABLE = (Order.Status.PENDING, Order.Status.FAILED, Order.Status.EXPIRED)
+# The longest wait between two attempts to prepare a report.
+DELIVERABLE_RETRY_CAP_SECONDS = 300
 
 
 class DeliverableRetry(Exception):
@@ -266,7 +269,9 @@ def _deliverable_attempt_failed(*, order_id: int, error: Exception) -> str:
     if final:
         return "failed; flagged for staff"
     delay = settings.DELIVERABLE_RETRY_BACKOFF_SECONDS * 2 ** (order.deliverable_attempts - 1)
-    raise DeliverableRetry(order.deliverable_error, countdown=min(300, delay))
+    raise DeliverableRetry(
+        order.deliverable_error, countdown=min(DELIVERABLE_RETRY_CAP_SECONDS, delay)
+    )
 
 
 @transaction.atomic
@@ -337,12 +342,23 @@ def order_checkout_expired(*, order: Order, session: dict, stripe_event=None) ->
 
 def order_deliverables_dispatch_stale() -> int:
     """Sweeper: paid orders whose report task was lost (broker down, worker killed)."""
-    stale = timezone.now() - timedelta(seconds=settings.PAYMENTS_STALE_AFTER_SECONDS)
-    orders = Order.objects.filter(
-        status=Order.Status.PAID,
-        updated_at__lt=stale,
-        deliverable_attempts__lt=settings.DELIVERABLE_MAX_ATTEMPTS,
-    ).values_list("pk", flat=True)[:200]
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.PAYMENTS_STALE_AFTER_SECONDS)
+    # After a failed attempt a retry is already scheduled (at most the cap away): leave it
+    # alone until it is overdue, or the sweeper would start a second job and use up the
+    # attempt budget twice as fast.
+    retry_overdue = stale - timedelta(seconds=DELIVERABLE_RETRY_CAP_SECONDS)
+    orders = (
+        Order.objects.filter(
+            status=Order.Status.PAID,
+            deliverable_attempts__lt=settings.DELIVERABLE_MAX_ATTEMPTS,
+        )
+        .filter(
+            Q(deliverable_attempts=0, updated_at__lt=stale)
+            | Q(deliverable_attempts__gt=0, updated_at__lt=retry_overdue)
+        )
+        .values_list("pk", flat=True)[:200]
+    )
     ids = list(orders)
     for pk in ids:
         order_deliverable_dispatch(order=Order(pk=pk))

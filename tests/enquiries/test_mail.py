@@ -111,3 +111,24 @@ def test_sweeper_dispatches_rows_the_broker_never_got(celery_worker, mailbox, se
     )
     assert email_dispatch_stale() >= 1
     mailbox.wait_for(1, to="late@acme-pharma.example")
+
+
+def test_resend_leaves_an_email_that_is_being_sent_alone():
+    from enquiries.services.mail import email_resend
+
+    email = OutboundEmail.objects.create(
+        to="busy@acme-pharma.example",
+        from_email="x@localhost",
+        subject="Busy",
+        template="t",
+        body_text="Body",
+        message_id=OutboundEmail.new_message_id(),
+        status=OutboundEmail.Status.SENDING,
+        attempts=1,
+    )
+    assert email_resend(email=email).status == OutboundEmail.Status.SENDING
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENDING and email.attempts == 1
+
+    OutboundEmail.objects.filter(pk=email.pk).update(status=OutboundEmail.Status.FAILED)
+    assert email_resend(email=email).status == OutboundEmail.Status.QUEUED

@@ -294,3 +294,25 @@ def test_refund_while_the_report_is_being_prepared_sends_no_link(stripe, order):
     refunds.order_refund(order=order)
     assert fulfilment.order_deliverable_prepare(order_id=order.pk) == "nothing to prepare"
     assert not OutboundEmail.objects.filter(template="reports/email/order_download_link").exists()
+
+
+def test_sweeper_redispatches_lost_report_jobs_but_not_ones_waiting_for_their_retry(
+    order, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.PAYMENTS_STALE_AFTER_SECONDS = 120
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
+
+    def aged(seconds, attempts):
+        Order.objects.filter(pk=order.pk).update(
+            deliverable_attempts=attempts, updated_at=timezone.now() - timedelta(seconds=seconds)
+        )
+        return fulfilment.order_deliverables_dispatch_stale()
+
+    assert aged(60, attempts=0) == 0  # its job may still be on its way
+    assert aged(200, attempts=0) == 1  # the job was lost: dispatch again
+    assert aged(200, attempts=2) == 0  # a retry is scheduled within the cap
+    assert aged(500, attempts=2) == 1  # the retry is overdue: it was lost too
