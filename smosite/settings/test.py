@@ -20,3 +20,6 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise expect
 # Templates used only by tests (e.g. the mail log's test message).
 for _engine in TEMPLATES:  # noqa: F405
     _engine["DIRS"] = [*_engine["DIRS"], BASE_DIR / "tests" / "templates"]  # noqa: F405
+# Close connections at the end of each request: the live server and concurrency tests serve
+# requests from many threads, whose kept-alive connections would outlive the test database.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
