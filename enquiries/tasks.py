@@ -12,10 +12,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True)
 def mail_deliver(email_id: int) -> None:
-    email = mail.email_deliver(email_id=email_id)
-    if email.status == email.Status.RETRYING:
-        delay = max(1, int((email.next_attempt_at - email.updated_at).total_seconds()))
-        mail.email_dispatch(email=email, countdown=delay)
+    mail.email_deliver_now(email_id=email_id)
 
 
 @shared_task

@@ -43,11 +43,17 @@ def email_queue(
     attachment_path: str = "",
     attachment_name: str = "",
     dedupe_key: str | None = None,
+    send_here: bool = False,
 ) -> OutboundEmail:
     """Record an email and send it once the surrounding transaction commits.
 
     With a `dedupe_key`, a second call for the same key returns the first row and sends
-    nothing: a webhook delivered five times still produces one receipt."""
+    nothing: a webhook delivered five times still produces one receipt.
+
+    `send_here` (for code already running in a worker): after commit, send it in this
+    process instead of through a `mail_deliver` task, saving a queue hop. A failed attempt
+    is retried by the task as usual; if this process dies first, the row is still queued
+    and the sweeper sends it."""
     if dedupe_key:
         existing = OutboundEmail.objects.filter(dedupe_key=dedupe_key).first()
         if existing:
@@ -77,7 +83,21 @@ def email_queue(
         if dedupe_key:  # lost a race with a concurrent call for the same key
             return OutboundEmail.objects.get(dedupe_key=dedupe_key)
         raise
-    email_dispatch(email=email)
+    if send_here:
+        # robust: an error here is logged; the queued row is left for the sweeper
+        transaction.on_commit(lambda: email_deliver_now(email_id=email.pk), robust=True)
+    else:
+        email_dispatch(email=email)
+    return email
+
+
+def email_deliver_now(*, email_id: int) -> OutboundEmail:
+    """One delivery attempt here and now; a retry, if one is due, goes to the mail worker
+    with its backoff (what the `mail_deliver` task runs)."""
+    email = email_deliver(email_id=email_id)
+    if email.status == OutboundEmail.Status.RETRYING:
+        delay = max(1, int((email.next_attempt_at - email.updated_at).total_seconds()))
+        email_dispatch(email=email, countdown=delay)
     return email
 
 

@@ -6,8 +6,9 @@ The journey:
    is down, `sample_request_dispatch_stale` (Celery beat) dispatches it later.
 2. `sample_request_prepare` (the task) stamps the cached base sample "Prepared for <name>,
    <company>" into the private storage, marks the request "pdf_ready" and, in the same
-   transaction, queues the email through the mail log (`email_queue`, PDF attached).
-3. The mail worker sends it; `sample_request_record_delivery` (on the mail log's
+   transaction, queues the email through the mail log (`email_queue`, PDF attached); the
+   same worker sends it right after commit (a failed attempt is retried by the mail worker).
+3. When it is sent, `sample_request_record_delivery` (on the mail log's
    `email_delivery_finished` signal) marks the request "emailed", or "failed" with the error.
 
 Asking again (the same email, the same report, within SAMPLE_DEDUPE_HOURS) never makes a new
@@ -195,7 +196,8 @@ def _record_stamped(sample_request: SampleRequest, path: str) -> None:
     locked.error = ""
     locked.full_clean()
     locked.save()
-    sample_request_deliver(sample_request=locked)
+    # This already runs in a worker: sending here saves a task hop per sample.
+    sample_request_deliver(sample_request=locked, send_here=True)
 
 
 def _path_hint(sample_request: SampleRequest) -> str:
@@ -237,9 +239,12 @@ def _mark_failed(sample_request: SampleRequest, error: str) -> None:
     logger.warning("sample request %s failed: %s", sample_request.pk, error)
 
 
-def sample_request_deliver(*, sample_request: SampleRequest) -> OutboundEmail:
-    """Queue the email carrying the stamped PDF. One email per send: the dedupe key holds
-    the send's number, so a rerun of the same step never emails twice."""
+def sample_request_deliver(
+    *, sample_request: SampleRequest, send_here: bool = False
+) -> OutboundEmail:
+    """Queue the email carrying the stamped PDF (`send_here`: see `email_queue`). One email
+    per send: the dedupe key holds the send's number, so a rerun of the same step never
+    emails twice."""
     report = sample_request.report
     return email_queue(
         to=sample_request.email,
@@ -250,6 +255,7 @@ def sample_request_deliver(*, sample_request: SampleRequest) -> OutboundEmail:
         attachment_path=sample_request.file_path,
         attachment_name=f"{report.slug}-sample.pdf",
         dedupe_key=_delivery_key(sample_request),
+        send_here=send_here,
     )
 
 

@@ -93,7 +93,7 @@ def report_content(*, report: Report) -> dict:
     return content
 
 
-def _sources_digest() -> str:
+def sources_digest() -> str:
     """The PDF templates and stylesheets are part of a version: editing them re-renders."""
     digest = hashlib.sha256(RENDERER_VERSION.encode())
     for folder in (TEMPLATE_DIR, STATIC_PDF_DIR):
@@ -106,7 +106,7 @@ def _sources_digest() -> str:
 
 def content_hash(content: dict) -> str:
     payload = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{_sources_digest()}\n{payload}".encode()).hexdigest()
+    return hashlib.sha256(f"{sources_digest()}\n{payload}".encode()).hexdigest()
 
 
 def forecast_rows(*, start_year: int, end_year: int, cagr_percent, base_size) -> list[dict]:

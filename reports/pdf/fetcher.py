@@ -3,8 +3,10 @@ refuses everything else: no http(s), no data: URLs, no file:// outside the stati
 no redirects. Every request is logged and kept on the fetcher, so a render (and a test) can
 show exactly what a document asked for."""
 
+import functools
 import logging
 import mimetypes
+import ssl
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -27,9 +29,21 @@ def static_base_url() -> str:
     return static_roots()[0].as_uri() + "/"
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """WeasyPrint's fetcher builds an HTTPS handler, and a default SSL context loads the CA
+    bundle (about 20 ms). Only file:// is ever allowed here, so one context per process does."""
+    return ssl.create_default_context()
+
+
 class StaticOnlyURLFetcher(URLFetcher):
     def __init__(self):
-        super().__init__(allowed_protocols={"file"}, allow_redirects=False, timeout=5)
+        super().__init__(
+            allowed_protocols={"file"},
+            allow_redirects=False,
+            timeout=5,
+            ssl_context=_ssl_context(),
+        )
         self.requested: list[str] = []
         self.served: list[str] = []
         self.refused: list[str] = []

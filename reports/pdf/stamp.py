@@ -11,10 +11,14 @@ recompresses every page and copies the overlay's resources into each: slower and
 (the comparison row in docs/benchmarks.md). A copy is written in full, not as an incremental
 update, so cutting the file short can't recover an unstamped base."""
 
+import hashlib
 import io
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.template.loader import render_to_string
 from pypdf import PageObject, PdfReader, PdfWriter
 from pypdf.generic import (
@@ -87,11 +91,30 @@ def _draw_form(page: PageObject, name: str, form, before, after) -> None:
     page[NameObject("/Contents")] = ArrayObject([before, *_page_contents(page), after])
 
 
+_parsed: OrderedDict[str, PdfReader] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _clone(base: bytes) -> PdfWriter:
+    """A writer holding a copy of `base`. Parsing a base is about half a copy's cost and a
+    worker stamps the same few bases all day, so the parsed reader is kept per worker
+    process (keyed by the bytes' SHA-256: a new render is a new key, never a stale hit; the
+    last PDF_STAMP_BASE_CACHE_SIZE bases). Cloning only reads the reader; the lock is for
+    threaded servers, as a reader's lazy parsing moves its stream position."""
+    key = hashlib.sha256(base).hexdigest()
+    with _parsed_lock:
+        reader = _parsed.pop(key, None) or PdfReader(io.BytesIO(base))
+        _parsed[key] = reader
+        while len(_parsed) > settings.PDF_STAMP_BASE_CACHE_SIZE:
+            _parsed.popitem(last=False)
+        return PdfWriter(clone_from=reader)
+
+
 def pdf_stamp(*, base: bytes, text: str, metadata: dict[str, str]) -> Stamped:
     """Stamp `text` on every page of `base` and merge `metadata` into the document info."""
     started = time.perf_counter()
     fetcher = StaticOnlyURLFetcher()
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(base)))
+    writer = _clone(base)
     before = _stream(writer, b"q\n")  # isolates the page's graphics state from the stamp
     forms: dict[tuple[float, float], tuple[str, IndirectObject, IndirectObject]] = {}
     for page in writer.pages:

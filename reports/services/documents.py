@@ -11,22 +11,35 @@ Only when the current version's render has failed for good does the previous goo
 stay in use, so buyers still get a report while staff fix the failure. A staff re-render of
 unchanged content keeps serving the existing file of that content until the new one lands."""
 
+import functools
 import logging
 import posixpath
 import re
 import traceback
+from collections import OrderedDict
 from datetime import date, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from ..models import Report, ReportDocument
-from ..pdf.content import content_hash, report_content
+from ..models import (
+    Category,
+    KeyPlayer,
+    Licence,
+    MarketDynamic,
+    Region,
+    RegionCountry,
+    Report,
+    ReportDocument,
+    Segment,
+    TocEntry,
+)
+from ..pdf.content import content_hash, report_content, sources_digest
 from ..pdf.render import document_render
 from ..pdf.stamp import pdf_stamp
 
@@ -43,7 +56,67 @@ class DocumentNotReady(Exception):
 
 
 def _current_hash(report: Report) -> str:
-    return content_hash(report_content(report=report))
+    """The content hash, recomputed only when a row it is built from may have changed.
+
+    Building the content takes a dozen queries; every copy needs the hash. The cache key is
+    the identity of every row `report_content` reads (see `_rows_fingerprint`) plus what it
+    takes from outside the database, so an edit by any route (admin, service, a queryset
+    `update()`, raw SQL) misses the cache; a spurious miss only costs a recomputation."""
+    key = (
+        report.pk,
+        _rows_fingerprint(report.pk),
+        sources_digest(),
+        settings.SITE_URL,
+        settings.PUBLISHER_NAME,
+        translation.get_language(),
+    )
+    digest = _hash_cache.get(key)
+    if digest is None:
+        digest = content_hash(report_content(report=Report.objects.get(pk=report.pk)))
+        if len(_hash_cache) >= 64:
+            _hash_cache.clear()  # one entry per report and edit: bounded, rarely refilled
+        _hash_cache[key] = digest
+    return digest
+
+
+_hash_cache: dict[tuple, str] = {}
+
+
+def _rows_fingerprint(report_id: int) -> str:
+    """Where each row behind the report's content physically is: PostgreSQL gives every
+    inserted or updated row version a new (xmin, ctid), within one transaction too (a new
+    ctid), and a deleted row drops out. So any change to the report, its category or a child
+    row changes this string."""
+    sql, parameters = _fingerprint_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [report_id] * parameters)
+        return cursor.fetchone()[0] or ""
+
+
+@functools.cache
+def _fingerprint_sql() -> tuple[str, int]:
+    """One query over every table `report_content` reads (keep the two in step)."""
+    tables = {
+        "report": (Report, "id = %s"),
+        "category": (Category, "id = (SELECT category_id FROM {report} WHERE id = %s)"),
+        "dynamic": (MarketDynamic, "report_id = %s"),
+        "player": (KeyPlayer, "report_id = %s"),
+        "segment": (Segment, "report_id = %s"),
+        "region": (Region, "report_id = %s"),
+        "country": (RegionCountry, "region_id IN (SELECT id FROM {region} WHERE report_id = %s)"),
+        "toc": (TocEntry, "report_id = %s"),
+        "licence": (Licence, "report_id = %s"),
+    }
+    names = {"report": Report._meta.db_table, "region": Region._meta.db_table}
+    # Only table names from the models are formatted in; the report id is a parameter.
+    parts = [
+        f"SELECT '{label}:' || id || ':' || xmin::text || ':' || ctid::text AS row "  # noqa: S608
+        f"FROM {model._meta.db_table} WHERE {where.format(**names)}"
+        for label, (model, where) in tables.items()
+    ]
+    union = " UNION ALL ".join(parts)
+    sql = f"SELECT md5(string_agg(row, ',' ORDER BY row)) FROM ({union}) rows"  # noqa: S608
+    return sql, len(parts)
 
 
 def _document_for_hash(*, report: Report, kind: str, digest: str) -> tuple[ReportDocument, bool]:
@@ -267,6 +340,13 @@ def _save(path: str, pdf: bytes) -> str:
 
 def document_current(*, report: Report, kind: str) -> ReportDocument:
     """The base a new copy is stamped from (see the module docstring for the rules)."""
+    ready = ReportDocument.objects.filter(
+        report=report, kind=kind, content_hash=_current_hash(report), status=Status.READY
+    ).first()
+    if ready is not None:
+        # The common case needs neither the report's row lock nor a write: this content has
+        # a good render. Anything else goes through the locked path below.
+        return ready
     current = _documents_ensure(report=report, kinds=(kind,))[0]
     if current.file_path:
         # Rendered from exactly this content before; a staff re-render in progress (or one
@@ -297,7 +377,7 @@ def _copy_path(path_hint: str) -> str:
 
 def _copy_create(*, report: Report, kind: str, text: str, path_hint: str) -> str:
     document = document_current(report=report, kind=kind)
-    base = storages["private"].open(document.file_path).read()
+    base = _base_bytes(document)
     stamped = pdf_stamp(
         base=base,
         text=text,
@@ -309,6 +389,23 @@ def _copy_create(*, report: Report, kind: str, text: str, path_hint: str) -> str
     path = _save(_copy_path(path_hint), stamped.pdf)
     logger.info("Stamped %s onto %s in %.3fs -> %s", document, text, stamped.seconds, path)
     return path
+
+
+_bases: OrderedDict[tuple, bytes] = OrderedDict()
+
+
+def _base_bytes(document: ReportDocument) -> bytes:
+    """The base PDF, read from storage once per render: a re-render rewrites `rendered_at`
+    and `size_bytes` with the file, so a replaced file is a new key."""
+    key = (document.pk, document.file_path, document.rendered_at, document.size_bytes)
+    base = _bases.pop(key, None)
+    if base is None:
+        with storages["private"].open(document.file_path) as handle:
+            base = handle.read()
+    _bases[key] = base
+    while len(_bases) > settings.PDF_STAMP_BASE_CACHE_SIZE:
+        _bases.popitem(last=False)
+    return base
 
 
 def sample_copy_create(

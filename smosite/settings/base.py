@@ -240,6 +240,8 @@ PDF_RENDER_MAX_ATTEMPTS = env.int("PDF_RENDER_MAX_ATTEMPTS", default=3)
 PDF_RENDER_RETRY_BACKOFF_SECONDS = env.int("PDF_RENDER_RETRY_BACKOFF_SECONDS", default=30)
 # A render queued (or claimed by a killed worker) this long ago is enqueued again.
 PDF_RENDER_STALE_AFTER_SECONDS = env.int("PDF_RENDER_STALE_AFTER_SECONDS", default=600)
+# Parsed base PDFs (and their bytes) each worker process keeps for stamping copies.
+PDF_STAMP_BASE_CACHE_SIZE = env.int("PDF_STAMP_BASE_CACHE_SIZE", default=4)
 
 # --- Stripe -------------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")

@@ -168,6 +168,38 @@ def test_sent_email_marks_the_request_emailed(report, settings, smtp_server, mai
     assert mailbox.messages[0]["To"] == request.email
 
 
+def test_the_stamping_worker_sends_the_email_itself_right_after_commit(
+    report, settings, smtp_server, mailbox, django_capture_on_commit_callbacks
+):
+    sent_through_smtp(settings, smtp_server)
+    request = stamped(SampleRequestFactory(report=report), status=Status.PDF_READY)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        email = samples.sample_request_deliver(sample_request=request, send_here=True)
+    assert len(callbacks) == 1  # the send itself, no mail_deliver task
+    email.refresh_from_db()
+    request.refresh_from_db()
+    assert (email.status, email.attempts) == (OutboundEmail.Status.SENT, 1)
+    assert request.status == Status.EMAILED
+    assert [message["To"] for message in mailbox.messages] == [request.email]
+
+
+def test_a_send_refused_in_the_stamping_worker_is_retried_by_the_mail_worker(
+    report, settings, smtp_server, mailbox, django_capture_on_commit_callbacks
+):
+    sent_through_smtp(settings, smtp_server)
+    mailbox.fail_next = 1
+    request = stamped(SampleRequestFactory(report=report), status=Status.PDF_READY)
+    with django_capture_on_commit_callbacks() as callbacks:
+        email = samples.sample_request_deliver(sample_request=request, send_here=True)
+    with django_capture_on_commit_callbacks() as retries:
+        callbacks[0]()
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (OutboundEmail.Status.RETRYING, 1)
+    assert len(retries) == 1 and mailbox.messages == []  # the mail_deliver task, with backoff
+    email_deliver(email_id=email.pk)  # what that task does
+    assert [message["To"] for message in mailbox.messages] == [request.email]
+
+
 def test_final_smtp_failure_marks_the_request_failed_with_the_error(report, settings):
     settings.MAILERS = {
         "default": {

@@ -6,10 +6,11 @@ from datetime import date, timedelta
 import pytest
 from django.conf import settings
 from django.core.files.storage import storages
+from django.db.models import F
 from django.utils import timezone
 from pypdf import PdfReader
 
-from reports.models import ReportDocument
+from reports.models import Category, ReportDocument
 from reports.services import documents
 from reports.services.seed import report_load_seed
 from tests.reports.pdf_support import normalise, pdf_pages_text
@@ -224,3 +225,40 @@ def test_a_render_that_kills_its_worker_every_time_ends_failed(report):
     assert documents.report_documents_render(report_id=report.pk) == []
     errors = ReportDocument.objects.filter(report=report).values_list("error", flat=True)
     assert all("worker stopped" in error for error in errors)
+
+
+def test_copies_in_a_row_each_carry_only_their_own_stamp(report):
+    """The worker keeps the parsed base between copies: nothing of one copy leaks into the next."""
+    documents.report_documents_render(report_id=report.pk)
+    texts = {}
+    for name in ("First Reader", "Second Reader", "Third Reader"):
+        path = documents.sample_copy_create(
+            report=report, name=name, company="Acme", prepared_on=date(2025, 5, 1), path_hint=name
+        )
+        texts[name] = normalise(" ".join(pdf_pages_text(_read(path))))
+    for name, text in texts.items():
+        assert f"Prepared for {name}, Acme" in text
+        assert [other for other in texts if other in text] == [name]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda report: report.key_players.filter(position=0).update(profile="Rewritten profile."),
+        lambda report: report.regions.first().countries.last().delete(),
+        lambda report: report.licences.update(price=F("price") + 1),
+        lambda report: Category.objects.filter(pk=report.category_id).update(name="Renamed"),
+    ],
+    ids=["key player updated", "country removed", "licence prices", "category renamed"],
+)
+def test_a_child_row_changed_behind_the_services_back_is_not_served_from_the_old_version(
+    report, change
+):
+    """The content hash is cached, but any row change (here without signals or a refresh, in
+    the same transaction as the cached lookup) makes new copies wait for the new version."""
+    documents.report_documents_render(report_id=report.pk)
+    assert "version 1" in _version_in(_copy(report))
+    change(report)
+    with pytest.raises(documents.DocumentNotReady):
+        _copy(report)
+    assert ReportDocument.objects.get(report=report, kind="sample", version=2).status == "queued"
