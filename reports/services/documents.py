@@ -61,7 +61,11 @@ def _current_hash(report: Report) -> str:
     Building the content takes a dozen queries; every copy needs the hash. The cache key is
     the identity of every row `report_content` reads (see `_rows_fingerprint`) plus what it
     takes from outside the database, so an edit by any route (admin, service, a queryset
-    `update()`, raw SQL) misses the cache; a spurious miss only costs a recomputation."""
+    `update()`, raw SQL) misses the cache; a spurious miss only costs a recomputation.
+    The fingerprint needs PostgreSQL's row versions; elsewhere (SQLite in `make run`) the
+    hash is simply recomputed."""
+    if connection.vendor != "postgresql":
+        return content_hash(report_content(report=Report.objects.get(pk=report.pk)))
     key = (
         report.pk,
         _rows_fingerprint(report.pk),
