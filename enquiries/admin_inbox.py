@@ -186,6 +186,30 @@ class ReplyForm(forms.Form):
 # --- Enquiries ------------------------------------------------------------------------------
 
 
+# Shown read-only, folded away, on an enquiry's page: where the lead came from.
+TRACKING_FIELDS = (
+    "contact_link",
+    "report_link",
+    "type",
+    "licence",
+    "created_at",
+    "first_response_at",
+    "answered_at",
+    "source_text",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "landing_page",
+    "referrer",
+    "ip",
+    "user_agent",
+    "is_free_mail",
+    "consent_version",
+    "about_upcoming_report",
+    "notified_on_publish_at",
+)
+
+
 @admin.register(Enquiry)
 class EnquiryAdmin(SimpleHistoryAdmin):
     change_form_template = "admin/enquiries/enquiry/change_form.html"
@@ -225,51 +249,11 @@ class EnquiryAdmin(SimpleHistoryAdmin):
             "Details and tracking",
             {
                 "classes": ("collapse",),
-                "fields": (
-                    "contact_link",
-                    "report_link",
-                    "type",
-                    "licence",
-                    "created_at",
-                    "first_response_at",
-                    "answered_at",
-                    "source_text",
-                    "utm_campaign",
-                    "utm_term",
-                    "utm_content",
-                    "landing_page",
-                    "referrer",
-                    "ip",
-                    "user_agent",
-                    "is_free_mail",
-                    "consent_version",
-                    "about_upcoming_report",
-                    "notified_on_publish_at",
-                ),
+                "fields": TRACKING_FIELDS,
             },
         ),
     )
-    readonly_fields = (
-        "contact_link",
-        "report_link",
-        "type",
-        "licence",
-        "created_at",
-        "first_response_at",
-        "answered_at",
-        "source_text",
-        "utm_campaign",
-        "utm_term",
-        "utm_content",
-        "landing_page",
-        "referrer",
-        "ip",
-        "user_agent",
-        "is_free_mail",
-        "consent_version",
-        "about_upcoming_report",
-        "notified_on_publish_at",
-    )
+    readonly_fields = TRACKING_FIELDS
 
     class Media:
         css = {"all": ("enquiries/admin/inbox.css",)}
