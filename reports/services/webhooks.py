@@ -181,29 +181,23 @@ def order_for_payment(obj: dict) -> Order | None:
     return order_for_session(sessions[0]) if sessions else None
 
 
-def _on_session_paid_or_completed(event: StripeEvent):
-    session = event.data_object
-    order = order_for_session(session)
-    if order is None:
-        return "no order with this reference; ignored", None
-    return fulfilment.order_fulfil(order=order, session=session, stripe_event=event), order
+def _on_session(service):
+    """A Checkout Session event: find our order by the session's reference, then call the
+    fulfilment service that owns this transition."""
+
+    def handle(event: StripeEvent):
+        session = event.data_object
+        order = order_for_session(session)
+        if order is None:
+            return "no order with this reference; ignored", None
+        return service(order=order, session=session, stripe_event=event), order
+
+    return handle
 
 
-def _on_session_payment_failed(event: StripeEvent):
-    session = event.data_object
-    order = order_for_session(session)
-    if order is None:
-        return "no order with this reference; ignored", None
-    return fulfilment.order_payment_failed(order=order, session=session, stripe_event=event), order
-
-
-def _on_session_expired(event: StripeEvent):
-    session = event.data_object
-    order = order_for_session(session)
-    if order is None:
-        return "no order with this reference; ignored", None
-    result = fulfilment.order_checkout_expired(order=order, session=session, stripe_event=event)
-    return result, order
+_on_session_paid_or_completed = _on_session(fulfilment.order_fulfil)
+_on_session_payment_failed = _on_session(fulfilment.order_payment_failed)
+_on_session_expired = _on_session(fulfilment.order_checkout_expired)
 
 
 def _on_charge_refunded(event: StripeEvent):
