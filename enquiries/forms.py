@@ -11,23 +11,10 @@ from django.urls import reverse_lazy
 from django_countries.fields import CountryField
 from phonenumber_field.formfields import PhoneNumberField
 
-from .antispam import SIGNER_SALT, SpamProtectedForm
+from common.antispam import SIGNER_SALT, SpamProtectedForm
+from common.text import no_control_characters
 
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def no_control_characters(value: str):
-    """Rejects CR/LF and other control characters: they have no place in a name or company
-    and are how header injection (``\\r\\nBcc: …``) is attempted."""
-    if CONTROL_CHARS.search(value or ""):
-        raise ValidationError("Please remove line breaks and special characters.", code="control")
-
-
-CONSENT_VERSION = "2025-03"
-CONSENT_TEXT = (
-    "I agree that {publisher} may store these details and email me about this report, "
-    "as described in the privacy notice."
-)
+from .models import CONSENT_TEXT
 
 
 class LeadForm(SpamProtectedForm):

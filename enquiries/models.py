@@ -17,6 +17,14 @@ from simple_history.models import HistoricalRecords
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id")
 
 
+# The consent wording a lead agreed to; a new wording gets a new version, kept on each lead.
+CONSENT_VERSION = "2025-03"
+CONSENT_TEXT = (
+    "I agree that {publisher} may store these details and email me about this report, "
+    "as described in the privacy notice."
+)
+
+
 class Contact(models.Model):
     email = models.EmailField(unique=True, help_text="Stored lower-cased: one contact per address.")
     name = models.CharField(max_length=150)

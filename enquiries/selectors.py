@@ -203,9 +203,3 @@ def sample_request_email_retrying(*, sample_request: SampleRequest) -> bool:
         template="enquiries/email/sample_request",
         status=OutboundEmail.Status.RETRYING,
     ).exists()
-
-
-def mask_email(address: str) -> str:
-    """ "jane@acme.com" -> "j•••@acme.com": enough for the visitor to recognise, not to read."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}•••@{domain}"

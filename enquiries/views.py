@@ -7,10 +7,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
+from common.net import client_ip, ip_truncate
+from common.ratelimit import rate_limit_exceeded, rate_limited_response
+from common.text import mask_email
 from reports.selectors import report_get_public
 
 from . import selectors, sla
-from .antispam import client_ip, ip_truncate, rate_limit_exceeded, rate_limited_response
 from .forms import EnquiryForm, SampleRequestForm
 from .middleware import first_touch
 from .models import Enquiry
@@ -88,7 +90,7 @@ def _sample_request_page(request, token, template):
     context = {
         "sample_request": sample_request,
         "report": sample_request.report,
-        "masked_email": selectors.mask_email(sample_request.email),
+        "masked_email": mask_email(sample_request.email),
         "retrying": sample_request.status == sample_request.Status.PDF_READY
         and selectors.sample_request_email_retrying(sample_request=sample_request),
         "refresh_seconds": settings.SAMPLE_STATUS_REFRESH_SECONDS,

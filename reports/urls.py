@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import views, views_orders
+from .views import catalogue, orders
 
 
 class SlugWithoutTrailingR:
@@ -19,24 +19,24 @@ register_converter(SlugWithoutTrailingR, "reportslug")
 
 app_name = "reports"
 urlpatterns = [
-    path("", views.catalogue, name="catalogue"),
-    path("<reportslug:slug>-r<int:number>", views.report_detail, name="detail"),
-    path("purchase/<int:number>", views_orders.purchase, name="purchase"),
+    path("", catalogue.catalogue, name="catalogue"),
+    path("<reportslug:slug>-r<int:number>", catalogue.report_detail, name="detail"),
+    path("purchase/<int:number>", orders.purchase, name="purchase"),
     path(
         "purchase/complete/<str:reference>",
-        views_orders.purchase_complete,
+        orders.purchase_complete,
         name="purchase-complete",
     ),
     path(
         "purchase/complete/<str:reference>/download",
-        views_orders.purchase_complete_download,
+        orders.purchase_complete_download,
         name="purchase-complete-download",
     ),
-    path("stripe/webhook/", views_orders.stripe_webhook, name="stripe-webhook"),
-    path("download/<str:reference>/<str:token>", views_orders.download, name="download"),
+    path("stripe/webhook/", orders.stripe_webhook, name="stripe-webhook"),
+    path("download/<str:reference>/<str:token>", orders.download, name="download"),
     path(
         "download/<str:reference>/<str:token>/renew",
-        views_orders.download_renew,
+        orders.download_renew,
         name="download-renew",
     ),
 ]

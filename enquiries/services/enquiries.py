@@ -19,13 +19,13 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from common.text import CONTROL_CHARS
 from reports.models import Licence, Report
 from reports.quotes import quote_token_create
 
 from .. import sla
-from ..forms import CONSENT_VERSION, CONTROL_CHARS
 from ..freemail import is_free_mail
-from ..models import Contact, Enquiry, EnquiryReply, OutboundEmail, ReplyTemplate
+from ..models import CONSENT_VERSION, Contact, Enquiry, EnquiryReply, OutboundEmail, ReplyTemplate
 from .contacts import contact_upsert
 from .mail import email_queue
 from .sales_group import SALES_GROUP_NAME

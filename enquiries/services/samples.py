@@ -30,10 +30,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from ..antispam import ip_truncate
-from ..forms import CONSENT_VERSION
+from common.net import ip_truncate
+
 from ..freemail import is_free_mail
-from ..models import Contact, OutboundEmail, SampleRequest
+from ..models import CONSENT_VERSION, Contact, OutboundEmail, SampleRequest
 from .contacts import PROFILE_FIELDS, contact_upsert
 from .mail import email_queue
 

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_countries",
     "phonenumber_field",
     "simple_history",
+    "common",
     "reports",
     "enquiries",
 ]

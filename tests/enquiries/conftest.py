@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core import signing
 
-from enquiries.antispam import SIGNER_SALT
+from common.antispam import SIGNER_SALT
 from enquiries.services.sales_group import sales_group_sync
 from tests.factories import LicenceFactory, ReportFactory, UserFactory
 

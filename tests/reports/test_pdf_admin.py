@@ -6,7 +6,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import RequestFactory
 from django.urls import reverse
 
-from reports.admin_documents import ReportDocumentsAdminMixin, documents_panel
+from reports.admin.documents import ReportDocumentsAdminMixin, documents_panel
 from reports.models import Report, ReportDocument
 from reports.services import documents
 from reports.services.seed import report_load_seed

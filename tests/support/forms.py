@@ -4,7 +4,7 @@ import time
 
 from django.core import signing
 
-from enquiries.antispam import SIGNER_SALT
+from common.antispam import SIGNER_SALT
 
 
 class _BackdatedSigner(signing.TimestampSigner):

@@ -9,9 +9,7 @@ from django.forms import NumberInput, Textarea
 from django.urls import reverse
 from django.utils.html import format_html
 
-from . import admin_orders  # noqa: F401 - orders, Stripe events and sales (issue 6)
-from .admin_documents import ReportDocumentsAdminMixin
-from .models import (
+from ..models import (
     Category,
     FrequentQuestion,
     KeyPlayer,
@@ -23,8 +21,9 @@ from .models import (
     Segment,
     TocEntry,
 )
-from .services.catalogue import report_publication_stamp, report_published_effects
-from .services.quality import report_quality_findings
+from ..services.catalogue import report_publication_stamp, report_published_effects
+from ..services.quality import report_quality_findings
+from .documents import ReportDocumentsAdminMixin
 
 # Table rows stay readable: short text areas instead of the default ten-line boxes.
 COMPACT_TEXT = {models.TextField: {"widget": Textarea(attrs={"rows": 3, "cols": 50})}}

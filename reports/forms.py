@@ -5,8 +5,8 @@ import re
 
 from django import forms
 
-from enquiries.antispam import SpamProtectedForm
-from enquiries.forms import no_control_characters
+from common.antispam import SpamProtectedForm
+from common.text import no_control_characters
 
 from .models import Licence
 

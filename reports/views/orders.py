@@ -17,21 +17,17 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from enquiries.antispam import (
-    client_ip,
-    ip_truncate,
-    rate_limit_exceeded,
-    rate_limited_response,
-)
+from common.net import client_ip, ip_truncate
+from common.ratelimit import rate_limit_exceeded, rate_limited_response
+from common.text import mask_email
 from enquiries.middleware import first_touch
-from enquiries.selectors import mask_email
 
-from . import selectors
-from .forms_orders import PurchaseForm
-from .models import Order, Report
-from .quotes import QuoteInvalid, quote_token_read
-from .services import checkout, downloads, fulfilment, webhooks
-from .services.stripe_client import StripeUnavailable, stripe_enabled
+from .. import selectors
+from ..forms import PurchaseForm
+from ..models import Order, Report
+from ..quotes import QuoteInvalid, quote_token_read
+from ..services import checkout, downloads, fulfilment, webhooks
+from ..services.stripe_client import StripeUnavailable, stripe_enabled
 
 logger = logging.getLogger(__name__)
 

@@ -1,12 +1,10 @@
-"""The sales inbox in Django admin: enquiries (list, thread, reply), canned reply templates and
-contacts with their whole journey. Every write goes through enquiries.services.enquiries, the
-same rules the public form and the tasks obey. Visitor text is escaped everywhere
-(format_html / template autoescape)."""
+"""The sales inbox in Django admin: the enquiry list and an enquiry's page (thread, reply).
+Every write goes through enquiries.services.enquiries, the same rules the public form and the
+tasks obey. Visitor text is escaped everywhere (format_html / template autoescape)."""
 
 import csv
 import re
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -20,170 +18,17 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import sla
-from .forms import CONTROL_CHARS
-from .models import Contact, Enquiry, EnquiryReply, ReplyTemplate
-from .selectors import contact_journey, enquiry_thread, source_phrase
-from .services import enquiries as services
-from .services.sales_group import SALES_GROUP_NAME
-from .spreadsheets import csv_safe
+from common.spreadsheets import csv_safe
+
+from .. import sla
+from ..models import Enquiry, EnquiryReply, ReplyTemplate
+from ..selectors import enquiry_thread, source_phrase
+from ..services import enquiries as services
+from ..services.sales_group import SALES_GROUP_NAME
+from .filters import CLOSED, AnswerFilter, OwnerFilter, SourceFilter, StatusFilter
+from .reply_form import ReplyForm
 
 User = get_user_model()
-CLOSED = (Enquiry.Status.WON, Enquiry.Status.LOST, Enquiry.Status.SPAM)
-
-
-# --- Filters ------------------------------------------------------------------------------
-
-
-class StatusFilter(admin.SimpleListFilter):
-    """Spam is hidden unless asked for: the inbox is for people."""
-
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return [("all", "All, with spam"), *Enquiry.Status.choices]
-
-    def choices(self, changelist):
-        yield {
-            "selected": self.value() is None,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": "All but spam",
-        }
-        for value, label in self.lookup_choices:
-            yield {
-                "selected": self.value() == value,
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": label,
-            }
-
-    def queryset(self, request, queryset):
-        if self.value() is None:
-            return queryset.exclude(status=Enquiry.Status.SPAM)
-        if self.value() == "all":
-            return queryset
-        return queryset.filter(status=self.value())
-
-
-class OwnerFilter(admin.SimpleListFilter):
-    title = "owner"
-    parameter_name = "owner"
-
-    def lookups(self, request, model_admin):
-        people = User.objects.filter(owned_enquiries__isnull=False).distinct().order_by("pk")
-        return [
-            ("mine", "Mine"),
-            ("none", "Unassigned"),
-            *[(str(u.pk), u.get_full_name() or u.get_username()) for u in people],
-        ]
-
-    def queryset(self, request, queryset):
-        if self.value() == "mine":
-            return queryset.filter(owner=request.user)
-        if self.value() == "none":
-            return queryset.filter(owner__isnull=True)
-        if self.value() and self.value().isdigit():
-            return queryset.filter(owner_id=int(self.value()))
-        return queryset
-
-
-class AnswerFilter(admin.SimpleListFilter):
-    title = "answer"
-    parameter_name = "answer"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("unanswered", "Unanswered"),
-            ("overdue", "Unanswered, past SLA"),
-            ("answered", "Answered"),
-        ]
-
-    def queryset(self, request, queryset):
-        awaiting = Q(first_response_at__isnull=True, status__in=Enquiry.AWAITING_ANSWER)
-        if self.value() == "unanswered":
-            return queryset.filter(awaiting)
-        if self.value() == "overdue":
-            return queryset.filter(awaiting, created_at__lt=sla.sla_overdue_cutoff())
-        if self.value() == "answered":
-            return queryset.filter(first_response_at__isnull=False)
-        return queryset
-
-
-class SourceFilter(admin.SimpleListFilter):
-    title = "source"
-    parameter_name = "source"
-
-    def lookups(self, request, model_admin):
-        sources = (
-            Enquiry.objects.exclude(utm_source="")
-            .values_list("utm_source", flat=True)
-            .distinct()
-            .order_by("utm_source")[:30]
-        )
-        return [("-", "Direct (no campaign)"), *[(s, s) for s in sources]]
-
-    def queryset(self, request, queryset):
-        if self.value() == "-":
-            return queryset.filter(utm_source="")
-        if self.value():
-            return queryset.filter(utm_source=self.value())
-        return queryset
-
-
-# --- The reply form -------------------------------------------------------------------------
-
-
-class ReplyForm(forms.Form):
-    template = forms.ModelChoiceField(
-        queryset=ReplyTemplate.objects.filter(is_active=True),
-        required=False,
-        widget=forms.HiddenInput,
-    )
-    subject = forms.CharField(max_length=200)
-    body = forms.CharField(
-        max_length=20000,
-        widget=forms.Textarea(attrs={"rows": 12}),
-        help_text="Your sign-off, the purchase link and the customer's question are added "
-        "below the text.",
-    )
-    attach_sample = forms.BooleanField(
-        required=False,
-        label="Attach a sample stamped for this contact",
-    )
-    licence = forms.ModelChoiceField(
-        queryset=None,
-        required=False,
-        empty_label="No purchase link",
-        label="Purchase link for",
-    )
-    quoted_price = forms.DecimalField(
-        required=False,
-        max_digits=10,
-        decimal_places=2,
-        min_value=1,
-        label="Special price (optional)",
-        help_text="With a price, the link is a signed checkout at that price for this contact.",
-    )
-
-    def __init__(self, *args, enquiry: Enquiry, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.enquiry = enquiry
-        self.fields["licence"].queryset = enquiry.report.licences.filter(is_active=True)
-
-    def clean_subject(self):
-        subject = self.cleaned_data["subject"]
-        if CONTROL_CHARS.search(subject):
-            raise ValidationError("Remove line breaks and special characters.")
-        return subject
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("quoted_price") is not None and not cleaned.get("licence"):
-            self.add_error("licence", "Choose the licence the special price is for.")
-        return cleaned
-
-
-# --- Enquiries ------------------------------------------------------------------------------
 
 
 # Shown read-only, folded away, on an enquiry's page: where the lead came from.
@@ -621,63 +466,3 @@ def csv_row(enquiry: Enquiry) -> list:
         took,
         enquiry.question,
     ]
-
-
-# --- Canned replies -------------------------------------------------------------------------
-
-
-@admin.register(ReplyTemplate)
-class ReplyTemplateAdmin(admin.ModelAdmin):
-    list_display = ("name", "subject", "is_active", "position", "updated_at")
-    list_editable = ("is_active", "position")
-    search_fields = ("name", "subject", "body")
-
-
-# --- Contacts -------------------------------------------------------------------------------
-
-
-@admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
-    change_form_template = "admin/enquiries/contact/change_form.html"
-    list_display = (
-        "name",
-        "email",
-        "company",
-        "job_title",
-        "country",
-        "enquiry_count",
-        "created_at",
-    )
-    search_fields = ("email", "name", "company")
-    list_filter = ("country",)
-    readonly_fields = ("email", "created_at", "updated_at")
-    fields = (
-        "email",
-        "name",
-        "company",
-        "job_title",
-        "country",
-        "phone",
-        "created_at",
-        "updated_at",
-    )
-
-    class Media:
-        css = {"all": ("enquiries/admin/inbox.css",)}
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(enquiry_total=Count("enquiries"))
-
-    def has_add_permission(self, request):
-        return False  # contacts come from forms and orders, one per address
-
-    @admin.display(description="Enquiries", ordering="enquiry_total")
-    def enquiry_count(self, obj):
-        return obj.enquiry_total
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        contact = self.get_object(request, object_id)
-        extra_context = extra_context or {}
-        if contact is not None:
-            extra_context["journey"] = contact_journey(contact=contact)
-        return super().change_view(request, object_id, form_url, extra_context)

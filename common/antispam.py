@@ -1,14 +1,12 @@
-"""Spam and abuse protection shared by every public form: a honeypot field, a minimum time to
-fill the form (a signed timestamp), and fixed-window rate limits in the shared cache. A
-rejected post stores nothing and queues nothing."""
+"""Spam protection shared by every public form: a honeypot field and a minimum time to fill
+the form (a signed timestamp). A rejected post stores nothing and queues nothing. Rate limits
+are in `common.ratelimit`."""
 
 from django import forms
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
-from django.shortcuts import render
 
-SIGNER_SALT = "enquiries.form-started"
+SIGNER_SALT = "enquiries.form-started"  # kept: forms already shown stay valid
 
 
 class SpamProtectedForm(forms.Form):
@@ -58,46 +56,3 @@ class SpamProtectedForm(forms.Form):
             "That was very fast. Please check your details and send the form again.",
             code="too_fast",
         )
-
-
-def rate_limit_exceeded(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
-    """Count one hit for (scope, key) in a fixed window; True once the count exceeds `limit`.
-    cache.add + incr are atomic on Redis, so concurrent web processes share one count."""
-    cache_key = f"ratelimit:{scope}:{key}"
-    if cache.add(cache_key, 1, timeout=window_seconds):
-        return limit < 1
-    try:
-        return cache.incr(cache_key) > limit
-    except ValueError:  # expired between add and incr
-        cache.add(cache_key, 1, timeout=window_seconds)
-        return limit < 1
-
-
-def rate_limited_response(request, *, retry_after: int):
-    response = render(
-        request, "429.html", {"retry_after_minutes": max(1, retry_after // 60)}, status=429
-    )
-    response["Retry-After"] = str(retry_after)
-    return response
-
-
-def client_ip(request) -> str:
-    """The client's address. Behind a proxy, set TRUSTED_PROXY_COUNT so the right hop of
-    X-Forwarded-For is used (a client can forge the left-most entries)."""
-    hops = settings.TRUSTED_PROXY_COUNT
-    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p]
-    if hops and len(forwarded) >= hops:
-        return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR", "")
-
-
-def ip_truncate(ip: str) -> str:
-    """Keep a lead's network, not the person: IPv4 /24, IPv6 /48."""
-    import ipaddress
-
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ""
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

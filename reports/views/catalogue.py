@@ -1,3 +1,5 @@
+"""The catalogue and the report page."""
+
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -5,10 +7,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import render
 
-from . import selectors
-from .presentation import report_page_build
-from .seo import catalogue_structured_data, catalogue_url
-from .views_orders import purchase  # noqa: F401 - the purchase page lives with the order views
+from .. import selectors
+from ..presentation import report_page_build
+from ..seo import catalogue_structured_data, catalogue_url
 
 
 def catalogue(request):

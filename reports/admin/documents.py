@@ -13,8 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from .models import Report, ReportDocument
-from .services import documents
+from ..models import Report, ReportDocument
+from ..services import documents
 
 Status = ReportDocument.Status
 

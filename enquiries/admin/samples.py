@@ -1,22 +1,20 @@
-"""Admin for sample requests and the mail log (imported from admin.py).
-
-Both are records of what happened, so staff read them and act through actions that call the
-same services as the site (re-send); nothing here edits a lead or an email by hand."""
+"""Admin for sample requests: a record of what happened, so staff read it and act through
+actions that call the same services as the site (re-send); nothing here edits a lead by hand."""
 
 import csv
 
 from django.contrib import admin, messages
-from django.contrib.contenttypes.models import ContentType
 from django.http import StreamingHttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django_countries import countries
 
-from .models import OutboundEmail, SampleRequest
-from .services.mail import email_resend
-from .services.samples import sample_request_resend
-from .spreadsheets import csv_safe
+from common.spreadsheets import csv_safe
+
+from ..models import SampleRequest
+from ..services.samples import sample_request_resend
+from .mail import OwnEmailsMixin, admin_link
 
 CSV_FIELDS = (
     ("created_at", "Requested at"),
@@ -47,14 +45,6 @@ class _Echo:
         return value
 
 
-def _admin_link(obj) -> str:
-    try:
-        url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    except NoReverseMatch:
-        return str(obj)
-    return format_html('<a href="{}">{}</a>', url, obj)
-
-
 class CountryPresentFilter(admin.SimpleListFilter):
     """Only the countries leads came from, not all 250 of django-countries."""
 
@@ -68,35 +58,6 @@ class CountryPresentFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(country=self.value()) if self.value() else queryset
-
-
-class OwnEmailsMixin:
-    """A read-only list of the mail-log rows that belong to the object being viewed."""
-
-    @admin.display(description="Emails")
-    def emails(self, obj):
-        rows = OutboundEmail.objects.filter(
-            related_type=ContentType.objects.get_for_model(obj), related_id=str(obj.pk)
-        ).order_by("created_at")
-        if not rows:
-            return "—"
-        return format_html(
-            "<ul class='mb-0'>{}</ul>",
-            format_html_join(
-                "",
-                "<li><a href='{}'>{}</a> → {}: <strong>{}</strong> {}</li>",
-                (
-                    (
-                        reverse("admin:enquiries_outboundemail_change", args=[row.pk]),
-                        row.subject,
-                        row.to,
-                        row.get_status_display(),
-                        row.last_error[:200] if row.status != row.Status.SENT else "",
-                    )
-                    for row in rows
-                ),
-            ),
-        )
 
 
 @admin.register(SampleRequest)
@@ -207,11 +168,11 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
 
     @admin.display(description="Contact")
     def contact_link(self, obj):
-        return _admin_link(obj.contact)
+        return admin_link(obj.contact)
 
     @admin.display(description="Report")
     def report_link(self, obj):
-        return _admin_link(obj.report)
+        return admin_link(obj.report)
 
     @admin.display(description="Visitor's status page")
     def status_link(self, obj):
@@ -248,109 +209,3 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="sample-requests-{stamp}.csv"'
         return response
-
-
-@admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
-    """The mail log: every email the site sent or tried to send. Read-only; "re-send" queues
-    the same message again through `email_resend`."""
-
-    list_display = (
-        "created_at",
-        "to",
-        "subject",
-        "template",
-        "status",
-        "attempts",
-        "sent_at",
-        "belongs_to",
-    )
-    list_filter = ("status", "template", ("created_at", admin.DateFieldListFilter))
-    search_fields = ("to", "subject", "template", "message_id", "dedupe_key")
-    date_hierarchy = "created_at"
-    list_select_related = ("related_type",)
-    actions = ("resend",)
-    readonly_fields = ("belongs_to", "contact_link", "html_preview")
-    fieldsets = (
-        (
-            None,
-            {
-                "fields": (
-                    "to",
-                    "reply_to",
-                    "from_email",
-                    "subject",
-                    "template",
-                    "belongs_to",
-                    "contact_link",
-                )
-            },
-        ),
-        (
-            "Delivery",
-            {
-                "fields": (
-                    "status",
-                    "attempts",
-                    "last_error",
-                    "sent_at",
-                    "next_attempt_at",
-                    "message_id",
-                    "dedupe_key",
-                    "created_at",
-                    "updated_at",
-                )
-            },
-        ),
-        (
-            "Content",
-            {"fields": ("body_text", "html_preview", "attachment_path", "attachment_name")},
-        ),
-    )
-
-    def has_change_permission(self, request, obj=None):
-        return False  # shown read-only to anyone who may view it
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the log is the record of what was sent
-
-    @admin.display(description="Belongs to")
-    def belongs_to(self, obj):
-        related = obj.related if obj.related_type_id else None
-        return _admin_link(related) if related is not None else "—"
-
-    @admin.display(description="Contact")
-    def contact_link(self, obj):
-        return _admin_link(obj.contact) if obj.contact_id else "—"
-
-    @admin.display(description="HTML version")
-    def html_preview(self, obj):
-        if not obj.body_html:
-            return "—"
-        # Sandboxed: the stored HTML shows as the recipient saw it, with no scripts or forms.
-        return format_html(
-            '<iframe sandbox srcdoc="{}" style="width:640px;max-width:100%;height:520px;border:1px solid #ccc">'
-            "</iframe>",
-            obj.body_html,
-        )
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("related")
-
-    @admin.action(description="Re-send the selected emails")
-    def resend(self, request, queryset):
-        # An email a worker is sending right now is skipped: re-queueing it could send it twice.
-        sending = queryset.filter(status=OutboundEmail.Status.SENDING)
-        count = 0
-        for email in queryset.exclude(status=OutboundEmail.Status.SENDING):
-            email_resend(email=email)
-            count += 1
-        if count:
-            self.message_user(request, f"{count} email(s) queued again.", messages.SUCCESS)
-        if skipped := sending.count():
-            self.message_user(
-                request, f"{skipped} email(s) being sent right now were skipped.", messages.WARNING
-            )

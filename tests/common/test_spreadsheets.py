@@ -2,7 +2,7 @@ import datetime
 
 import pytest
 
-from enquiries.spreadsheets import csv_safe
+from common.spreadsheets import csv_safe
 
 
 @pytest.mark.parametrize("text", ["=HYPERLINK(1)", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"])

@@ -17,10 +17,10 @@ from django.utils.html import format_html, format_html_join
 
 from enquiries.models import Contact
 
-from .models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
-from .selectors_orders import sales_summary
-from .services import downloads, fulfilment, refunds, webhooks
-from .services.stripe_client import StripeUnavailable
+from ..models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
+from ..selectors import sales_summary
+from ..services import downloads, fulfilment, refunds, webhooks
+from ..services.stripe_client import StripeUnavailable
 
 
 def _stripe_dashboard(kind: str, stripe_id: str) -> str:

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CommonConfig(AppConfig):
+    """What both apps use: spam protection and rate limits for public forms, client
+    addresses, text helpers, and the background job mechanism."""
+
+    name = "common"
+    verbose_name = "Background jobs"
