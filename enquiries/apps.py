@@ -17,4 +17,4 @@ class EnquiriesConfig(AppConfig):
         # migrations (sample requests, orders) are covered without a manual step. Apps migrate
         # in INSTALLED_APPS order, so reports' permissions exist when this runs.
         post_migrate.connect(_sales_group_sync, sender=self, dispatch_uid="sales-group-sync")
-        from . import receivers  # noqa: F401 - connects the mail log's outcome signal
+        from . import jobs  # noqa: F401 - registers the kinds of background job

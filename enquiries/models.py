@@ -60,16 +60,14 @@ class Attribution(models.Model):
 
 
 class OutboundEmail(models.Model):
-    """One row per email the site sends. The row is written in the same transaction as the
-    lead or order that causes it, so an email can't be lost even if the broker is down: the
-    sweeper task re-dispatches rows still queued. Subject and bodies are rendered when the row
-    is created, so a re-send is exactly what was first sent."""
+    """One row per email the site sends, written with its "mail.send" job in the same
+    transaction as the lead or order that causes it, so an email can't be lost even if the
+    broker is down (common/jobs.py). Subject and bodies are rendered when the row is created,
+    so a re-send is exactly what was first sent."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
-        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
-        RETRYING = "retrying", "Retrying"
         FAILED = "failed", "Failed"
 
     to = models.EmailField(db_index=True)
@@ -94,12 +92,11 @@ class OutboundEmail(models.Model):
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
+    # Why it failed for good (its "mail.send" job holds the attempts and each retry's error).
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -298,9 +295,8 @@ class EnquiryReply(models.Model):
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PREPARING, db_index=True
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
+    # Why preparing it failed for good (its "reply.prepare" job holds the attempts).
     last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -327,9 +323,8 @@ def sample_public_token() -> str:
 
 
 class SampleRequest(Attribution):
-    """One request for a report's free sample: the lead, and the job that stamps the sample
-    with the visitor's name and emails it. The row is committed before any task runs, so it
-    is the durable intent: a sweeper re-dispatches requests the broker never got."""
+    """One request for a report's free sample: the lead, stamped with the visitor's name by
+    its "sample.prepare" job and then emailed (received → pdf_ready → emailed, or failed)."""
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
@@ -366,9 +361,6 @@ class SampleRequest(Attribution):
         max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True
     )
     error = models.TextField(blank=True)
-    prepare_attempts = models.PositiveSmallIntegerField(default=0)
-    # Set while a worker stamps the copy: a second run of the same task leaves it alone.
-    stamping_since = models.DateTimeField(null=True, blank=True)
     file_path = models.CharField(
         "stamped PDF", max_length=500, blank=True, help_text="In the private storage."
     )
@@ -385,7 +377,6 @@ class SampleRequest(Attribution):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["contact", "report", "-created_at"]),
-            models.Index(fields=["status", "updated_at"]),
         ]
 
     def __str__(self):

@@ -11,6 +11,8 @@ from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.timesince import timesince
 
+from common import jobs
+from common.models import Job
 from reports.models import Report
 
 from .models import Contact, Enquiry, EnquiryReply, OutboundEmail, SampleRequest
@@ -35,16 +37,24 @@ def enquiry_thread(*, enquiry: Enquiry) -> list[ThreadItem]:
     """The question, each reply (with its email's delivery status), every automatic email
     about the enquiry and every status or owner change, in time order."""
     replies = list(
-        enquiry.replies.select_related("author", "email", "licence", "template").order_by(
-            "created_at", "pk"
-        )
+        jobs.with_job(enquiry.replies.all(), "reply.prepare")
+        .select_related("author", "licence", "template")
+        .order_by("created_at", "pk")
     )
-    reply_email_ids = {r.email_id for r in replies if r.email_id}
+    emails = {email.pk: email for email in enquiry_emails(enquiry=enquiry)}
+    reply_emails = jobs.with_job(
+        OutboundEmail.objects.filter(pk__in=[r.email_id for r in replies if r.email_id]),
+        "mail.send",
+    )
+    reply_emails = {email.pk: email for email in reply_emails}
+    for reply in replies:
+        reply.delivery = reply_emails.get(reply.email_id)
+    reply_email_ids = set(reply_emails)
     items = [ThreadItem(kind="question", at=enquiry.created_at)]
     items += [ThreadItem(kind="reply", at=r.created_at, reply=r) for r in replies]
     items += [
         ThreadItem(kind="email", at=email.created_at, email=email)
-        for email in enquiry_emails(enquiry=enquiry)
+        for email in emails.values()
         if email.pk not in reply_email_ids
     ]
     items += enquiry_changes(enquiry=enquiry)
@@ -52,9 +62,11 @@ def enquiry_thread(*, enquiry: Enquiry) -> list[ThreadItem]:
 
 
 def enquiry_emails(*, enquiry: Enquiry) -> QuerySet[OutboundEmail]:
-    return OutboundEmail.objects.filter(
+    """The enquiry's automatic emails, each with its "mail.send" job's state (`with_job`)."""
+    emails = OutboundEmail.objects.filter(
         related_type=ContentType.objects.get_for_model(Enquiry), related_id=str(enquiry.pk)
-    ).order_by("created_at", "pk")
+    )
+    return jobs.with_job(emails, "mail.send").order_by("created_at", "pk")
 
 
 def enquiry_changes(*, enquiry: Enquiry) -> list[ThreadItem]:
@@ -196,10 +208,16 @@ def sample_request_get_by_token(*, token: str) -> SampleRequest | None:
 def sample_request_email_retrying(*, sample_request: SampleRequest) -> bool:
     """Whether the sample's email is waiting for a retry (the recipient's server refused it
     for now): the status page says so instead of just "sending"."""
-    return OutboundEmail.objects.filter(
+    emails = OutboundEmail.objects.filter(
         related_id=str(sample_request.pk),
         related_type__app_label="enquiries",
         related_type__model="samplerequest",
         template="enquiries/email/sample_request",
-        status=OutboundEmail.Status.RETRYING,
+        status=OutboundEmail.Status.QUEUED,
+    )
+    return Job.objects.filter(
+        kind="mail.send",
+        target_id__in=emails.values("pk"),
+        state=Job.State.PENDING,
+        attempts__gt=0,
     ).exists()

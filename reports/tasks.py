@@ -1,59 +1,11 @@
-"""Thin tasks: primary keys in, a service call inside. Routed by name
-(CELERY_TASK_ROUTES): `pdf_*` → queue "pdf"; `stripe_*` and `order_*` → "payments"."""
+"""Scheduled work for orders (Celery beat). Background jobs run through common/tasks.py."""
 
 from celery import shared_task
-from django.conf import settings
-from django.db import OperationalError
-from django.utils import timezone
 
-from .services import documents, fulfilment, webhooks
+from .services import fulfilment
 
 
-@shared_task(
-    name="reports.tasks.pdf_render_report",
-    soft_time_limit=settings.PDF_RENDER_SOFT_TIME_LIMIT,
-    time_limit=settings.PDF_RENDER_TIME_LIMIT,
-    autoretry_for=(OperationalError,),
-    max_retries=settings.PDF_RENDER_MAX_ATTEMPTS,
-    retry_backoff=settings.PDF_RENDER_RETRY_BACKOFF_SECONDS,
-)
-def pdf_render_report(report_id: int) -> None:
-    """Render the base full report and sample of the report's current content (if needed)."""
-    documents.report_documents_render(report_id=report_id)
-
-
-@shared_task(name="reports.tasks.pdf_render_stale")
-def pdf_render_stale() -> None:
-    """Beat: enqueue renders whose message was lost or whose worker was killed."""
-    documents.documents_render_stale()
-
-
-@shared_task(name="reports.tasks.stripe_event_process", acks_late=True)
-def stripe_event_process(event_id: int) -> str:
-    event = webhooks.stripe_event_process(event_id=event_id)
-    if event is None:
-        return "skipped"
-    if event.status == event.Status.RETRYING:
-        delay = max(1, int((event.next_attempt_at - timezone.now()).total_seconds()))
-        webhooks.stripe_event_dispatch(event=event, countdown=delay)
-    return event.status
-
-
-@shared_task(
-    name="reports.tasks.order_deliverable_prepare", bind=True, acks_late=True, max_retries=None
-)
-def order_deliverable_prepare(self, order_id: int) -> str:
-    try:
-        return fulfilment.order_deliverable_prepare(order_id=order_id)
-    except fulfilment.DeliverableRetry as exc:
-        raise self.retry(countdown=exc.countdown) from exc
-
-
-@shared_task(name="reports.tasks.stripe_sweep")
-def stripe_sweep() -> dict:
-    """Beat: re-dispatch unprocessed events and unprepared reports; close abandoned orders."""
-    return {
-        "events": webhooks.stripe_events_dispatch_stale(),
-        "deliverables": fulfilment.order_deliverables_dispatch_stale(),
-        "abandoned": fulfilment.orders_expire_abandoned(),
-    }
+@shared_task(name="reports.tasks.orders_expire_abandoned")
+def orders_expire_abandoned() -> int:
+    """Pending orders that never reached Stripe Checkout are closed."""
+    return fulfilment.orders_expire_abandoned()

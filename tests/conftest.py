@@ -36,7 +36,10 @@ def smtp_server():
 
 @pytest.fixture
 def mailbox(smtp_server):
-    """The SMTP server's received messages, emptied for each test."""
+    """The SMTP server's received messages, emptied for each test (after the shared worker,
+    if it runs, finished whatever an earlier test left it, so nothing arrives late)."""
+    if WorkerProcess.shared is not None:
+        WorkerProcess.shared.quiesce()
     smtp_server.sink.clear()
     return smtp_server.sink
 
@@ -51,26 +54,112 @@ def stripe_server():
     server.stop()
 
 
+# Settings the shared test worker runs with: retries within seconds, so a test can watch a
+# job fail, back off and succeed (or give up) without waiting minutes.
+WORKER_ENV = {
+    "MAIL_RETRY_BACKOFF_SECONDS": "1",
+    "MAIL_MAX_ATTEMPTS": "3",  # a final failure within seconds (1 s, then 2 s)
+    "DELIVERABLE_RETRY_BACKOFF_SECONDS": "1",
+    "SAMPLE_PREPARE_RETRY_SECONDS": "1",
+    "ENQUIRY_REPLY_RETRY_BACKOFF_SECONDS": "1",
+}
+
+
+def worker_env(smtp_server, stripe_server, **overrides) -> dict[str, str]:
+    """The environment of a test worker: this process's broker, var folder, SMTP server and
+    Stripe test server, the quick retries above, and `overrides`."""
+    return {
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "SMOSITE_VAR_DIR": str(settings.VAR_DIR),
+        "STRIPE_API_BASE": stripe_server.url,
+        "STRIPE_SECRET_KEY": STRIPE_TEST_KEY,
+        "STRIPE_WEBHOOK_SECRET": STRIPE_TEST_WEBHOOK_SECRET,
+        **WORKER_ENV,
+        **overrides,
+    }
+
+
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, smtp_server, stripe_server, tmp_path_factory):
-    """A real worker process. Tests using it need `transactional_db` so it sees their rows."""
+def _shared_worker(django_db_setup, smtp_server, stripe_server, tmp_path_factory):
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     worker = WorkerProcess(
         log_path=tmp_path_factory.mktemp("worker") / "worker.log",
-        extra_env={
-            "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "MAIL_RETRY_BACKOFF_SECONDS": "1",
-            "MAIL_MAX_ATTEMPTS": "3",  # a final failure within seconds (1 s, then 2 s)
-            "SMOSITE_VAR_DIR": str(settings.VAR_DIR),
-            "STRIPE_API_BASE": stripe_server.url,
-            "STRIPE_SECRET_KEY": STRIPE_TEST_KEY,
-            "STRIPE_WEBHOOK_SECRET": STRIPE_TEST_WEBHOOK_SECRET,
-            "DELIVERABLE_RETRY_BACKOFF_SECONDS": "1",
-        },
+        extra_env=worker_env(smtp_server, stripe_server),
     ).start()
+    WorkerProcess.shared = worker
     yield worker
+    WorkerProcess.shared = None
     worker.stop()
+
+
+@pytest.fixture
+def celery_worker(_shared_worker, request):
+    """A real worker process, shared by the session and handed to each test idle, with its
+    queues empty. Tests using it need `transactional_db` so it sees their rows."""
+    _shared_worker.quiesce()
+    request.node.celery_worker = _shared_worker
+    return _shared_worker
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test that used a worker gets the worker's log in its report."""
+    report = yield
+    worker = getattr(item, "celery_worker", None)
+    if report.failed and worker is not None:
+        report.sections.append(("Celery worker log (last 80 lines)", worker.tail(80)))
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _fresh_publisher():
+    """A test that made the broker or the cache unreachable leaves no open breaker behind."""
+    from common import jobs, ratelimit
+
+    jobs.publisher_reset()
+    ratelimit.cache_breaker.reset()
+    yield
+
+
+# Reference data written by migrations and `post_migrate`, never by the code under test:
+# content types, permissions, the Sales group, the canned replies.
+KEPT_BETWEEN_TESTS = {
+    "django_migrations",
+    "django_content_type",
+    "auth_permission",
+    "auth_group",
+    "auth_group_permissions",
+    "enquiries_replytemplate",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_keeps_reference_data():
+    """After a transactional test Django flushes every table and then re-creates content
+    types, permissions and groups through `post_migrate`: most of a second per test, and
+    every content type gets a new id under the feet of the running worker. Emptying only the
+    tables the code writes leaves the reference data as migrations made it."""
+    from django.db import connections, transaction
+    from django.test import TransactionTestCase
+
+    def fixture_teardown(self):
+        for alias in self._databases_names(include_mirrors=False):
+            connection = connections[alias]
+            tables = connection.introspection.django_table_names(
+                only_existing=True, include_views=False
+            )
+            flushed = sorted(set(tables) - KEPT_BETWEEN_TESTS)
+            # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE's new files for
+            # every table and index cost far more. Foreign keys are checked at commit.
+            with transaction.atomic(using=alias), connection.cursor() as cursor:
+                for table in flushed:
+                    cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")  # noqa: S608
+
+    original = TransactionTestCase._fixture_teardown
+    TransactionTestCase._fixture_teardown = fixture_teardown
+    yield
+    TransactionTestCase._fixture_teardown = original
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
+from common.admin import JobColumn
+
 from ..models import OutboundEmail
-from ..services.mail import email_resend
+from ..services.mail import JOB, email_resend
+
+SEND_JOB = JobColumn(JOB)
 
 
 def admin_link(obj) -> str:
@@ -58,7 +62,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         "subject",
         "template",
         "status",
-        "attempts",
+        "delivery",
         "sent_at",
         "belongs_to",
     )
@@ -67,7 +71,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("related_type",)
     actions = ("resend",)
-    readonly_fields = ("belongs_to", "contact_link", "html_preview")
+    readonly_fields = ("belongs_to", "contact_link", "html_preview", "delivery")
     fieldsets = (
         (
             None,
@@ -88,10 +92,9 @@ class OutboundEmailAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     "status",
-                    "attempts",
+                    "delivery",
                     "last_error",
                     "sent_at",
-                    "next_attempt_at",
                     "message_id",
                     "dedupe_key",
                     "created_at",
@@ -135,19 +138,21 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("related")
+        return SEND_JOB.annotate(super().get_queryset(request).prefetch_related("related"))
+
+    @admin.display(description="Delivery job")
+    def delivery(self, obj):
+        return SEND_JOB.text(obj)
 
     @admin.action(description="Re-send the selected emails")
     def resend(self, request, queryset):
-        # An email a worker is sending right now is skipped: re-queueing it could send it twice.
-        sending = queryset.filter(status=OutboundEmail.Status.SENDING)
-        count = 0
-        for email in queryset.exclude(status=OutboundEmail.Status.SENDING):
-            email_resend(email=email)
-            count += 1
-        if count:
-            self.message_user(request, f"{count} email(s) queued again.", messages.SUCCESS)
-        if skipped := sending.count():
+        # An email being sent or waiting for a retry is skipped: a second send could double it.
+        queued = sum(email_resend(email=email) for email in queryset)
+        if queued:
+            self.message_user(request, f"{queued} email(s) queued again.", messages.SUCCESS)
+        if skipped := queryset.count() - queued:
             self.message_user(
-                request, f"{skipped} email(s) being sent right now were skipped.", messages.WARNING
+                request,
+                f"{skipped} email(s) being sent or retried right now were skipped.",
+                messages.WARNING,
             )

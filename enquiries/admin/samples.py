@@ -10,11 +10,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django_countries import countries
 
+from common.admin import JobColumn
 from common.spreadsheets import csv_safe
 
 from ..models import SampleRequest
-from ..services.samples import sample_request_resend
+from ..services.samples import JOB, sample_request_resend
 from .mail import OwnEmailsMixin, admin_link
+
+STAMP_JOB = JobColumn(JOB)
 
 CSV_FIELDS = (
     ("created_at", "Requested at"),
@@ -89,7 +92,7 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
     list_select_related = ("report",)
     list_per_page = 50
     actions = ("resend_sample", "export_csv")
-    readonly_fields = ("emails", "contact_link", "report_link", "status_link")
+    readonly_fields = ("emails", "contact_link", "report_link", "status_link", "stamping")
     fieldsets = (
         (
             "Lead",
@@ -116,7 +119,7 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
                     "error",
                     "emails",
                     "file_path",
-                    "prepare_attempts",
+                    "stamping",
                     "pdf_ready_at",
                     "emailed_at",
                     "failed_at",
@@ -173,6 +176,10 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
     @admin.display(description="Report")
     def report_link(self, obj):
         return admin_link(obj.report)
+
+    @admin.display(description="Stamping job")
+    def stamping(self, obj):
+        return STAMP_JOB.text(obj)
 
     @admin.display(description="Visitor's status page")
     def status_link(self, obj):

@@ -2,7 +2,9 @@
 email, and telling enquirers when an upcoming report is published.
 
 Every email goes through the mail log (`email_queue`) in the transaction that causes it, so
-nothing is lost if the broker is down; dedupe keys make each one idempotent."""
+nothing is lost if the broker is down; dedupe keys make each one idempotent. A reply with a
+sample waits for its "reply.prepare" job; a publication's notices are a "report.published"
+job (common/jobs.py)."""
 
 import logging
 import re
@@ -19,6 +21,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from common import jobs
 from common.text import CONTROL_CHARS
 from reports.models import Licence, Report
 from reports.quotes import quote_token_create
@@ -32,6 +35,8 @@ from .sales_group import SALES_GROUP_NAME
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
+REPLY_JOB = "reply.prepare"
+PUBLISHED_JOB = "report.published"
 
 
 # --- Creation -----------------------------------------------------------------------------
@@ -325,7 +330,7 @@ def enquiry_reply_send(
     reply.save()
     _response_record(enquiry=enquiry, author=author)
     if attach_sample:
-        enquiry_reply_dispatch(reply=reply)
+        jobs.enqueue(REPLY_JOB, target_id=reply.pk)
     else:
         enquiry_reply_email_queue(reply=reply)
     return reply
@@ -402,49 +407,32 @@ def enquiry_reply_email_queue(*, reply: EnquiryReply) -> OutboundEmail:
     reply.email = email
     reply.status = EnquiryReply.Status.QUEUED
     reply.last_error = ""
-    reply.next_attempt_at = None
-    reply.save(update_fields=["email", "status", "last_error", "next_attempt_at", "updated_at"])
+    reply.save(update_fields=["email", "status", "last_error", "updated_at"])
     return email
 
 
-def enquiry_reply_dispatch(*, reply: EnquiryReply, countdown: int = 0) -> None:
-    """Hand a reply that needs a stamped sample to the worker after commit. If the broker is
-    down, the reply stays "preparing" and the enquiry sweeper dispatches it later."""
-    from ..tasks import enquiry_reply_prepare
+def enquiry_reply_prepare(*, work: jobs.JobRun) -> None:
+    """The "reply.prepare" job: stamp a fresh sample for the contact (outside any
+    transaction: it can take seconds), then queue the email with the reply's status change.
+    A reply no longer "preparing" is left alone; while the base PDF is still rendering the
+    job tries again with backoff."""
+    from reports.services.documents import DocumentNotReady
 
-    def send():
-        try:
-            enquiry_reply_prepare.apply_async(args=[reply.pk], countdown=countdown, retry=False)
-        except Exception:  # noqa: BLE001 - broker down: the reply row is the durable intent
-            logger.warning("broker unavailable; reply %s left for the sweeper", reply.pk)
-
-    transaction.on_commit(send)
-
-
-def enquiry_reply_prepare(*, reply_id: int) -> EnquiryReply:
-    """The worker's side of a reply with a sample: stamp a fresh copy for the contact (outside
-    any transaction: it can take seconds), then queue the email under a lock. A reply no
-    longer "preparing" is left alone, so a redelivered task does nothing; the email's dedupe
-    key guards against two workers finishing together."""
-    with transaction.atomic():
-        reply = EnquiryReply.objects.select_for_update().get(pk=reply_id)
-        if reply.status != EnquiryReply.Status.PREPARING:
-            return reply
-        reply.attempts += 1
-        reply.next_attempt_at = None
-        reply.save(update_fields=["attempts", "next_attempt_at", "updated_at"])
+    reply = EnquiryReply.objects.select_related("enquiry__report", "enquiry__contact")
+    reply = reply.get(pk=work.target_id)
+    if reply.status != EnquiryReply.Status.PREPARING:
+        return
     try:
         path = reply.sample_path or _reply_sample_stamp(reply)
-    except Exception as exc:  # noqa: BLE001 - not ready yet, storage hiccup: retried, then recorded
-        return _reply_prepare_failure(reply, exc)
-    with transaction.atomic():
-        reply = EnquiryReply.objects.select_for_update().get(pk=reply_id)
+    except DocumentNotReady as exc:
+        raise jobs.Retry(f"The report's base sample is not rendered yet ({exc}).") from exc
+    with work.completing():
+        reply = EnquiryReply.objects.select_for_update().get(pk=reply.pk)
         if reply.status != EnquiryReply.Status.PREPARING:
-            return reply
+            return
         reply.sample_path = path
         reply.save(update_fields=["sample_path", "updated_at"])
         enquiry_reply_email_queue(reply=reply)
-    return reply
 
 
 def _reply_sample_stamp(reply: EnquiryReply) -> str:
@@ -460,58 +448,40 @@ def _reply_sample_stamp(reply: EnquiryReply) -> str:
     )
 
 
-def _reply_prepare_failure(reply: EnquiryReply, exc: Exception) -> EnquiryReply:
-    """Retry with exponential backoff (the base PDF may still be rendering: DocumentNotReady);
-    after ENQUIRY_REPLY_MAX_ATTEMPTS the reply is "failed", shown in the thread with a retry
-    button."""
-    reply.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-    if reply.attempts >= settings.ENQUIRY_REPLY_MAX_ATTEMPTS:
+def enquiry_reply_give_up(reply_id: int, error: str) -> None:
+    """The job's last attempt failed: the reply is "failed", shown in the thread with a
+    retry button."""
+    reply = EnquiryReply.objects.select_for_update().get(pk=reply_id)
+    if reply.status == EnquiryReply.Status.PREPARING:
         reply.status = EnquiryReply.Status.FAILED
-        reply.next_attempt_at = None
-    else:
-        delay = settings.ENQUIRY_REPLY_RETRY_BACKOFF_SECONDS * 2 ** (reply.attempts - 1)
-        reply.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-    reply.save(update_fields=["status", "last_error", "next_attempt_at", "updated_at"])
-    logger.warning("reply %s attempt %s failed: %s", reply.pk, reply.attempts, reply.last_error)
-    return reply
+        reply.last_error = error
+        reply.save(update_fields=["status", "last_error", "updated_at"])
 
 
+@transaction.atomic
 def enquiry_reply_retry(*, reply: EnquiryReply) -> EnquiryReply:
     """Staff action on a failed reply: try preparing it again with a fresh attempt budget."""
+    reply = EnquiryReply.objects.select_for_update().get(pk=reply.pk)
     if reply.status != EnquiryReply.Status.FAILED:
         return reply
     reply.status = EnquiryReply.Status.PREPARING
-    reply.attempts = 0
-    reply.next_attempt_at = None
-    reply.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
-    enquiry_reply_dispatch(reply=reply)
+    reply.last_error = ""
+    reply.save(update_fields=["status", "last_error", "updated_at"])
+    jobs.enqueue(REPLY_JOB, target_id=reply.pk, restart=True)
     return reply
-
-
-def enquiry_replies_dispatch_stale() -> int:
-    """The sweeper's half for replies: preparing replies whose retry is due or whose task
-    never reached the broker."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.MAIL_STALE_AFTER_SECONDS)
-    preparing = EnquiryReply.objects.filter(status=EnquiryReply.Status.PREPARING)
-    due = preparing.filter(next_attempt_at__lte=now) | preparing.filter(
-        next_attempt_at__isnull=True, updated_at__lt=stale
-    )
-    ids = list(due.values_list("pk", flat=True)[:200])
-    for pk in ids:
-        enquiry_reply_dispatch(reply=EnquiryReply(pk=pk))
-    return len(ids)
 
 
 # --- Upcoming reports -----------------------------------------------------------------------
 
 
-def enquiries_notify_report_published(*, report: Report) -> int:
-    """Tell everyone who asked about `report` while it was upcoming that it is published: one
-    email per enquirer (however many enquiries they sent), exactly once. Returns the number
-    of emails queued by this call; a second call queues none."""
+def enquiries_notify_report_published(*, work: jobs.JobRun) -> None:
+    """The "report.published" job: tell everyone who asked about the report while it was
+    upcoming that it is published, one email per enquirer (however many enquiries they
+    sent), exactly once: each contact's notice is its own transaction, so a rerun after a
+    failure picks up where the last one stopped."""
+    report = Report.objects.get(pk=work.target_id)
     if report.status != Report.Status.PUBLISHED:
-        return 0
+        return
     pending = (
         Enquiry.objects.filter(
             report=report, about_upcoming_report=True, notified_on_publish_at__isnull=True
@@ -519,12 +489,10 @@ def enquiries_notify_report_published(*, report: Report) -> int:
         .exclude(status=Enquiry.Status.SPAM)
         .order_by("contact_id", "pk")
     )
-    queued = 0
     for contact_id, enquiries in groupby(pending, key=lambda e: e.contact_id):
-        queued += _publication_notice_queue(
+        _publication_notice_queue(
             report=report, contact_id=contact_id, enquiry_ids=[e.pk for e in enquiries]
         )
-    return queued
 
 
 @transaction.atomic
@@ -560,25 +528,6 @@ def _publication_notice_queue(*, report: Report, contact_id: int, enquiry_ids: l
 
 
 def enquiries_notify_report_published_on_commit(*, report: Report) -> None:
-    """Call where a report becomes published: notifies its enquirers from a worker once the
-    publishing transaction commits (the sweeper catches it if the broker is down)."""
-    from ..tasks import enquiries_notify_report_published as task
-
-    def send():
-        try:
-            task.apply_async(args=[report.pk], retry=False)
-        except Exception:  # noqa: BLE001 - the sweeper finds un-notified enquiries later
-            logger.warning("broker unavailable; report %s notices left for the sweeper", report.pk)
-
-    transaction.on_commit(send)
-
-
-def enquiries_notify_published_sweep() -> int:
-    """The sweeper's half for publications: every published report that still has
-    enquirers from its upcoming days not told yet."""
-    reports = Report.objects.filter(
-        status=Report.Status.PUBLISHED,
-        enquiries__about_upcoming_report=True,
-        enquiries__notified_on_publish_at__isnull=True,
-    ).distinct()
-    return sum(enquiries_notify_report_published(report=report) for report in reports)
+    """Call inside the transaction where a report becomes published: its enquirers are told
+    by a worker once it commits (again for a report published a second time)."""
+    jobs.enqueue(PUBLISHED_JOB, target_id=report.pk, restart=True)

@@ -1,15 +1,15 @@
 """Sample requests: the lead, the personalised sample and the email that carries it.
 
 The journey:
-1. `sample_request_create` (the view) stores the request with status "received" and, after
-   commit, dispatches the prepare task. The committed row is the durable intent: if the broker
-   is down, `sample_request_dispatch_stale` (Celery beat) dispatches it later.
-2. `sample_request_prepare` (the task) stamps the cached base sample "Prepared for <name>,
-   <company>" into the private storage, marks the request "pdf_ready" and, in the same
-   transaction, queues the email through the mail log (`email_queue`, PDF attached); the
-   same worker sends it right after commit (a failed attempt is retried by the mail worker).
-3. When it is sent, `sample_request_record_delivery` (on the mail log's
-   `email_delivery_finished` signal) marks the request "emailed", or "failed" with the error.
+1. `sample_request_create` (the view) stores the request with status "received" and its
+   "sample.prepare" job in one transaction; a worker picks the job up after commit (if the
+   broker is down, the job sweeper publishes it once it is back).
+2. `sample_request_prepare` (the job) stamps the cached base sample "Prepared for <name>,
+   <company>" into the private storage, then marks the request "pdf_ready" and queues the
+   email through the mail log (`email_queue`, PDF attached) in one transaction; the same
+   worker sends it right after commit (a failed attempt is retried by the mail worker).
+3. The email's outcome (`sample_request_record_delivery`, registered with the mail log) marks
+   the request "emailed", or "failed" with the error, in the transaction that records it.
 
 Asking again (the same email, the same report, within SAMPLE_DEDUPE_HOURS) never makes a new
 request or a new stamping job:
@@ -30,18 +30,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from common import jobs
 from common.net import ip_truncate
 
 from ..freemail import is_free_mail
 from ..models import CONSENT_VERSION, Contact, OutboundEmail, SampleRequest
 from .contacts import PROFILE_FIELDS, contact_upsert
-from .mail import email_queue
+from .mail import email_outcome_register, email_queue
 
 logger = logging.getLogger(__name__)
 
 DELIVERY_TEMPLATE = "enquiries/email/sample_request"
 STAFF_TEMPLATE = "enquiries/email/sample_request_staff"
-RETRY_CAP_SECONDS = 60
+JOB = "sample.prepare"
 Status = SampleRequest.Status
 
 
@@ -76,7 +77,7 @@ def sample_request_create(
     )
     sample_request.full_clean()
     sample_request.save()
-    sample_request_dispatch(sample_request=sample_request)
+    jobs.enqueue(JOB, target_id=sample_request.pk)
     _notify_staff(sample_request)
     return sample_request, True
 
@@ -107,92 +108,43 @@ def _notify_staff(sample_request: SampleRequest) -> None:
     )
 
 
-def sample_request_dispatch(*, sample_request: SampleRequest, countdown: int = 0) -> None:
-    """Hand the request to the worker after commit. With the broker down the row stays
-    "received" and the sweeper dispatches it later."""
-    from ..tasks import sample_request_prepare
-
-    pk = sample_request.pk
-
-    def send():
-        try:
-            sample_request_prepare.apply_async(args=[pk], countdown=countdown, retry=False)
-        except Exception:  # noqa: BLE001 - the committed row is the durable intent
-            logger.warning("broker unavailable; sample request %s left for the sweeper", pk)
-
-    transaction.on_commit(send)
-
-
-def sample_request_dispatch_stale() -> int:
-    """The sweeper: dispatch requests still "received" and untouched for
-    SAMPLE_STALE_AFTER_SECONDS (the broker was down, or a worker died mid-task). A request
-    waiting for a retry is touched at each attempt and retries sooner than that, so it is
-    not dispatched twice. Returns how many were dispatched."""
-    stale = timezone.now() - timedelta(seconds=settings.SAMPLE_STALE_AFTER_SECONDS)
-    ids = list(
-        SampleRequest.objects.filter(status=Status.RECEIVED, updated_at__lt=stale)
-        .order_by("updated_at")
-        .values_list("pk", flat=True)[:500]
-    )
-    for pk in ids:
-        sample_request_dispatch(sample_request=SampleRequest(pk=pk))
-    return len(ids)
-
-
 # --- The worker's side: stamp, then email -------------------------------------------------
 
 
-def sample_request_prepare(*, sample_request: SampleRequest) -> bool:
-    """Stamp the sample and queue its email. Safe to run any number of times: only a
-    "received" request that no other worker is stamping is claimed. Returns False when the
-    base sample is not rendered yet (its render is queued; the caller retries later).
+def sample_request_prepare(*, work: jobs.JobRun) -> None:
+    """The "sample.prepare" job: stamp the sample, then queue its email. A request no longer
+    "received" is left alone (a rerun finds the work done). While the report's base sample
+    is still rendering, the job tries again with backoff.
 
     No transaction is held while stamping: `sample_copy_create` briefly locks the report
     row, and holding that lock to our commit would stamp one report's samples one at a time."""
     from reports.services.documents import DocumentNotReady, sample_copy_create
 
-    claimed = _claim_for_stamping(sample_request)
-    if claimed is None:
-        return True
+    sample_request = SampleRequest.objects.select_related("report").get(pk=work.target_id)
+    if sample_request.status != Status.RECEIVED:
+        return
     try:
         path = sample_copy_create(
-            report=claimed.report,
-            name=claimed.name,
-            company=claimed.company,
-            prepared_on=timezone.localdate(claimed.created_at),
-            path_hint=_path_hint(claimed),
+            report=sample_request.report,
+            name=sample_request.name,
+            company=sample_request.company,
+            prepared_on=timezone.localdate(sample_request.created_at),
+            path_hint=_path_hint(sample_request),
         )
-    except DocumentNotReady:
-        return False
-    _record_stamped(claimed, path)
-    return True
+    except DocumentNotReady as exc:
+        raise jobs.Retry(f"The report's base sample is not rendered yet ({exc}).") from exc
+    with work.completing():
+        _record_stamped(sample_request, path)
 
 
-@transaction.atomic
-def _claim_for_stamping(sample_request: SampleRequest) -> SampleRequest | None:
-    """The request, marked as being stamped; None when it is done or a live claim exists
-    (one older than SAMPLE_STALE_AFTER_SECONDS belonged to a worker that died)."""
-    locked = SampleRequest.objects.select_for_update().get(pk=sample_request.pk)
-    lease = timezone.now() - timedelta(seconds=settings.SAMPLE_STALE_AFTER_SECONDS)
-    if locked.status != Status.RECEIVED or (
-        locked.stamping_since and locked.stamping_since > lease
-    ):
-        return None
-    locked.stamping_since = timezone.now()
-    locked.save(update_fields=["stamping_since", "updated_at"])
-    return locked
-
-
-@transaction.atomic
 def _record_stamped(sample_request: SampleRequest, path: str) -> None:
     """pdf_ready, and the email queued in the same transaction (sent after commit)."""
     locked = SampleRequest.objects.select_for_update().get(pk=sample_request.pk)
     if locked.status != Status.RECEIVED:
-        return  # a run that took over an expired claim finished first
+        return
     locked.file_path = path
     locked.status = Status.PDF_READY
     locked.pdf_ready_at = timezone.now()
-    locked.stamping_since = None
     locked.error = ""
     locked.full_clean()
     locked.save()
@@ -205,30 +157,11 @@ def _path_hint(sample_request: SampleRequest) -> str:
     return f"samples/{sample_request.report.number}/{sample_request.pk}-{name}.pdf"
 
 
-def sample_request_retry_later(*, sample_request: SampleRequest, error: str = "") -> int | None:
-    """Count a failed stamping attempt (`error` empty: the base was not ready). Dispatches
-    the next attempt with exponential backoff and returns its delay, or marks the request
-    failed after SAMPLE_PREPARE_MAX_ATTEMPTS and returns None."""
-    with transaction.atomic():
-        locked = SampleRequest.objects.select_for_update().get(pk=sample_request.pk)
-        if locked.status != Status.RECEIVED:
-            return None
-        locked.prepare_attempts += 1
-        locked.stamping_since = None
-        if locked.prepare_attempts >= settings.SAMPLE_PREPARE_MAX_ATTEMPTS:
-            reason = error or "The report's base sample was not ready in time."
-            _mark_failed(
-                locked, f"Stamping gave up after {locked.prepare_attempts} attempts: {reason}"
-            )
-            return None
-        delay = min(
-            RETRY_CAP_SECONDS,
-            settings.SAMPLE_PREPARE_RETRY_SECONDS * 2 ** (locked.prepare_attempts - 1),
-        )
-        locked.error = error
-        locked.save(update_fields=["prepare_attempts", "stamping_since", "error", "updated_at"])
-        sample_request_dispatch(sample_request=locked, countdown=delay)
-    return delay
+def sample_request_give_up(sample_request_id: int, error: str) -> None:
+    """The stamping job's last attempt failed: the request is failed, with the reason."""
+    locked = SampleRequest.objects.select_for_update().get(pk=sample_request_id)
+    if locked.status == Status.RECEIVED:
+        _mark_failed(locked, f"Stamping failed: {error}")
 
 
 def _mark_failed(sample_request: SampleRequest, error: str) -> None:
@@ -280,24 +213,27 @@ def sample_request_status_path(sample_request: SampleRequest) -> str:
     return reverse("enquiries:sample-status", args=[sample_request.public_token])
 
 
-def sample_request_record_delivery(*, email: OutboundEmail) -> None:
-    """The mail log's outcome for a sample email: "emailed", or "failed" with the error.
-    Only the request's current send counts (an earlier send finishing late changes nothing)."""
-    if email.template != DELIVERY_TEMPLATE or not email.related_id:
+def sample_request_record_delivery(email: OutboundEmail) -> None:
+    """The mail log's outcome for a sample email, in the transaction that records it:
+    "emailed", or "failed" with the error. Only the request's current send counts (an
+    earlier send finishing late changes nothing)."""
+    if not email.related_id:
         return
     if email.related_type_id != ContentType.objects.get_for_model(SampleRequest).pk:
         return
-    with transaction.atomic():
-        locked = SampleRequest.objects.select_for_update().filter(pk=email.related_id).first()
-        if locked is None or email.dedupe_key != _delivery_key(locked):
-            return
-        if email.status == OutboundEmail.Status.SENT:
-            locked.status = Status.EMAILED
-            locked.emailed_at = email.sent_at
-            locked.error = ""
-            locked.save()
-        elif email.status == OutboundEmail.Status.FAILED:
-            _mark_failed(locked, f"Email not delivered: {email.last_error}")
+    locked = SampleRequest.objects.select_for_update().filter(pk=email.related_id).first()
+    if locked is None or email.dedupe_key != _delivery_key(locked):
+        return
+    if email.status == OutboundEmail.Status.SENT:
+        locked.status = Status.EMAILED
+        locked.emailed_at = email.sent_at
+        locked.error = ""
+        locked.save()
+    elif email.status == OutboundEmail.Status.FAILED:
+        _mark_failed(locked, f"Email not delivered: {email.last_error}")
+
+
+email_outcome_register(template=DELIVERY_TEMPLATE, handler=sample_request_record_delivery)
 
 
 # --- Asking again, re-sending -------------------------------------------------------------
@@ -334,7 +270,5 @@ def _restamp(sample_request: SampleRequest) -> None:
     sample_request.status = Status.RECEIVED
     sample_request.file_path = ""
     sample_request.error = ""
-    sample_request.prepare_attempts = 0
-    sample_request.stamping_since = None
     sample_request.save()
-    sample_request_dispatch(sample_request=sample_request)
+    jobs.enqueue(JOB, target_id=sample_request.pk, restart=True)

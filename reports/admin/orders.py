@@ -15,12 +15,16 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from common.admin import JobColumn
 from enquiries.models import Contact
 
 from ..models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
 from ..selectors import sales_summary
 from ..services import downloads, fulfilment, refunds, webhooks
 from ..services.stripe_client import StripeUnavailable
+
+EVENT_JOB = JobColumn(webhooks.JOB)
+DELIVERABLE_JOB = JobColumn(fulfilment.DELIVERABLE_JOB)
 
 
 def _stripe_dashboard(kind: str, stripe_id: str) -> str:
@@ -140,7 +144,7 @@ class OrderAdmin(admin.ModelAdmin):
             },
         ),
         ("Needs attention", {"fields": ["needs_attention", "attention_note", "amount_mismatch"]}),
-        ("Report preparation", {"fields": ["deliverable_attempts", "deliverable_error"]}),
+        ("Report preparation", {"fields": ["deliverable_job", "deliverable_error"]}),
         (
             "Attribution (first touch)",
             {
@@ -196,6 +200,10 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="price")
     def price_line(self, obj):
         return f"{obj.currency} {obj.price:,.2f} ({obj.get_price_source_display()})"
+
+    @admin.display(description="preparation job")
+    def deliverable_job(self, obj):
+        return DELIVERABLE_JOB.text(obj)
 
     @admin.display(description="Checkout Session")
     def stripe_session(self, obj):
@@ -342,7 +350,7 @@ def _changelist_url(model, query: str) -> str:
 
 @admin.register(StripeEvent)
 class StripeEventAdmin(admin.ModelAdmin):
-    list_display = ["stripe_id", "type", "status", "result", "attempts", "received_at", "order"]
+    list_display = ["stripe_id", "type", "status", "result", "processing", "received_at", "order"]
     list_filter = ["status", "type", "livemode"]
     search_fields = ["stripe_id", "order__reference"]
     date_hierarchy = "received_at"
@@ -354,14 +362,13 @@ class StripeEventAdmin(admin.ModelAdmin):
         "status",
         "result",
         "last_error",
-        "attempts",
+        "processing",
         "order",
         "livemode",
         "api_version",
         "stripe_created",
         "received_at",
         "processed_at",
-        "next_attempt_at",
         "payload_pretty",
     ]
     readonly_fields = fields
@@ -371,6 +378,13 @@ class StripeEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return EVENT_JOB.annotate(super().get_queryset(request))
+
+    @admin.display(description="Processing job")
+    def processing(self, obj):
+        return EVENT_JOB.text(obj)
 
     @admin.display(description="payload")
     def payload_pretty(self, obj):

@@ -32,13 +32,11 @@ class ReportDocument(models.Model):
         max_length=500, blank=True, help_text="Path in the private storage."
     )
     error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
     page_count = models.PositiveSmallIntegerField(null=True, blank=True)
     size_bytes = models.PositiveIntegerField(null=True, blank=True)
     render_seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField()
-    started_at = models.DateTimeField(null=True, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -51,7 +49,6 @@ class ReportDocument(models.Model):
                 fields=["report", "kind", "version"], name="uniq_document_version"
             ),
         ]
-        indexes = [models.Index(fields=["status", "queued_at"])]
 
     def __str__(self):
         return f"{self.report.number} {self.get_kind_display()} v{self.version}"

@@ -90,10 +90,9 @@ class Order(Attribution):
     needs_attention = models.BooleanField(default=False, db_index=True)
     attention_note = models.CharField(max_length=500, blank=True)
 
-    deliverable_attempts = models.PositiveSmallIntegerField(default=0)
+    # Why preparing the buyer's report failed for good (its "order.deliverable" job holds the
+    # attempts and each retry's error).
     deliverable_error = models.TextField(blank=True)
-    # Set while a worker stamps the report, so a second worker doesn't stamp it too.
-    deliverable_started_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -165,14 +164,13 @@ class OrderEvent(models.Model):
 
 class StripeEvent(models.Model):
     """A webhook event, stored once under Stripe's id (the unique constraint, not a lookup,
-    stops duplicates). The stored payload is the task's durable input: a lost task message
-    is re-dispatched by the sweeper from this row."""
+    stops duplicates), with its "stripe.event" job in the same transaction: the stored
+    payload is the job's durable input."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Stored, not handled"
-        RETRYING = "retrying", "Retrying"
         FAILED = "failed", "Failed"
 
     stripe_id = models.CharField("Stripe event id", max_length=255, unique=True)
@@ -187,12 +185,11 @@ class StripeEvent(models.Model):
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
     result = models.CharField(max_length=500, blank=True)
+    # Why processing failed for good (the job holds the attempts and each retry's error).
     last_error = models.TextField(blank=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]

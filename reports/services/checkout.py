@@ -17,7 +17,7 @@ from django.utils import timezone
 from enquiries.services.contacts import contact_upsert
 
 from ..models import Licence, Order, OrderEvent, OrderReferenceCounter, Report
-from .stripe_client import StripeUnavailable, amount_to_minor, stripe_call, stripe_client
+from .stripe_client import StripeUnavailable, amount_to_minor, stripe_call
 from .timeline import order_event_add
 
 
@@ -136,8 +136,9 @@ def order_reusable(*, order: Order, values: dict) -> bool:
 def promotion_code_find(*, code: str) -> str | None:
     """The id of an active Stripe promotion code typed on our page, or None.
     https://docs.stripe.com/api/promotion_codes/list"""
-    client = stripe_client()
-    found = stripe_call(client.v1.promotion_codes.list, {"code": code, "active": True, "limit": 1})
+    found = stripe_call(
+        lambda client: client.v1.promotion_codes.list({"code": code, "active": True, "limit": 1})
+    )
     data = found.get("data") or []
     return data[0]["id"] if data else None
 
@@ -191,13 +192,11 @@ def checkout_session_start(*, order: Order) -> dict:
     from the order: a retry after a timeout gets back the session Stripe may already have
     made. After an error answer Stripe replays that error for the key, so the attempt
     number in the key moves on (see Order.checkout_attempts)."""
-    client = stripe_client()
     key = f"{order.reference}-checkout-{order.checkout_attempts}"
+    params = checkout_session_params(order=order)
     try:
         session = stripe_call(
-            client.v1.checkout.sessions.create,
-            checkout_session_params(order=order),
-            {"idempotency_key": key},
+            lambda client: client.v1.checkout.sessions.create(params, {"idempotency_key": key})
         )
     except StripeUnavailable as exc:
         _checkout_error_record(order=order, error=exc)
@@ -231,5 +230,4 @@ def _checkout_started_record(*, order: Order, session: dict) -> None:
 
 
 def checkout_session_retrieve(*, session_id: str) -> dict:
-    client = stripe_client()
-    return stripe_call(client.v1.checkout.sessions.retrieve, session_id)
+    return stripe_call(lambda client: client.v1.checkout.sessions.retrieve(session_id))

@@ -2,9 +2,9 @@
 personal copies stamped from them.
 
 Lifecycle: `report_documents_refresh` after a report is published or edited computes the
-content hash; a version without a good render gets a `queued` row and a render task after
-commit. `report_document_render` (the task's side) claims the row, renders with WeasyPrint
-and files the PDF in private storage. Copies (`sample_copy_create`, `licensed_copy_create`)
+content hash; a version without a good render gets a `queued` row and its "pdf.render" job
+(common/jobs.py). `report_document_render` (the job) renders it with WeasyPrint and files the
+PDF in private storage. Copies (`sample_copy_create`, `licensed_copy_create`)
 stamp the newest good base of the *current* content; while that is still rendering they raise
 `DocumentNotReady` (the caller's task retries), so an edited report never sends old content.
 Only when the current version's render has failed for good does the previous good version
@@ -17,15 +17,17 @@ import posixpath
 import re
 import traceback
 from collections import OrderedDict
-from datetime import date, timedelta
+from datetime import date
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone, translation
+
+from common import jobs
 
 from ..models import (
     Category,
@@ -44,6 +46,8 @@ from ..pdf.render import document_render
 from ..pdf.stamp import pdf_stamp
 
 logger = logging.getLogger(__name__)
+RENDER_JOB = "pdf.render"
+SUPERSEDED = "Superseded by newer content before rendering."
 Kind = ReportDocument.Kind
 Status = ReportDocument.Status
 
@@ -140,60 +144,28 @@ def _document_for_hash(*, report: Report, kind: str, digest: str) -> tuple[Repor
     )
     document.full_clean()
     document.save()
+    jobs.enqueue(RENDER_JOB, target_id=document.pk)
     return document, True
-
-
-def _enqueue(report: Report) -> None:
-    """Send the render task after commit. If the broker is unreachable the rows stay queued
-    and the sweeper (`documents_render_stale`, Celery beat) enqueues them later."""
-    report_id = report.pk
-    transaction.on_commit(lambda: _send_render(report_id))
-
-
-def _send_render(report_id: int) -> None:
-    from ..tasks import pdf_render_report
-
-    try:
-        pdf_render_report.apply_async(args=[report_id], retry=False)
-    except Exception:  # noqa: BLE001 - broker down: the queued rows are the durable intent
-        logger.warning("broker unavailable; render of report %s left for the sweeper", report_id)
 
 
 @transaction.atomic
 def _documents_ensure(
     *, report: Report, kinds=tuple(Kind.values), force=False
 ) -> list[ReportDocument]:
-    """Rows for the current content of every kind; enqueue a render if any needs one."""
+    """Rows for the current content of every kind; a new one is queued with its render job.
+    `force` renders a ready or failed one again."""
     report = Report.objects.select_for_update().get(pk=report.pk)
     digest = _current_hash(report)
-    documents, needs_render = [], False
+    documents = []
     for kind in kinds:
         document, created = _document_for_hash(report=report, kind=kind, digest=digest)
         if force and not created and document.status in (Status.READY, Status.FAILED):
-            _requeue(document)
-            created = True
-        elif document.status == Status.QUEUED and _is_stale(document.queued_at):
-            _requeue(document)  # the broker may have lost the first message
-            created = True
-        needs_render = needs_render or created
+            document.status = Status.QUEUED
+            document.queued_at = timezone.now()
+            document.save(update_fields=["status", "queued_at"])
+            jobs.enqueue(RENDER_JOB, target_id=document.pk, restart=True)
         documents.append(document)
-    if needs_render:
-        _enqueue(report)
     return documents
-
-
-def _requeue(document: ReportDocument) -> None:
-    document.status = Status.QUEUED
-    document.queued_at = timezone.now()
-    document.attempts = 0
-    document.save(update_fields=["status", "queued_at", "attempts"])
-
-
-def _is_stale(moment) -> bool:
-    if moment is None:
-        return True
-    age = timedelta(seconds=settings.PDF_RENDER_STALE_AFTER_SECONDS)
-    return moment < timezone.now() - age
 
 
 def report_documents_refresh(*, report: Report) -> None:
@@ -215,97 +187,51 @@ def report_documents_rerender(*, report: Report) -> list[ReportDocument]:
 # --- Rendering (the worker's side) --------------------------------------------------------
 
 
-def report_documents_render(*, report_id: int) -> list[ReportDocument]:
-    """Render every queued document of the report's current content. Safe to run twice:
-    a row is claimed under a lock and a rendered row is left alone."""
-    report = Report.objects.filter(pk=report_id).first()
-    if report is None:
-        return []
-    rendered = []
-    for document in _documents_ensure_unlocked(report):
-        claimed = _claim(document_id=document.pk)
-        if claimed:
-            rendered.append(_render(claimed, report))
-    _supersede_older(report)
-    return rendered
-
-
-def _documents_ensure_unlocked(report: Report) -> list[ReportDocument]:
-    with transaction.atomic():
-        locked = Report.objects.select_for_update().get(pk=report.pk)
-        digest = _current_hash(locked)
-        return [
-            _document_for_hash(report=locked, kind=kind, digest=digest)[0] for kind in Kind.values
-        ]
-
-
-@transaction.atomic
-def _claim(*, document_id: int) -> ReportDocument | None:
-    document = (
-        ReportDocument.objects.select_for_update(skip_locked=True).filter(pk=document_id).first()
-    )
-    if document is None:
-        return None  # another worker holds it
-    abandoned = document.status == Status.RENDERING and _is_stale(document.started_at)
-    if abandoned and document.attempts >= settings.PDF_RENDER_MAX_ATTEMPTS:
-        _record_failure(
-            document, "The worker stopped (killed or hard time limit) on every attempt."
-        )
-        return None
-    if not (document.status == Status.QUEUED or abandoned):
-        return None
-    document.status = Status.RENDERING
-    document.started_at = timezone.now()
-    document.attempts += 1
-    document.save(update_fields=["status", "started_at", "attempts"])
-    return document
-
-
-def _render(document: ReportDocument, report: Report) -> ReportDocument:
+def report_document_render(*, work: jobs.JobRun) -> None:
+    """The "pdf.render" job: render one document of the report's content. A rerun finds it
+    rendered (or closed) and does nothing; the job's claim keeps a second worker out.
+    WeasyPrint errors, missing resources and the soft time limit fail it for good (rendering
+    the same content again would fail the same way); database and storage errors retry."""
+    document = ReportDocument.objects.select_related("report").get(pk=work.target_id)
+    if document.status not in (Status.QUEUED, Status.RENDERING):
+        return
+    ReportDocument.objects.filter(pk=document.pk).update(status=Status.RENDERING)
+    report = document.report
     content = report_content(report=report)
     if content_hash(content) != document.content_hash:
-        return _record_failure(document, "The content changed before rendering; superseded.")
+        with work.completing():
+            _record_failure(document, SUPERSEDED)
+        return
     try:
         result = document_render(content=content, kind=document.kind)
-    except SoftTimeLimitExceeded:
-        return _record_failure(document, "Rendering exceeded the soft time limit.")
-    except Exception:
-        logger.exception("Rendering %s failed", document)
-        return _record_failure(document, traceback.format_exc(limit=8))
+    except SoftTimeLimitExceeded as exc:
+        raise jobs.GiveUp("Rendering exceeded the soft time limit.") from exc
+    except (DatabaseError, OSError):
+        raise
+    except Exception as exc:
+        raise jobs.GiveUp(traceback.format_exc(limit=8)) from exc
     if result.fetcher.problems:
-        return _record_failure(document, "Missing resources: " + "; ".join(result.fetcher.problems))
-    if result.seconds > settings.PDF_RENDER_SOFT_TIME_LIMIT:
-        # The limit's exception can land in WeasyPrint code that logs and carries on.
-        return _record_failure(document, "Rendering exceeded the soft time limit.")
+        raise jobs.GiveUp("Missing resources: " + "; ".join(result.fetcher.problems))
+    if result.seconds > (work.soft_time_limit or settings.PDF_RENDER_SOFT_TIME_LIMIT):
+        # The limit's exception can land in WeasyPrint code that swallows it (a __del__).
+        raise jobs.GiveUp("Rendering exceeded the soft time limit.")
     path = _save(_base_path(document), result.pdf)
-    document.status = Status.READY
-    document.file_path = path
-    document.page_count = result.page_count
-    document.size_bytes = len(result.pdf)
-    document.render_seconds = round(result.seconds, 3)
-    document.rendered_at = timezone.now()
-    document.error = ""
-    document.save()
+    with work.completing():
+        document.status = Status.READY
+        document.file_path = path
+        document.page_count = result.page_count
+        document.size_bytes = len(result.pdf)
+        document.render_seconds = round(result.seconds, 3)
+        document.rendered_at = timezone.now()
+        document.error = ""
+        document.save()
     logger.info("Rendered %s: %s pages in %.2fs", document, result.page_count, result.seconds)
-    return document
+    _supersede_older(report)
 
 
-def documents_render_stale() -> int:
-    """Enqueue again the renders whose message was lost (queued too long) or whose worker
-    died mid-render (rendering too long). Returns how many reports were enqueued."""
-    cutoff = timezone.now() - timedelta(seconds=settings.PDF_RENDER_STALE_AFTER_SECONDS)
-    report_ids = set(
-        ReportDocument.objects.filter(status=Status.QUEUED, queued_at__lt=cutoff).values_list(
-            "report_id", flat=True
-        )
-    ) | set(
-        ReportDocument.objects.filter(status=Status.RENDERING, started_at__lt=cutoff).values_list(
-            "report_id", flat=True
-        )
-    )
-    for report_id in sorted(report_ids):
-        _send_render(report_id)
-    return len(report_ids)
+def report_document_give_up(document_id: int, error: str) -> None:
+    document = ReportDocument.objects.select_related("report").get(pk=document_id)
+    _record_failure(document, error)
 
 
 def _record_failure(document: ReportDocument, error: str) -> ReportDocument:
@@ -322,7 +248,7 @@ def _supersede_older(report: Report) -> None:
     digest = _current_hash(report)
     ReportDocument.objects.filter(report=report, status=Status.QUEUED).exclude(
         content_hash=digest
-    ).update(status=Status.FAILED, error="Superseded by newer content before rendering.")
+    ).update(status=Status.FAILED, error=SUPERSEDED)
 
 
 def _base_path(document: ReportDocument) -> str:

@@ -10,9 +10,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from common import jobs
 from enquiries.services.mail import email_queue
 
 from ..models import Deliverable, Order, OrderEvent, StripeEvent
@@ -23,16 +23,7 @@ from .timeline import order_event_add, order_flag
 logger = logging.getLogger(__name__)
 
 REOPENABLE = (Order.Status.PENDING, Order.Status.FAILED, Order.Status.EXPIRED)
-# The longest wait between two attempts to prepare a report.
-DELIVERABLE_RETRY_CAP_SECONDS = 300
-
-
-class DeliverableRetry(Exception):
-    """Preparing the report failed for now; the task retries after `countdown` seconds."""
-
-    def __init__(self, message: str, *, countdown: int):
-        super().__init__(message)
-        self.countdown = countdown
+DELIVERABLE_JOB = "order.deliverable"
 
 
 def order_fulfil(*, order: Order, session: dict, stripe_event: StripeEvent | None = None) -> str:
@@ -168,7 +159,7 @@ def _mark_paid(*, order: Order, session: dict, stripe_event) -> None:
         stripe_event=stripe_event,
     )
     order_receipt_queue(order=order)
-    order_deliverable_dispatch(order=order)
+    jobs.enqueue(DELIVERABLE_JOB, target_id=order.pk)
 
 
 def order_receipt_queue(*, order: Order):
@@ -182,33 +173,18 @@ def order_receipt_queue(*, order: Order):
     )
 
 
-def order_deliverable_dispatch(*, order: Order, countdown: int = 0) -> None:
-    """After commit. If the broker is down, the order stays `paid` without a deliverable and
-    the payments sweeper dispatches it again."""
-    from ..tasks import order_deliverable_prepare
+def order_deliverable_prepare(*, work: jobs.JobRun) -> None:
+    """The "order.deliverable" job: stamp the full report for this buyer, store it
+    privately, then — in one transaction with the job's completion — record the
+    deliverable, mark the order fulfilled and email the download link, unless a refund
+    arrived meanwhile. Stamping runs outside any transaction: when the base PDF is not
+    rendered yet, the PDF service queues its render in a transaction of its own, and this
+    job tries again with backoff."""
+    from .documents import DocumentNotReady, licensed_copy_create
 
-    def send():
-        try:
-            order_deliverable_prepare.apply_async(args=[order.pk], countdown=countdown, retry=False)
-        except Exception:  # noqa: BLE001 - broker down: the order's status is the intent
-            logger.warning("broker unavailable; order %s left for the sweeper", order.reference)
-
-    transaction.on_commit(send)
-
-
-def order_deliverable_prepare(*, order_id: int) -> str:
-    """Stamp the full report for this buyer, store it privately, email the download link
-    and mark the order fulfilled, once.
-
-    Three steps, because stamping must run outside our transaction: the PDF service queues
-    the base render in its own transaction when it raises DocumentNotReady, and that must
-    commit. (1) claim the order under its lock; (2) stamp; (3) under the lock again, record
-    the deliverable, the link and the email — unless a refund arrived meanwhile."""
-    from .documents import licensed_copy_create
-
-    order = _deliverable_claim(order_id=order_id)
-    if order is None:
-        return "nothing to prepare"
+    order = Order.objects.select_related("report").get(pk=work.target_id)
+    if order.status != Order.Status.PAID:
+        return
     try:
         path = licensed_copy_create(
             report=order.report,
@@ -217,82 +193,46 @@ def order_deliverable_prepare(*, order_id: int) -> str:
             order_reference=order.reference,
             path_hint=f"orders/{order.report.number}/{order.reference}",
         )
-    except Exception as exc:
-        logger.warning("preparing the report for %s failed: %s", order.reference, exc)
-        return _deliverable_attempt_failed(order_id=order_id, error=exc)
-    return _deliverable_record(order_id=order_id, path=path)
+    except DocumentNotReady as exc:
+        raise jobs.Retry(f"The report's base PDF is not rendered yet ({exc}).") from exc
+    with work.completing():
+        _deliverable_record(order_id=order.pk, path=path)
 
 
-@transaction.atomic
-def _deliverable_claim(*, order_id: int) -> Order | None:
-    order = Order.objects.select_for_update().select_related("report").filter(pk=order_id)
-    order = order.first()
-    if order is None or order.status != Order.Status.PAID:
-        return None
-    stale = timezone.now() - timedelta(seconds=settings.PAYMENTS_STALE_AFTER_SECONDS)
-    if order.deliverable_started_at and order.deliverable_started_at > stale:
-        return None  # another worker is stamping it right now
-    order.deliverable_started_at = timezone.now()
-    order.deliverable_attempts += 1
-    order.save(update_fields=["deliverable_started_at", "deliverable_attempts", "updated_at"])
-    return order
-
-
-@transaction.atomic
-def _deliverable_record(*, order_id: int, path: str) -> str:
+def _deliverable_record(*, order_id: int, path: str) -> None:
     order = Order.objects.select_for_update().select_related("report").get(pk=order_id)
     if order.status != Order.Status.PAID:
-        return f"order {order.status} while stamping; not delivered"
+        logger.info("order %s was %s while stamping; not delivered", order.reference, order.status)
+        return
     Deliverable.objects.create(order=order, path=path)
     order.status = Order.Status.FULFILLED
     order.fulfilled_at = timezone.now()
-    order.deliverable_started_at = None
     order.deliverable_error = ""
     order.save()
     download_link_send(order=order, first=True)
     order_event_add(order=order, kind=OrderEvent.Kind.DELIVERABLE_READY, message=path)
-    return "fulfilled"
 
 
-def _deliverable_attempt_failed(*, order_id: int, error: Exception) -> str:
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        order.deliverable_started_at = None
-        order.deliverable_error = f"{type(error).__name__}: {error}"[:2000]
-        final = order.deliverable_attempts >= settings.DELIVERABLE_MAX_ATTEMPTS
-        if final:
-            order_flag(order=order, note=f"The report could not be prepared: {error}"[:500])
-            order_event_add(
-                order=order, kind=OrderEvent.Kind.DELIVERABLE_ERROR, message=order.deliverable_error
-            )
-        order.save()
-    if final:
-        return "failed; flagged for staff"
-    delay = settings.DELIVERABLE_RETRY_BACKOFF_SECONDS * 2 ** (order.deliverable_attempts - 1)
-    raise DeliverableRetry(
-        order.deliverable_error, countdown=min(DELIVERABLE_RETRY_CAP_SECONDS, delay)
-    )
+def order_deliverable_give_up(order_id: int, error: str) -> None:
+    """The job's last attempt failed: the order needs staff (flagged, with the reason on its
+    timeline)."""
+    order = Order.objects.select_for_update().get(pk=order_id)
+    order.deliverable_error = error
+    order_flag(order=order, note=f"The report could not be prepared: {error}"[:500])
+    order.save()
+    order_event_add(order=order, kind=OrderEvent.Kind.DELIVERABLE_ERROR, message=error)
 
 
 @transaction.atomic
 def order_deliverable_retry(*, order: Order, actor=None) -> None:
     """Staff: try again after a final failure (fresh attempt budget)."""
     order = Order.objects.select_for_update().get(pk=order.pk)
-    order.deliverable_attempts = 0
     order.deliverable_error = ""
-    order.deliverable_started_at = None
-    order.save(
-        update_fields=[
-            "deliverable_attempts",
-            "deliverable_error",
-            "deliverable_started_at",
-            "updated_at",
-        ]
-    )
+    order.save(update_fields=["deliverable_error", "updated_at"])
     order_event_add(
         order=order, kind=OrderEvent.Kind.NOTE, message="Report preparation restarted", actor=actor
     )
-    order_deliverable_dispatch(order=order)
+    jobs.enqueue(DELIVERABLE_JOB, target_id=order.pk, restart=True)
 
 
 @transaction.atomic
@@ -338,31 +278,6 @@ def order_checkout_expired(*, order: Order, session: dict, stripe_event=None) ->
         stripe_event=stripe_event,
     )
     return "expired"
-
-
-def order_deliverables_dispatch_stale() -> int:
-    """Sweeper: paid orders whose report task was lost (broker down, worker killed)."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.PAYMENTS_STALE_AFTER_SECONDS)
-    # After a failed attempt a retry is already scheduled (at most the cap away): leave it
-    # alone until it is overdue, or the sweeper would start a second job and use up the
-    # attempt budget twice as fast.
-    retry_overdue = stale - timedelta(seconds=DELIVERABLE_RETRY_CAP_SECONDS)
-    orders = (
-        Order.objects.filter(
-            status=Order.Status.PAID,
-            deliverable_attempts__lt=settings.DELIVERABLE_MAX_ATTEMPTS,
-        )
-        .filter(
-            Q(deliverable_attempts=0, updated_at__lt=stale)
-            | Q(deliverable_attempts__gt=0, updated_at__lt=retry_overdue)
-        )
-        .values_list("pk", flat=True)[:200]
-    )
-    ids = list(orders)
-    for pk in ids:
-        order_deliverable_dispatch(order=Order(pk=pk))
-    return len(ids)
 
 
 def orders_expire_abandoned() -> int:

@@ -15,7 +15,6 @@ from .stripe_client import (
     amount_from_minor,
     amount_to_minor,
     stripe_call,
-    stripe_client,
 )
 from .timeline import order_event_add, order_flag
 
@@ -40,7 +39,9 @@ def order_refund(*, order: Order, actor=None) -> Order:
     }
     key = f"{order.reference}-refund-{order.refund_attempts}"
     try:
-        refund = stripe_call(stripe_client().v1.refunds.create, params, {"idempotency_key": key})
+        refund = stripe_call(
+            lambda client: client.v1.refunds.create(params, {"idempotency_key": key})
+        )
     except StripeUnavailable as exc:
         _refund_error_record(order=order, error=exc, actor=actor)
         raise

@@ -1,9 +1,13 @@
-"""The one place the Stripe client is built. Every call honours STRIPE_API_BASE (tests point
-it at a Stripe-compatible server on loopback), a timeout and automatic network retries.
+"""The one place Stripe is called. Every call honours STRIPE_API_BASE (tests point it at a
+Stripe-compatible server on loopback) and finishes within STRIPE_DEADLINE_SECONDS in all,
+retries included, so a hanging Stripe never holds a web worker past its own timeout.
 
 Services receive plain dicts (`stripe_dict`), never StripeObjects, so a webhook payload
 stored as JSON and a freshly retrieved session go through the same code."""
 
+import functools
+import time
+from collections.abc import Callable
 from decimal import Decimal
 
 import stripe
@@ -32,29 +36,64 @@ def stripe_enabled() -> bool:
     return bool(settings.STRIPE_SECRET_KEY)
 
 
-def stripe_client() -> stripe.StripeClient:
+def stripe_client(*, timeout: float | None = None) -> stripe.StripeClient:
+    """A client whose requests wait at most `timeout` seconds (STRIPE_TIMEOUT_SECONDS by
+    default). It never retries by itself: `stripe_call` does, within the deadline."""
     if not stripe_enabled():
         raise StripeNotConfigured("STRIPE_SECRET_KEY is not set.")
-    base_addresses = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+    timeout = round(
+        min(timeout or settings.STRIPE_TIMEOUT_SECONDS, settings.STRIPE_TIMEOUT_SECONDS), 1
+    )
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, max(timeout, 0.1))
+
+
+@functools.lru_cache(maxsize=16)
+def _client(key: str, api_base: str, timeout: float) -> stripe.StripeClient:
     return stripe.StripeClient(
-        settings.STRIPE_SECRET_KEY,
-        base_addresses=base_addresses,
-        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
-        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
+        key,
+        base_addresses={"api": api_base} if api_base else None,
+        max_network_retries=0,
+        http_client=stripe.RequestsClient(timeout=timeout),
     )
 
 
-def stripe_call(function, *args, **kwargs) -> dict:
-    """Run one client call; return its result as a dict, or raise StripeUnavailable."""
-    try:
-        result = function(*args, **kwargs)
-    except stripe.APIConnectionError as exc:
-        message = f"Stripe unreachable: {exc.user_message or exc}"
-        raise StripeUnavailable(message, definitive=False) from exc
-    except stripe.StripeError as exc:
-        message = f"Stripe error {exc.http_status}: {exc.user_message or exc}"
-        raise StripeUnavailable(message, definitive=exc.http_status is not None) from exc
-    return stripe_dict(result)
+def stripe_call(request: Callable[[stripe.StripeClient], object]) -> dict:
+    """Run `request(client)` and return its result as a dict, or raise StripeUnavailable.
+
+    Network errors, 409s and 5xx answers Stripe says may be retried are tried again, up to
+    STRIPE_MAX_NETWORK_RETRIES times with the same idempotency key (it is in the request's
+    options), each attempt waiting only for what is left of STRIPE_DEADLINE_SECONDS.
+    https://docs.stripe.com/error-low-level#idempotency"""
+    deadline = time.monotonic() + settings.STRIPE_DEADLINE_SECONDS
+    retries = 0
+    while True:
+        try:
+            return stripe_dict(request(stripe_client(timeout=deadline - time.monotonic())))
+        except stripe.StripeError as exc:
+            pause = min(0.5 * 2**retries, 2.0)
+            retries += 1
+            out_of_time = deadline - time.monotonic() < pause + 0.5
+            if retries > settings.STRIPE_MAX_NETWORK_RETRIES or out_of_time or not _retryable(exc):
+                raise _unavailable(exc) from exc
+        time.sleep(pause)
+
+
+def _unavailable(exc: stripe.StripeError) -> "StripeUnavailable":
+    if isinstance(exc, stripe.APIConnectionError):
+        return StripeUnavailable(f"Stripe unreachable: {exc.user_message or exc}", definitive=False)
+    return StripeUnavailable(
+        f"Stripe error {exc.http_status}: {exc.user_message or exc}",
+        definitive=exc.http_status is not None,
+    )
+
+
+def _retryable(exc: stripe.StripeError) -> bool:
+    if isinstance(exc, stripe.APIConnectionError):
+        return True
+    should = (exc.headers or {}).get("stripe-should-retry")
+    if should is not None:
+        return should == "true"
+    return exc.http_status == 409 or (exc.http_status or 0) >= 500
 
 
 def stripe_dict(obj) -> dict:

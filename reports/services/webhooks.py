@@ -1,26 +1,29 @@
 """Stripe webhooks: verify, store once, process in a task.
 
 The view only verifies the signature on the raw body and stores the event under its unique
-id (a database constraint rejects the duplicate, whatever the concurrency), then answers
-200. The task processes the stored row; a lost task is re-dispatched by the sweeper, a
-failing one retries with backoff and ends `failed`, visible in admin with a "process again"
-action. https://docs.stripe.com/webhooks#handle-events-asynchronously"""
+id (a database constraint rejects the duplicate, whatever the concurrency) with its
+"stripe.event" job, then answers 200. The job processes the stored row (common/jobs.py: a
+lost message is published again by the sweeper, a failure retries with backoff and ends
+`failed`, visible in admin with a "process again" action).
+https://docs.stripe.com/webhooks#handle-events-asynchronously"""
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
+
+from common import jobs
 
 from ..models import Order, StripeEvent
 from . import fulfilment, refunds
-from .stripe_client import stripe_call, stripe_client
+from .stripe_client import stripe_call
 
 logger = logging.getLogger(__name__)
+JOB = "stripe.event"
 
 
 class WebhookRejected(Exception):
@@ -65,89 +68,48 @@ def stripe_event_record(*, event: dict) -> tuple[StripeEvent, bool]:
     try:
         with transaction.atomic():
             row.save()
+            jobs.enqueue(JOB, target_id=row.pk)
     except IntegrityError:
         return StripeEvent.objects.get(stripe_id=row.stripe_id), False
-    stripe_event_dispatch(event=row)
     return row, True
 
 
-def stripe_event_dispatch(*, event: StripeEvent, countdown: int = 0) -> None:
-    from ..tasks import stripe_event_process
-
-    def send():
-        try:
-            stripe_event_process.apply_async(args=[event.pk], countdown=countdown, retry=False)
-        except Exception:  # noqa: BLE001 - broker down: the stored row is the intent
-            logger.warning("broker unavailable; Stripe event %s left for the sweeper", event.pk)
-
-    transaction.on_commit(send)
-
-
-def stripe_event_process(*, event_id: int) -> StripeEvent | None:
-    """Process one stored event in one transaction with the order changes it causes. The
-    row is locked with SKIP LOCKED: a second worker handed the same event skips it."""
-    try:
-        with transaction.atomic():
-            event = StripeEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id)
-            event = event.first()
-            if event is None or event.status in DONE:
-                return event
-            handler = HANDLERS.get(event.type)
-            result, order = handler(event) if handler else ("not handled; stored", None)
-            event.status = StripeEvent.Status.PROCESSED if handler else StripeEvent.Status.IGNORED
-            event.result, event.order = result[:500], order
-            event.attempts += 1
-            event.last_error, event.next_attempt_at = "", None
-            event.processed_at = timezone.now()
-            event.save()
-            return event
-    except Exception as exc:
-        logger.exception("processing Stripe event %s failed", event_id)
-        return _failure_record(event_id=event_id, error=exc)
+def stripe_event_process(*, work: jobs.JobRun) -> None:
+    """The "stripe.event" job: process the stored event in one transaction with the order
+    changes it causes and the job's completion."""
+    with work.completing():
+        event = StripeEvent.objects.select_for_update().get(pk=work.target_id)
+        if event.status in DONE:
+            return
+        handler = HANDLERS.get(event.type)
+        result, order = handler(event) if handler else ("not handled; stored", None)
+        event.status = StripeEvent.Status.PROCESSED if handler else StripeEvent.Status.IGNORED
+        event.result, event.order = result[:500], order
+        event.last_error = ""
+        event.processed_at = timezone.now()
+        event.save()
 
 
 DONE = (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED, StripeEvent.Status.FAILED)
 
 
-def _failure_record(*, event_id: int, error: Exception) -> StripeEvent | None:
-    with transaction.atomic():
-        event = StripeEvent.objects.select_for_update().filter(pk=event_id).first()
-        if event is None or event.status in DONE:
-            return event
-        event.attempts += 1
-        event.last_error = f"{type(error).__name__}: {error}"[:2000]
-        if event.attempts >= settings.STRIPE_EVENT_MAX_ATTEMPTS:
-            event.status = StripeEvent.Status.FAILED
-            event.next_attempt_at = None
-        else:
-            delay = settings.STRIPE_EVENT_RETRY_BACKOFF_SECONDS * 2 ** (event.attempts - 1)
-            event.status = StripeEvent.Status.RETRYING
-            event.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-        event.save()
-        return event
+def stripe_event_give_up(event_id: int, error: str) -> None:
+    event = StripeEvent.objects.select_for_update().get(pk=event_id)
+    if event.status not in DONE:
+        event.status = StripeEvent.Status.FAILED
+        event.last_error = error
+        event.save(update_fields=["status", "last_error"])
 
 
+@transaction.atomic
 def stripe_event_reprocess(*, event: StripeEvent) -> None:
-    """Staff's "process again": a fresh attempt budget, dispatched after commit."""
-    with transaction.atomic():
-        StripeEvent.objects.filter(pk=event.pk).update(
-            status=StripeEvent.Status.PENDING, attempts=0, next_attempt_at=None, last_error=""
-        )
-        stripe_event_dispatch(event=event)
-
-
-def stripe_events_dispatch_stale() -> int:
-    """Sweeper: events the broker never delivered, and retries that are due."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.PAYMENTS_STALE_AFTER_SECONDS)
-    due = StripeEvent.objects.filter(
-        Q(status=StripeEvent.Status.PENDING, received_at__lt=stale)
-        | Q(status=StripeEvent.Status.RETRYING, next_attempt_at__lte=now)
-    )
-    ids = list(due.values_list("pk", flat=True)[:500])
-    for pk in ids:
-        stripe_event_dispatch(event=StripeEvent(pk=pk))
-    return len(ids)
+    """Staff's "process again": a fresh attempt budget. An event being processed (or
+    waiting for its retry) right now is left to that run."""
+    job = jobs.job_for(JOB, event.pk)
+    if job is not None and job.state in job.ACTIVE:
+        return
+    StripeEvent.objects.filter(pk=event.pk).update(status=StripeEvent.Status.PENDING, last_error="")
+    jobs.enqueue(JOB, target_id=event.pk, restart=True)
 
 
 # --- Handlers: (event) -> (result text, order or None) -------------------------------------
@@ -174,8 +136,9 @@ def order_for_payment(obj: dict) -> Order | None:
     if order:
         return order
     found = stripe_call(
-        stripe_client().v1.checkout.sessions.list,
-        {"payment_intent": payment_intent, "limit": 1},
+        lambda client: client.v1.checkout.sessions.list(
+            {"payment_intent": payment_intent, "limit": 1}
+        )
     )
     sessions = found.get("data") or []
     return order_for_session(sessions[0]) if sessions else None

@@ -92,6 +92,9 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# A kept connection is checked before each request reuses it, so the first request after a
+# database restart (or a killed backend) gets a fresh connection instead of an error.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL + a busy timeout let the web process and the worker write the same SQLite file.
     DATABASES["default"]["OPTIONS"] = {
@@ -102,7 +105,22 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits) ------------------------------------------------------------------
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://smosite")}
+# Seconds a Redis cache may take to connect or answer: rate limits fail open rather than let
+# a cache outage hang a form (common/ratelimit.py).
+CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.5)
+
+
+def cache_with_timeouts(cache: dict) -> dict:
+    if "redis" in cache["BACKEND"].lower():
+        cache.setdefault("OPTIONS", {}).update(
+            socket_connect_timeout=CACHE_TIMEOUT_SECONDS, socket_timeout=CACHE_TIMEOUT_SECONDS
+        )
+    return cache
+
+
+CACHES = {
+    "default": cache_with_timeouts(env.cache_url("CACHE_URL", default="locmemcache://smosite"))
+}
 
 # --- Passwords, i18n ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -170,8 +188,6 @@ MAILERS = _mailers_from_env()
 # (doubled each attempt).
 MAIL_MAX_ATTEMPTS = env.int("MAIL_MAX_ATTEMPTS", default=6)
 MAIL_RETRY_BACKOFF_SECONDS = env.int("MAIL_RETRY_BACKOFF_SECONDS", default=10)
-# Queued emails older than this with no worker progress are dispatched again by the sweeper.
-MAIL_STALE_AFTER_SECONDS = env.int("MAIL_STALE_AFTER_SECONDS", default=120)
 
 # --- Celery -------------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -201,32 +217,51 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Queues: "default", "pdf" (WeasyPrint renders, stamping), "mail" (SMTP), "payments"
-# (Stripe events, fulfilment). One worker may consume all; production splits them.
-CELERY_TASK_ROUTES = {
-    "reports.tasks.pdf_*": {"queue": "pdf"},
-    "*.tasks.mail_*": {"queue": "mail"},
-    "reports.tasks.stripe_*": {"queue": "payments"},
-    "reports.tasks.order_*": {"queue": "payments"},
-}
+# Queues: "default" (sample stamping, enquiry replies, notices, the sweeper), "pdf" (WeasyPrint
+# renders), "mail" (SMTP), "payments" (Stripe events, fulfilment). Each background job is
+# published to its kind's queue (common/jobs.py). One worker may consume all; production
+# splits them.
 CELERY_QUEUES_ALL = "default,pdf,mail,payments"
+
+# --- Background jobs (common/jobs.py) -----------------------------------------------------
+# How often the sweeper publishes what is due: jobs the broker never got (they go out on the
+# first sweep after it is back), retries whose time has come, claims whose worker died.
+JOB_SWEEP_INTERVAL_SECONDS = env.int("JOB_SWEEP_INTERVAL_SECONDS", default=60)
+# Jobs published per sweep at most (the rest go out on the next one).
+JOB_SWEEP_BATCH = env.int("JOB_SWEEP_BATCH", default=1000)
+# A claimed job whose worker has not finished it after this long is taken over (the worker
+# died). Must exceed every kind's hard time limit.
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
+# A job published but not started after this long is published again (its message was lost,
+# e.g. Redis restarted without persistence).
+JOB_REDISPATCH_AFTER_SECONDS = env.int("JOB_REDISPATCH_AFTER_SECONDS", default=300)
+# Publishing from a web request: one connection attempt this long at most, then no attempt
+# for the cool-down (the sweeper publishes the jobs once the broker is back).
+JOB_PUBLISH_TIMEOUT_SECONDS = env.float("JOB_PUBLISH_TIMEOUT_SECONDS", default=0.5)
+JOB_PUBLISH_COOLDOWN_SECONDS = env.int("JOB_PUBLISH_COOLDOWN_SECONDS", default=5)
+# Longest wait between two attempts of a job (backoff doubles up to this).
+JOB_RETRY_MAX_DELAY_SECONDS = env.int("JOB_RETRY_MAX_DELAY_SECONDS", default=300)
+# Attempts and first retry delay of kinds without settings of their own (publication notices).
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=5)
+JOB_RETRY_BACKOFF_SECONDS = env.int("JOB_RETRY_BACKOFF_SECONDS", default=30)
+# Hard time limit of one run of a job (PDF renders have their own below): the worker process
+# is killed and the job retried.
+JOB_TIME_LIMIT_SECONDS = env.int("JOB_TIME_LIMIT_SECONDS", default=120)
+# Finished jobs are kept this many days (the sweeper deletes older ones; failed ones stay).
+JOB_KEEP_DONE_DAYS = env.int("JOB_KEEP_DONE_DAYS", default=7)
+# Pending orders that never reached Stripe Checkout are closed by this periodic task
+# (ORDER_ABANDONED_AFTER_HOURS says when).
+ORDER_EXPIRY_INTERVAL_SECONDS = env.int("ORDER_EXPIRY_INTERVAL_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE = {
-    "mail-dispatch-stale": {
-        "task": "enquiries.tasks.mail_dispatch_stale",
-        "schedule": env.int("MAIL_SWEEP_INTERVAL_SECONDS", default=60),
+    "jobs-sweep": {
+        "task": "common.tasks.jobs_sweep",
+        "schedule": JOB_SWEEP_INTERVAL_SECONDS,
+        "options": {"queue": "default"},
     },
-    "sample-request-dispatch-stale": {
-        "task": "enquiries.tasks.sample_request_dispatch_stale",
-        "schedule": env.int("SAMPLE_SWEEP_INTERVAL_SECONDS", default=60),
-    },
-    "pdf-render-stale": {
-        "task": "reports.tasks.pdf_render_stale",
-        "schedule": env.int("PDF_SWEEP_INTERVAL_SECONDS", default=300),
-    },
-    # Re-dispatches unprocessed Stripe events and unprepared reports; expires abandoned orders.
-    "payments-sweep": {
-        "task": "reports.tasks.stripe_sweep",
-        "schedule": env.int("PAYMENTS_SWEEP_INTERVAL_SECONDS", default=60),
+    "orders-expire-abandoned": {
+        "task": "reports.tasks.orders_expire_abandoned",
+        "schedule": ORDER_EXPIRY_INTERVAL_SECONDS,
+        "options": {"queue": "default"},
     },
 }
 
@@ -236,11 +271,15 @@ CELERY_BEAT_SCHEDULE = {
 # is killed at the hard limit.
 PDF_RENDER_SOFT_TIME_LIMIT = env.int("PDF_RENDER_SOFT_TIME_LIMIT", default=120)
 PDF_RENDER_TIME_LIMIT = env.int("PDF_RENDER_TIME_LIMIT", default=180)
-# Render attempts before a version is marked failed, and the first retry delay (doubles).
+if max(PDF_RENDER_TIME_LIMIT, JOB_TIME_LIMIT_SECONDS) >= JOB_LEASE_SECONDS:
+    # A lease shorter than a run could hand a live job to a second worker.
+    raise ValueError(
+        "JOB_LEASE_SECONDS must exceed PDF_RENDER_TIME_LIMIT and JOB_TIME_LIMIT_SECONDS"
+    )
+# Render attempts (database or storage errors, killed workers) before a version is marked
+# failed, and the first retry delay (doubles).
 PDF_RENDER_MAX_ATTEMPTS = env.int("PDF_RENDER_MAX_ATTEMPTS", default=3)
 PDF_RENDER_RETRY_BACKOFF_SECONDS = env.int("PDF_RENDER_RETRY_BACKOFF_SECONDS", default=30)
-# A render queued (or claimed by a killed worker) this long ago is enqueued again.
-PDF_RENDER_STALE_AFTER_SECONDS = env.int("PDF_RENDER_STALE_AFTER_SECONDS", default=600)
 # Parsed base PDFs (and their bytes) each worker process keeps for stamping copies.
 PDF_STAMP_BASE_CACHE_SIZE = env.int("PDF_STAMP_BASE_CACHE_SIZE", default=4)
 
@@ -252,17 +291,16 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 # Webhook signatures older than this are refused (Stripe's own default tolerance).
 # https://docs.stripe.com/webhooks#verify-manually
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
-# Seconds one Stripe API call may take, and automatic retries of network errors and 409/5xx
-# (each retry reuses the call's idempotency key).
-STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=20)
+# Seconds one request to Stripe may take; retries of network errors and 409/5xx (each reusing
+# the call's idempotency key); and the deadline of a call in all, retries included, kept well
+# under the web worker's timeout so a hanging Stripe gives the buyer a page, not a 502.
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=5)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+STRIPE_DEADLINE_SECONDS = env.float("STRIPE_DEADLINE_SECONDS", default=8)
 # Processing a stored webhook event: attempts before it is marked failed (visible in admin),
 # and the first retry delay (doubled each attempt).
 STRIPE_EVENT_MAX_ATTEMPTS = env.int("STRIPE_EVENT_MAX_ATTEMPTS", default=8)
 STRIPE_EVENT_RETRY_BACKOFF_SECONDS = env.int("STRIPE_EVENT_RETRY_BACKOFF_SECONDS", default=30)
-# Stored events (and paid orders without a report) untouched this long are dispatched again
-# by the payments sweeper: the database, not the broker, is the durable intent.
-PAYMENTS_STALE_AFTER_SECONDS = env.int("PAYMENTS_STALE_AFTER_SECONDS", default=120)
 
 # --- Orders and downloads -----------------------------------------------------------------
 # Our order references look like SMO-2026-000123.
@@ -353,13 +391,6 @@ ENQUIRY_BUSINESS_TIME_ZONE = env.str("ENQUIRY_BUSINESS_TIME_ZONE", default=TIME_
 # reply is marked failed; the first retry waits this many seconds, doubling each time.
 ENQUIRY_REPLY_MAX_ATTEMPTS = env.int("ENQUIRY_REPLY_MAX_ATTEMPTS", default=8)
 ENQUIRY_REPLY_RETRY_BACKOFF_SECONDS = env.int("ENQUIRY_REPLY_RETRY_BACKOFF_SECONDS", default=15)
-# How often the enquiry sweeper runs: replies whose task the broker never got, and
-# enquirers not yet told that their upcoming report was published.
-ENQUIRY_SWEEP_INTERVAL_SECONDS = env.int("ENQUIRY_SWEEP_INTERVAL_SECONDS", default=300)
-CELERY_BEAT_SCHEDULE["enquiries-sweep"] = {
-    "task": "enquiries.tasks.enquiries_sweep",
-    "schedule": ENQUIRY_SWEEP_INTERVAL_SECONDS,
-}
 # --- Sample requests ----------------------------------------------------------------------
 # The same email asking for the same report again within this many hours gets the existing
 # stamped sample re-sent instead of a new request.
@@ -371,11 +402,8 @@ SAMPLE_RATE_LIMIT_WINDOW_SECONDS = env.int("SAMPLE_RATE_LIMIT_WINDOW_SECONDS", d
 # Where to email each new sample lead (empty: no staff notification).
 SAMPLE_NOTIFY_EMAIL = env.str("SAMPLE_NOTIFY_EMAIL", default="")
 # Stamping attempts (the base sample may still be rendering) before a request is marked
-# failed; the first retry waits SAMPLE_PREPARE_RETRY_SECONDS, doubling up to 60 s.
+# failed; the first retry waits SAMPLE_PREPARE_RETRY_SECONDS, doubling each attempt.
 SAMPLE_PREPARE_MAX_ATTEMPTS = env.int("SAMPLE_PREPARE_MAX_ATTEMPTS", default=10)
 SAMPLE_PREPARE_RETRY_SECONDS = env.int("SAMPLE_PREPARE_RETRY_SECONDS", default=2)
-# Requests still "received" and untouched this long are dispatched again by the sweeper
-# (the broker was down when they were posted, or a worker died).
-SAMPLE_STALE_AFTER_SECONDS = env.int("SAMPLE_STALE_AFTER_SECONDS", default=120)
 # Seconds between refreshes of the visitor's status page while the sample is on its way.
 SAMPLE_STATUS_REFRESH_SECONDS = env.int("SAMPLE_STATUS_REFRESH_SECONDS", default=3)

@@ -11,8 +11,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from common.models import Job
 from enquiries.models import Enquiry, EnquiryReply, OutboundEmail, ReplyTemplate
 from enquiries.services import enquiries as services
+from enquiries.services.enquiries import REPLY_JOB
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -275,14 +277,15 @@ def test_failed_reply_can_be_retried_from_the_page(sales_client, report, sales_u
         body="B",
         attach_sample=True,
         status="failed",
-        attempts=8,
         last_error="DocumentNotReady: still rendering",
     )
+    Job.objects.create(kind=REPLY_JOB, target_id=reply.pk, state="failed", attempts=8)
     html = sales_client.get(change_url(enquiry)).content.decode()
     assert "DocumentNotReady: still rendering" in html and "Try again" in html
     sales_client.post(reverse("admin:enquiries_enquiry_reply_retry", args=[enquiry.pk, reply.pk]))
     reply.refresh_from_db()
-    assert (reply.status, reply.attempts) == ("preparing", 0)
+    job = Job.objects.get(kind=REPLY_JOB, target_id=reply.pk)
+    assert reply.status == "preparing" and (job.state, job.attempts) == ("pending", 0)
 
 
 def test_nobody_adds_or_deletes_enquiries_from_admin(sales_client, admin_client, report):

@@ -1,17 +1,18 @@
 """Enquiry services against the real database: creation, round-robin assignment, staff
 updates with history, replies (links, quotes, first response), publication notices."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from enquiries.models import Enquiry, EnquiryReply, OutboundEmail
 from enquiries.services import enquiries as services
 from reports.quotes import quote_token_read
+from reports.services.catalogue import report_published_effects
 from tests.factories import ContactFactory, EnquiryFactory, LicenceFactory, UserFactory
+from tests.support.jobs import job_of, run_job
+from tests.support.renders import render_queued
 
 pytestmark = pytest.mark.django_db
 
@@ -222,19 +223,11 @@ def test_reply_template_fills_placeholders_and_leaves_unknown_ones(report, sales
     assert body == "Dear Maria, Multi-user {unknown}"
 
 
-def test_stale_preparing_replies_are_dispatched_by_the_sweeper(report, sales_user, settings):
-    settings.MAIL_STALE_AFTER_SECONDS = 0
-    enquiry = create(report)
-    stuck = EnquiryReply.objects.create(
-        enquiry=enquiry, author=sales_user, subject="S", body="B", attach_sample=True
-    )
-    EnquiryReply.objects.filter(pk=stuck.pk).update(
-        updated_at=timezone.now() - timedelta(minutes=5)
-    )
-    assert services.enquiry_replies_dispatch_stale() == 1
-
-
 # --- publication notices ------------------------------------------------------------------
+
+
+def notices():
+    return OutboundEmail.objects.filter(template="enquiries/email/report_published")
 
 
 def test_enquirers_are_told_once_when_their_upcoming_report_is_published(report):
@@ -245,35 +238,29 @@ def test_enquirers_are_told_once_when_their_upcoming_report_is_published(report)
     create(report, email="kenji@nihon.example")
     spam = create(report, email="spam@spam.example")
     services.enquiry_status_set(enquiry=spam, status="spam", actor=None)
-    assert services.enquiries_notify_report_published(report=report) == 0  # not yet published
+    run_job(services.PUBLISHED_JOB, report.pk)
+    assert not notices().exists()  # not yet published
 
     report.status = "published"
     report.save()
-    assert services.enquiries_notify_report_published(report=report) == 2
-    assert services.enquiries_notify_report_published(report=report) == 0
-    notices = OutboundEmail.objects.filter(template="enquiries/email/report_published")
-    assert sorted(notices.values_list("to", flat=True)) == [
+    report_published_effects(report=report, was_published=False)
+    assert job_of(services.PUBLISHED_JOB, report.pk).state == "pending"  # restarted
+    assert run_job(services.PUBLISHED_JOB, report.pk) == "done"
+    assert sorted(notices().values_list("to", flat=True)) == [
         "kenji@nihon.example",
         "maria@clinsite.example",
     ]
     maria_first.refresh_from_db()
     assert maria_first.notified_on_publish_at is not None
+    report_published_effects(report=report, was_published=False)  # published a second time
+    run_job(services.PUBLISHED_JOB, report.pk)
+    assert notices().count() == 2  # nobody is told twice
 
 
 def test_enquiries_made_after_publication_get_no_publication_notice(report):
     create(report)
-    assert services.enquiries_notify_report_published(report=report) == 0
-    assert services.enquiries_notify_published_sweep() == 0
-
-
-def test_sweeper_catches_a_publication_nobody_announced(report):
-    report.status = "upcoming"
-    report.save()
-    create(report)
-    report.status = "published"
-    report.save()
-    assert services.enquiries_notify_published_sweep() == 1
-    assert services.enquiries_notify_published_sweep() == 0
+    run_job(services.PUBLISHED_JOB, report.pk)
+    assert not notices().exists()
 
 
 def test_contact_upsert_keeps_one_contact(report):
@@ -299,31 +286,37 @@ def test_reply_with_sample_waits_for_the_render_then_attaches_a_stamped_copy(
 ):
     from django.core.files.storage import storages
 
-    from reports.services import documents
     from tests.reports.pdf_support import normalise, pdf_pages_text
 
     sent = reply(seed_enquiry, sales_user, attach_sample=True)
     assert sent.status == "preparing" and sent.email is None
 
-    waiting = services.enquiry_reply_prepare(reply_id=sent.pk)
-    assert waiting.status == "preparing" and waiting.next_attempt_at is not None
-    assert "DocumentNotReady" in waiting.last_error
+    assert run_job(services.REPLY_JOB, sent.pk).startswith("retry in")
+    waiting = EnquiryReply.objects.get(pk=sent.pk)
+    job = job_of(services.REPLY_JOB, sent.pk)
+    assert waiting.status == "preparing" and job.state == "pending"
+    assert "not rendered yet" in job.last_error
 
-    documents.report_documents_render(report_id=seed_enquiry.report_id)
-    done = services.enquiry_reply_prepare(reply_id=sent.pk)
+    render_queued(seed_enquiry.report)
+    assert run_job(services.REPLY_JOB, sent.pk) == "done"
+    done = EnquiryReply.objects.get(pk=sent.pk)
     assert done.status == "queued" and done.email.attachment_path == done.sample_path
     with storages["private"].open(done.sample_path) as handle:
         pages = pdf_pages_text(handle.read())
     assert all("Prepared for Maria Lopez, Clinsite" in normalise(text) for text in pages)
-    assert services.enquiry_reply_prepare(reply_id=sent.pk).email_id == done.email_id
+    assert run_job(services.REPLY_JOB, sent.pk) == "skipped"  # done: a rerun does nothing
+    assert EnquiryReply.objects.get(pk=sent.pk).email_id == done.email_id
 
 
 def test_reply_whose_sample_never_gets_ready_ends_failed(seed_enquiry, sales_user, settings):
     settings.ENQUIRY_REPLY_MAX_ATTEMPTS = 2
     sent = reply(seed_enquiry, sales_user, attach_sample=True)
-    services.enquiry_reply_prepare(reply_id=sent.pk)
-    failed = services.enquiry_reply_prepare(reply_id=sent.pk)
-    assert failed.status == "failed" and failed.next_attempt_at is None
+    run_job(services.REPLY_JOB, sent.pk)
+    assert run_job(services.REPLY_JOB, sent.pk) == "failed"
+    failed = EnquiryReply.objects.get(pk=sent.pk)
+    assert failed.status == "failed" and "not rendered yet" in failed.last_error
     assert not OutboundEmail.objects.filter(template="enquiries/email/enquiry_reply").exists()
     retried = services.enquiry_reply_retry(reply=failed)
-    assert (retried.status, retried.attempts) == ("preparing", 0)
+    assert retried.status == "preparing"
+    job = job_of(services.REPLY_JOB, sent.pk)
+    assert (job.state, job.attempts) == ("pending", 0)

@@ -3,8 +3,11 @@
 import pytest
 from django.db import transaction
 
+from common import jobs
+from common.models import Job
 from enquiries.models import OutboundEmail
-from enquiries.services.mail import email_deliver, email_dispatch_stale, email_queue
+from enquiries.services.mail import JOB, email_queue, email_resend
+from tests.support.jobs import job_of, run_job
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,8 +24,8 @@ def queue_test_email(**kwargs):
 
 
 def stored_email():
-    """A queued row that is never handed to the broker: the session's live worker would
-    otherwise race the test's own `email_deliver` calls for it."""
+    """A queued row whose job is never handed to the broker: the session's live worker would
+    otherwise race the test's own `run_job` calls for it."""
     return OutboundEmail.objects.create(
         to="reader@acme-pharma.example",
         from_email="x@localhost",
@@ -40,7 +43,8 @@ def test_queued_email_is_delivered_by_the_worker_over_smtp(celery_worker, mailbo
     assert received["Message-ID"] == email.message_id
     wait_until(lambda: OutboundEmail.objects.get(pk=email.pk).status == "sent")
     row = OutboundEmail.objects.get(pk=email.pk)
-    assert row.attempts == 1 and row.sent_at is not None
+    assert row.sent_at is not None
+    assert job_of(JOB, email.pk).state == "done" and job_of(JOB, email.pk).attempts == 1
 
 
 def test_html_part_escapes_visitor_text(celery_worker, mailbox):
@@ -64,8 +68,8 @@ def test_transient_smtp_failure_is_retried_then_sent(celery_worker, mailbox):
     mailbox.fail_next = 1
     email = queue_test_email()
     mailbox.wait_for(1, timeout=30)
-    row = wait_until(lambda: OutboundEmail.objects.filter(pk=email.pk, status="sent").first())
-    assert row.attempts == 2
+    wait_until(lambda: OutboundEmail.objects.filter(pk=email.pk, status="sent").first())
+    assert job_of(JOB, email.pk).attempts == 2
     assert len(mailbox.messages) == 1
 
 
@@ -78,12 +82,14 @@ def test_smtp_down_records_failure_and_keeps_the_email(settings):
     }
     settings.MAIL_MAX_ATTEMPTS = 2
     email = stored_email()
-    email_deliver(email_id=email.pk)
+    assert run_job(JOB, email.pk).startswith("retry in")
+    job = job_of(JOB, email.pk)
+    assert job.state == "pending" and job.attempts == 1 and "refused" in job.last_error.lower()
+    assert OutboundEmail.objects.get(pk=email.pk).status == "queued"
+    assert run_job(JOB, email.pk) == "failed"
     row = OutboundEmail.objects.get(pk=email.pk)
-    assert row.status == "retrying" and "refused" in row.last_error.lower()
-    email_deliver(email_id=email.pk)
-    row.refresh_from_db()
-    assert row.status == "failed" and row.attempts == 2
+    assert row.status == "failed" and "refused" in row.last_error.lower()
+    assert job_of(JOB, email.pk).attempts == 2
 
 
 def test_sent_email_is_not_sent_again(mailbox, settings, smtp_server):
@@ -94,41 +100,29 @@ def test_sent_email_is_not_sent_again(mailbox, settings, smtp_server):
         }
     }
     email = stored_email()
-    email_deliver(email_id=email.pk)
-    email_deliver(email_id=email.pk)
+    assert run_job(JOB, email.pk) == "done"
+    Job.objects.filter(kind=JOB, target_id=email.pk).update(state="pending")  # a stray rerun
+    run_job(JOB, email.pk)
     assert len(mailbox.messages) == 1
 
 
-def test_sweeper_dispatches_rows_the_broker_never_got(celery_worker, mailbox, settings):
-    settings.MAIL_STALE_AFTER_SECONDS = 0
-    OutboundEmail.objects.create(
-        to="late@acme-pharma.example",
-        from_email="x@localhost",
-        subject="Late",
-        template="t",
-        body_text="Body",
-        message_id=OutboundEmail.new_message_id(),
-    )
-    assert email_dispatch_stale() >= 1
-    mailbox.wait_for(1, to="late@acme-pharma.example")
+def test_sweeper_publishes_jobs_the_broker_never_got(celery_worker, mailbox):
+    email = stored_email()
+    Job.objects.create(kind=JOB, target_id=email.pk, dispatched_at=None)  # the publish failed
+    assert jobs.sweep() >= 1
+    mailbox.wait_for(1, to="reader@acme-pharma.example")
+    wait_until(lambda: OutboundEmail.objects.get(pk=email.pk).status == "sent")
 
 
 def test_resend_leaves_an_email_that_is_being_sent_alone():
-    from enquiries.services.mail import email_resend
+    email = stored_email()
+    Job.objects.create(kind=JOB, target_id=email.pk, state="running", attempts=1)
+    assert email_resend(email=email) is False
+    assert job_of(JOB, email.pk).state == "running" and job_of(JOB, email.pk).attempts == 1
 
-    email = OutboundEmail.objects.create(
-        to="busy@acme-pharma.example",
-        from_email="x@localhost",
-        subject="Busy",
-        template="t",
-        body_text="Body",
-        message_id=OutboundEmail.new_message_id(),
-        status=OutboundEmail.Status.SENDING,
-        attempts=1,
-    )
-    assert email_resend(email=email).status == OutboundEmail.Status.SENDING
-    email.refresh_from_db()
-    assert email.status == OutboundEmail.Status.SENDING and email.attempts == 1
-
+    Job.objects.filter(kind=JOB, target_id=email.pk).update(state="failed")
     OutboundEmail.objects.filter(pk=email.pk).update(status=OutboundEmail.Status.FAILED)
-    assert email_resend(email=email).status == OutboundEmail.Status.QUEUED
+    assert email_resend(email=email) is True
+    assert OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.QUEUED
+    job = job_of(JOB, email.pk)
+    assert job.state == "pending" and job.attempts == 0

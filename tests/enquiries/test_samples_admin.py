@@ -3,15 +3,18 @@ re-send) and the mail log (search, filters, read-only, re-send, link to its lead
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.urls import reverse
 
+from common.models import Job
 from enquiries.models import OutboundEmail, SampleRequest
-from enquiries.services import samples
+from enquiries.services import mail, samples
 from tests.factories import ContactFactory, ReportFactory, SampleRequestFactory
+from tests.support.jobs import job_of
 
 pytestmark = pytest.mark.django_db
 Status = SampleRequest.Status
@@ -75,9 +78,12 @@ def test_sample_request_list_filters_by_report_and_date(admin_client, leads):
     report = leads["linkedin"].report
     response = admin_client.get(reverse(CHANGELIST) + f"?report__id__exact={report.pk}")
     assert listed(response) == {leads["linkedin"].pk}
-    today = leads["linkedin"].created_at.date()
+    # What the admin's date filter links to: the day's start and the next day's, with the offset.
+    start = leads["linkedin"].created_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=1)
     response = admin_client.get(
-        reverse(CHANGELIST) + f"?created_at__gte={today.isoformat()}&created_at__lt=2999-01-01"
+        reverse(CHANGELIST),
+        {"created_at__gte": start.isoformat(), "created_at__lt": end.isoformat()},
     )
     assert listed(response) == {lead.pk for lead in leads.values()}
 
@@ -145,7 +151,6 @@ def mail_log(leads):
         message_id=OutboundEmail.new_message_id(),
         status=OutboundEmail.Status.SENT,
         related=lead,
-        attempts=1,
     )
     failed = OutboundEmail.objects.create(
         to="bob@gmail.com",
@@ -155,8 +160,11 @@ def mail_log(leads):
         body_text="Receipt",
         message_id=OutboundEmail.new_message_id(),
         status=OutboundEmail.Status.FAILED,
-        attempts=6,
         last_error="SMTPRecipientsRefused",
+    )
+    Job.objects.create(kind=mail.JOB, target_id=sent.pk, state="done", attempts=1)
+    Job.objects.create(
+        kind=mail.JOB, target_id=failed.pk, state="failed", attempts=6, last_error="refused"
     )
     return {"sent": sent, "failed": failed}
 
@@ -201,15 +209,22 @@ def test_mail_log_resend_action_queues_a_failed_email_again(admin_client, mail_l
         reverse(MAIL_LOG), {"action": "resend", "_selected_action": [failed.pk]}, follow=True
     )
     failed.refresh_from_db()
-    assert failed.status == OutboundEmail.Status.QUEUED and failed.attempts == 0
+    assert failed.status == OutboundEmail.Status.QUEUED
+    assert job_of(mail.JOB, failed.pk).attempts == 0
+
+
+def test_mail_log_shows_each_emails_delivery_job(admin_client, mail_log):
+    html = admin_client.get(reverse(MAIL_LOG)).content.decode()
+    assert "failed after 6 attempt(s): refused" in html
 
 
 def test_mail_log_resend_skips_an_email_being_sent(admin_client, mail_log):
     sending = mail_log["failed"]
-    OutboundEmail.objects.filter(pk=sending.pk).update(status=OutboundEmail.Status.SENDING)
+    Job.objects.filter(kind=mail.JOB, target_id=sending.pk).update(state="running")
     response = admin_client.post(
         reverse(MAIL_LOG), {"action": "resend", "_selected_action": [sending.pk]}, follow=True
     )
-    assert any("being sent right now" in str(m) for m in response.context["messages"])
+    assert any("being sent or retried right now" in str(m) for m in response.context["messages"])
     sending.refresh_from_db()
-    assert sending.status == OutboundEmail.Status.SENDING and sending.attempts == 6
+    assert sending.status == OutboundEmail.Status.FAILED
+    assert job_of(mail.JOB, sending.pk).attempts == 6

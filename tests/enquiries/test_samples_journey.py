@@ -13,13 +13,17 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
+from common.models import Job
+from common.tasks import job_run, jobs_sweep
 from enquiries.models import OutboundEmail, SampleRequest
-from enquiries.tasks import sample_request_dispatch_stale, sample_request_prepare
+from enquiries.services import mail, samples
 from reports.models import Report, ReportDocument
 from reports.services.seed import report_load_seed
 from tests.factories import ReportFactory
 from tests.support.broker import broker_unreachable
 from tests.support.forms import form_started_token
+from tests.support.jobs import job_of
+from tests.support.renders import install_rendered_bases
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,13 +32,10 @@ Status = SampleRequest.Status
 
 @pytest.fixture
 def report(celery_worker):
-    """The seed report with its base sample rendered by the worker."""
-    report = report_load_seed().report
-
-    def rendered():
-        return ReportDocument.objects.filter(report=report, status="ready").count() == 2
-
-    wait_until(rendered, timeout=90, message=f"no render:\n{celery_worker.tail()}")
+    """The seed report with its base PDFs ready (rendered once per test process)."""
+    with broker_unreachable():  # nothing for the worker to render: the bases are installed
+        report = report_load_seed().report
+    install_rendered_bases(report)
     return report
 
 
@@ -100,7 +101,8 @@ def test_visitor_gets_a_personalised_sample_by_email_within_seconds(
     assert request.utm_source == "linkedin" and request.utm_campaign == "smo-q1"
     assert request.pdf_ready_at <= request.emailed_at
     email = OutboundEmail.objects.get(template="enquiries/email/sample_request")
-    assert email.related == request and email.status == "sent" and email.attempts == 1
+    assert email.related == request and email.status == "sent"
+    assert job_of(mail.JOB, email.pk).attempts == 1
     status_page = client.get(reverse("enquiries:sample-status", args=[request.public_token]))
     sent_at = timezone.localtime(request.emailed_at).strftime("%H:%M")
     assert re.search(
@@ -138,7 +140,7 @@ def test_upcoming_report_sample_waits_for_its_render_then_arrives(client, mailbo
     pages = pdf_pages(message)
     assert all("Prepared for Jane Doe, Acme Pharma" in page for page in pages)
     request = wait_for_status(SampleRequest.objects.get(), Status.EMAILED, celery_worker)
-    assert request.prepare_attempts >= 1  # it met DocumentNotReady and retried
+    assert job_of(samples.JOB, request.pk).attempts >= 2  # it met DocumentNotReady and retried
     assert ReportDocument.objects.filter(report=upcoming, kind="sample", status="ready").exists()
 
 
@@ -150,7 +152,7 @@ def test_an_edited_report_sends_the_new_content_not_the_old_render(
     pages = pdf_pages(mailbox.wait_for(1, timeout=90)[0])
     assert "(revised edition)" in " ".join(pages)
     request = wait_for_status(SampleRequest.objects.get(), Status.EMAILED, celery_worker)
-    assert request.prepare_attempts >= 1
+    assert job_of(samples.JOB, request.pk).attempts >= 2  # the new content had to render first
 
 
 def test_smtp_refusing_once_is_retried_and_delivered(client, report, mailbox, celery_worker):
@@ -159,7 +161,7 @@ def test_smtp_refusing_once_is_retried_and_delivered(client, report, mailbox, ce
     mailbox.wait_for(1, timeout=60)
     request = wait_for_status(SampleRequest.objects.get(), Status.EMAILED, celery_worker)
     email = OutboundEmail.objects.get(related_id=str(request.pk))
-    assert email.attempts == 2 and email.status == "sent"
+    assert job_of(mail.JOB, email.pk).attempts == 2 and email.status == "sent"
     assert len(mailbox.messages) == 1
 
 
@@ -188,36 +190,41 @@ def test_final_smtp_failure_shows_in_admin_and_the_resend_action_delivers(
     assert request.error == "" and request.resend_count == 1
 
 
-def test_broker_down_at_post_loses_nothing_and_the_sweeper_delivers(
+def test_broker_down_at_post_loses_nothing_and_the_first_sweep_delivers(
     client, report, mailbox, celery_worker
 ):
     with broker_unreachable():
         response = post_sample_request(client, report)
-    assert response.status_code == 302  # the visitor is thanked; the row is the intent
+    assert response.status_code == 302  # the visitor is thanked; the job row is the intent
     request = SampleRequest.objects.get()
-    time.sleep(2)
-    request.refresh_from_db()
+    job = job_of(samples.JOB, request.pk)
+    assert job.state == Job.State.PENDING and job.dispatched_at is None  # never published
     assert request.status == Status.RECEIVED and mailbox.messages == []
 
-    # The beat schedule runs the sweeper; here it is sent to the worker by hand, once the
-    # request is older than SAMPLE_STALE_AFTER_SECONDS.
-    SampleRequest.objects.filter(pk=request.pk).update(
-        updated_at=timezone.now() - timezone.timedelta(seconds=600)
-    )
-    sample_request_dispatch_stale.delay()
+    # Beat runs the sweeper every JOB_SWEEP_INTERVAL_SECONDS; here it is sent by hand. A job
+    # the broker never got is due at once: no staleness to wait for.
+    jobs_sweep.delay()
     message = mailbox.wait_for(1, timeout=60)[0]
     assert message["To"] == request.email
     wait_for_status(request, Status.EMAILED, celery_worker)
-    assert "sample-request-dispatch-stale" in settings.CELERY_BEAT_SCHEDULE
+    assert settings.CELERY_BEAT_SCHEDULE["jobs-sweep"]["task"] == jobs_sweep.name
 
 
-def test_the_same_task_delivered_twice_sends_one_email(client, report, mailbox, celery_worker):
-    post_sample_request(client, report)
+def test_the_same_job_delivered_twice_sends_one_email(client, report, mailbox, celery_worker):
+    with broker_unreachable():
+        post_sample_request(client, report)  # held back, so the test sends its messages
     request = SampleRequest.objects.get()
-    sample_request_prepare.delay(request.pk)  # e.g. the sweeper and the broker both deliver
-    sample_request_prepare.delay(request.pk)
+    job = job_of(samples.JOB, request.pk)
+    job_run.apply_async((job.pk,), queue="default")  # e.g. the sweeper and a retry both fire
+    job_run.apply_async((job.pk,), queue="default")
     mailbox.wait_for(1, timeout=60)
     wait_for_status(request, Status.EMAILED, celery_worker)
-    time.sleep(2)
+    email = OutboundEmail.objects.get(related_id=str(request.pk))
+    wait_until(
+        lambda: job_of(mail.JOB, email.pk).state == Job.State.DONE,
+        message="the email's job never finished",
+    )
+    celery_worker.wait_idle()  # both messages handled: anything doubled has been sent by now
     assert len(mailbox.messages) == 1
     assert OutboundEmail.objects.filter(related_id=str(request.pk)).count() == 1
+    assert job_of(samples.JOB, request.pk).attempts == 1

@@ -1,18 +1,18 @@
 """Sample-request services against the real database: dedupe and re-send rules, the mail
-log's outcome recorded on the request, retries with backoff, the sweeper, staff notification."""
+log's outcome recorded on the request, stamping retries that give up, staff notification.
+Jobs run in this process (`run_job`), never through the broker."""
 
 from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import transaction
 from django.utils import timezone
 
 from enquiries.models import OutboundEmail, SampleRequest
-from enquiries.services import samples
-from enquiries.services.mail import email_deliver
+from enquiries.services import mail, samples
 from tests.factories import ReportFactory, SampleRequestFactory
+from tests.support.jobs import job_of, run_job
 
 pytestmark = pytest.mark.django_db
 Status = SampleRequest.Status
@@ -128,14 +128,14 @@ def test_resend_of_a_request_in_progress_does_nothing(report):
 def test_resend_of_a_failed_request_without_a_copy_stamps_it_again(
     report, django_capture_on_commit_callbacks
 ):
-    request = SampleRequestFactory(
-        report=report, status=Status.FAILED, prepare_attempts=10, error="gave up"
-    )
+    request = SampleRequestFactory(report=report, status=Status.FAILED, error="gave up")
+    run_job(samples.JOB, request.pk)  # its earlier job, done
     with django_capture_on_commit_callbacks() as callbacks:
         assert samples.sample_request_resend(sample_request=request) is True
     request.refresh_from_db()
-    assert request.status == Status.RECEIVED and request.prepare_attempts == 0
-    assert request.error == "" and len(callbacks) == 1  # the prepare task
+    assert request.status == Status.RECEIVED and request.error == ""
+    job = job_of(samples.JOB, request.pk)
+    assert (job.state, job.attempts) == ("pending", 0) and len(callbacks) == 1  # its publish
 
 
 def test_resend_when_the_stamped_file_is_gone_stamps_a_new_copy(report):
@@ -161,7 +161,7 @@ def test_sent_email_marks_the_request_emailed(report, settings, smtp_server, mai
     sent_through_smtp(settings, smtp_server)
     request = stamped(SampleRequestFactory(report=report), status=Status.PDF_READY)
     email = samples.sample_request_deliver(sample_request=request)
-    email_deliver(email_id=email.pk)
+    run_job(mail.JOB, email.pk)
     request.refresh_from_db()
     email.refresh_from_db()
     assert request.status == Status.EMAILED and request.emailed_at == email.sent_at
@@ -175,10 +175,10 @@ def test_the_stamping_worker_sends_the_email_itself_right_after_commit(
     request = stamped(SampleRequestFactory(report=report), status=Status.PDF_READY)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         email = samples.sample_request_deliver(sample_request=request, send_here=True)
-    assert len(callbacks) == 1  # the send itself, no mail_deliver task
+    assert len(callbacks) == 1  # the send itself, nothing published
     email.refresh_from_db()
     request.refresh_from_db()
-    assert (email.status, email.attempts) == (OutboundEmail.Status.SENT, 1)
+    assert email.status == OutboundEmail.Status.SENT and job_of(mail.JOB, email.pk).attempts == 1
     assert request.status == Status.EMAILED
     assert [message["To"] for message in mailbox.messages] == [request.email]
 
@@ -194,9 +194,13 @@ def test_a_send_refused_in_the_stamping_worker_is_retried_by_the_mail_worker(
     with django_capture_on_commit_callbacks() as retries:
         callbacks[0]()
     email.refresh_from_db()
-    assert (email.status, email.attempts) == (OutboundEmail.Status.RETRYING, 1)
-    assert len(retries) == 1 and mailbox.messages == []  # the mail_deliver task, with backoff
-    email_deliver(email_id=email.pk)  # what that task does
+    job = job_of(mail.JOB, email.pk)
+    assert email.status == OutboundEmail.Status.QUEUED and (job.state, job.attempts) == (
+        "pending",
+        1,
+    )
+    assert len(retries) == 1 and mailbox.messages == []  # the retry, published with backoff
+    run_job(mail.JOB, email.pk)  # what the mail worker does when it is due
     assert [message["To"] for message in mailbox.messages] == [request.email]
 
 
@@ -210,10 +214,10 @@ def test_final_smtp_failure_marks_the_request_failed_with_the_error(report, sett
     settings.MAIL_MAX_ATTEMPTS = 2
     request = stamped(SampleRequestFactory(report=report), status=Status.PDF_READY)
     email = samples.sample_request_deliver(sample_request=request)
-    email_deliver(email_id=email.pk)
+    run_job(mail.JOB, email.pk)
     request.refresh_from_db()
     assert request.status == Status.PDF_READY  # a retry is still to come
-    email_deliver(email_id=email.pk)
+    run_job(mail.JOB, email.pk)
     request.refresh_from_db()
     assert request.status == Status.FAILED and request.failed_at is not None
     assert request.error.startswith("Email not delivered:") and "refused" in request.error.lower()
@@ -224,7 +228,7 @@ def test_an_earlier_send_finishing_late_does_not_change_the_status(report, setti
     request = stamped(SampleRequestFactory(report=report), status=Status.EMAILED)
     first = samples.sample_request_deliver(sample_request=request)
     samples.sample_request_resend(sample_request=request)  # send number 1 is now current
-    email_deliver(email_id=first.pk)
+    run_job(mail.JOB, first.pk)
     request.refresh_from_db()
     assert request.status == Status.PDF_READY and request.resend_count == 1
 
@@ -234,44 +238,24 @@ def test_other_emails_about_the_request_do_not_change_its_status(report, setting
     settings.SAMPLE_NOTIFY_EMAIL = "sales@publisher.example"
     request, _ = create(report)
     note = OutboundEmail.objects.get(template=samples.STAFF_TEMPLATE)
-    email_deliver(email_id=note.pk)
+    run_job(mail.JOB, note.pk)
     request.refresh_from_db()
     assert request.status == Status.RECEIVED
 
 
-def test_stamping_retries_back_off_and_then_give_up(
-    report, settings, django_capture_on_commit_callbacks
-):
+def test_stamping_waits_for_the_base_sample_then_gives_up_with_the_reason(report, settings):
     settings.SAMPLE_PREPARE_MAX_ATTEMPTS = 3
     settings.SAMPLE_PREPARE_RETRY_SECONDS = 2
-    request = SampleRequestFactory(report=report)
-    with django_capture_on_commit_callbacks() as callbacks:
-        delays = [
-            samples.sample_request_retry_later(sample_request=request, error=error)
-            for error in ("", "OSError: disk full", "")
-        ]
-    assert delays == [2, 4, None] and len(callbacks) == 2
+    request = SampleRequestFactory(report=report)  # its report has no rendered sample
+    delays = []
+    for _ in range(3):
+        started = timezone.now()
+        outcome = run_job(samples.JOB, request.pk)
+        job = job_of(samples.JOB, request.pk)
+        if job.state == "pending":
+            delays.append(round((job.due_at - started).total_seconds()))
+    assert outcome == "failed" and delays == [2, 4]
     request.refresh_from_db()
-    assert request.status == Status.FAILED and request.prepare_attempts == 3
-    assert "gave up after 3 attempts" in request.error
-    assert "base sample was not ready" in request.error
-
-
-def test_retry_delay_is_capped(report, settings):
-    settings.SAMPLE_PREPARE_MAX_ATTEMPTS = 20
-    request = SampleRequestFactory(report=report, prepare_attempts=12)
-    with transaction.atomic():
-        assert samples.sample_request_retry_later(sample_request=request) == 60
-
-
-def test_sweeper_dispatches_only_requests_left_received(
-    report, settings, django_capture_on_commit_callbacks
-):
-    old = timezone.now() - timedelta(seconds=settings.SAMPLE_STALE_AFTER_SECONDS + 5)
-    stale = SampleRequestFactory(report=report)
-    SampleRequestFactory(report=report)  # fresh: its task is probably in the queue
-    done = SampleRequestFactory(report=report, status=Status.EMAILED)
-    SampleRequest.objects.filter(pk__in=[stale.pk, done.pk]).update(updated_at=old)
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert samples.sample_request_dispatch_stale() == 1
-    assert len(callbacks) == 1
+    assert request.status == Status.FAILED and request.failed_at is not None
+    assert request.error.startswith("Stamping failed:") and "not rendered yet" in request.error
+    assert job.attempts == 3 and "not rendered yet" in job.last_error

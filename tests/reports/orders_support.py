@@ -10,8 +10,8 @@ from django.utils import timezone
 from pypdf import PdfWriter
 
 from reports.models import Deliverable, Order
-from reports.services import checkout, downloads
-from reports.services.webhooks import stripe_event_process
+from reports.services import checkout, downloads, webhooks
+from tests.support.jobs import run_job
 
 BUYER = {
     "email": "jane.doe@acme-pharma.example",
@@ -56,13 +56,15 @@ def webhook_post(client, stripe, event, *, signature="valid"):
 
 
 def webhook_deliver_and_process(client, stripe, event):
-    """Post the event as Stripe would, then run the task's service here (no worker)."""
+    """Post the event as Stripe would, then run its job here (no worker). Returns the row."""
     from reports.models import StripeEvent
 
     response = webhook_post(client, stripe, event)
     assert response.status_code == 200, response.content
     row = StripeEvent.objects.get(stripe_id=event["id"])
-    return stripe_event_process(event_id=row.pk)
+    run_job(webhooks.JOB, row.pk)
+    row.refresh_from_db()
+    return row
 
 
 def tiny_pdf(text_pages: int = 2) -> bytes:

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from reports.admin.documents import ReportDocumentsAdminMixin, documents_panel
 from reports.models import Report, ReportDocument
-from reports.services import documents
 from reports.services.seed import report_load_seed
+from tests.support.renders import install_rendered_bases
 
 Status = ReportDocument.Status
 
@@ -17,7 +17,7 @@ Status = ReportDocument.Status
 @pytest.fixture
 def rendered(db):
     report = report_load_seed().report
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     return report
 
 

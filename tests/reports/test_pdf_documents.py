@@ -10,10 +10,13 @@ from django.db.models import F
 from django.utils import timezone
 from pypdf import PdfReader
 
+from common.models import Job
 from reports.models import Category, ReportDocument
 from reports.services import documents
 from reports.services.seed import report_load_seed
 from tests.reports.pdf_support import normalise, pdf_pages_text
+from tests.support.jobs import job_of
+from tests.support.renders import install_rendered_bases, render_queued
 
 Status = ReportDocument.Status
 
@@ -42,7 +45,7 @@ def test_copy_before_render_raises_not_ready_and_leaves_a_queued_version(report)
 
 
 def test_sample_copy_carries_the_stamp_on_every_page_and_in_metadata(report):
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     base = ReportDocument.objects.get(report=report, kind="sample", status=Status.READY)
 
     path = documents.sample_copy_create(
@@ -62,7 +65,7 @@ def test_sample_copy_carries_the_stamp_on_every_page_and_in_metadata(report):
 
 
 def test_licensed_copy_stamps_the_full_report(report):
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     path = documents.licensed_copy_create(
         report=report,
         company="Acme Pharma",
@@ -97,7 +100,7 @@ def _copy(report, hint="s/copy"):
 
 
 def test_editing_a_report_makes_a_new_version_and_new_copies_wait_for_it(report):
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     assert "version 1" in _version_in(_copy(report))
 
     _edit(report, analysis="A rewritten analysis.\n\nWith a second paragraph.")
@@ -106,14 +109,14 @@ def test_editing_a_report_makes_a_new_version_and_new_copies_wait_for_it(report)
     assert new.status == Status.QUEUED
     with pytest.raises(documents.DocumentNotReady):
         _copy(report)  # version 1 is not served for new copies
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     path = _copy(report, "s/after-edit")
     assert "version 2" in _version_in(path)
     assert "A rewritten analysis." in normalise(" ".join(pdf_pages_text(_read(path))))
 
 
 def test_unchanged_content_keeps_its_version(report):
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     _edit(report, title=report.title)
     documents.report_documents_refresh(report=report)
     assert list(ReportDocument.objects.filter(report=report).values_list("version", flat=True)) == [
@@ -123,14 +126,14 @@ def test_unchanged_content_keeps_its_version(report):
 
 
 def test_failed_render_is_recorded_and_the_previous_good_version_stays_in_use(report, monkeypatch):
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     _edit(report, summary="A new summary that will fail to render.")
 
     def broken_render(**kwargs):
         raise RuntimeError("Pango could not load a font")
 
     monkeypatch.setattr(documents, "document_render", broken_render)
-    documents.report_documents_render(report_id=report.pk)
+    render_queued(report)
 
     failed = ReportDocument.objects.get(report=report, kind="sample", version=2)
     assert failed.status == Status.FAILED
@@ -139,21 +142,21 @@ def test_failed_render_is_recorded_and_the_previous_good_version_stays_in_use(re
 
 
 def test_staff_rerender_keeps_serving_the_same_content_until_the_new_file_lands(report):
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     documents.report_documents_rerender(report=report)
     sample = ReportDocument.objects.get(report=report, kind="sample")
     assert sample.status == Status.QUEUED and sample.version == 1
     assert "version 1" in _version_in(_copy(report))
-    documents.report_documents_render(report_id=report.pk)
+    render_queued(report)
     sample.refresh_from_db()
-    assert sample.status == Status.READY and sample.attempts == 1
+    assert sample.status == Status.READY and job_of(documents.RENDER_JOB, sample.pk).attempts == 1
 
 
 def test_a_version_edited_away_before_rendering_is_closed_not_rendered(report):
     documents.report_documents_refresh(report=report)
     _edit(report, latest_trends="Changed before the worker got to it.")
 
-    documents.report_documents_render(report_id=report.pk)
+    render_queued(report)
 
     old = ReportDocument.objects.filter(report=report, version=1)
     assert set(old.values_list("status", flat=True)) == {Status.FAILED}
@@ -165,9 +168,9 @@ def test_a_version_edited_away_before_rendering_is_closed_not_rendered(report):
 
 def test_rendering_twice_renders_once(report):
     documents.report_documents_refresh(report=report)
-    first = documents.report_documents_render(report_id=report.pk)
-    second = documents.report_documents_render(report_id=report.pk)
-    assert len(first) == 2 and second == []
+    first = render_queued(report)
+    second = render_queued(report)
+    assert first == ["done", "done"] and second == []
 
 
 def test_drafts_are_not_rendered_on_refresh(report):
@@ -185,7 +188,7 @@ def test_upcoming_report_gets_an_outline_sample(report):
         latest_trends="",
         opportunities="",
     )
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     text = normalise(" ".join(pdf_pages_text(_read(_copy(report)))))
     assert "Forthcoming edition · Outline sample".upper() in text.upper()
     assert "Scope of the forthcoming edition." in text
@@ -193,43 +196,43 @@ def test_upcoming_report_gets_an_outline_sample(report):
     assert "Key players profiled" not in text
 
 
-def test_lost_or_abandoned_renders_are_enqueued_again(report, settings):  # noqa: F811
-    documents.report_documents_refresh(report=report)
-    settings.PDF_RENDER_STALE_AFTER_SECONDS = 0
-    assert documents.documents_render_stale() == 1
-
-
 def test_copy_path_comes_from_the_hint_without_leaving_the_folder(report):
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     assert _copy(report, "../../etc/passwd") == "etc/passwd.pdf"
     assert _copy(report, "/abs/x y.pdf") == "abs/x-y.pdf"
 
 
 def _abandon(report, attempts):
-    """As if a worker was killed mid-render (hard time limit, OOM) long ago."""
+    """As if a worker was killed mid-render (hard time limit, OOM) longer ago than a lease."""
     documents.report_documents_refresh(report=report)
-    long_ago = timezone.now() - timedelta(seconds=settings.PDF_RENDER_STALE_AFTER_SECONDS + 1)
-    ReportDocument.objects.filter(report=report).update(
-        status=Status.RENDERING, started_at=long_ago, attempts=attempts
+    long_ago = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS + 1)
+    ReportDocument.objects.filter(report=report).update(status=Status.RENDERING)
+    return Job.objects.filter(kind=documents.RENDER_JOB).update(
+        state="running", claimed_at=long_ago, claim_token="dead-worker", attempts=attempts
     )
 
 
-def test_a_render_abandoned_by_a_killed_worker_is_claimed_again(report):
-    _abandon(report, attempts=1)
-    rendered = documents.report_documents_render(report_id=report.pk)
-    assert [(d.status, d.attempts) for d in rendered] == [(Status.READY, 2)] * 2
+def test_a_render_abandoned_by_a_killed_worker_is_taken_over(report):
+    assert _abandon(report, attempts=1) == 2
+    assert render_queued(report) == ["done", "done"]
+    for document in ReportDocument.objects.filter(report=report):
+        assert document.status == Status.READY
+        assert job_of(documents.RENDER_JOB, document.pk).attempts == 2
 
 
 def test_a_render_that_kills_its_worker_every_time_ends_failed(report):
     _abandon(report, attempts=settings.PDF_RENDER_MAX_ATTEMPTS)
-    assert documents.report_documents_render(report_id=report.pk) == []
-    errors = ReportDocument.objects.filter(report=report).values_list("error", flat=True)
-    assert all("worker stopped" in error for error in errors)
+    assert render_queued(report) == ["skipped", "skipped"]  # nothing left to try
+    for document in ReportDocument.objects.filter(report=report):
+        job = job_of(documents.RENDER_JOB, document.pk)
+        assert document.status == Status.FAILED and job.state == "failed"
+        assert job.attempts == settings.PDF_RENDER_MAX_ATTEMPTS
+        assert "did not finish: the worker was killed or timed out" in document.error
 
 
 def test_copies_in_a_row_each_carry_only_their_own_stamp(report):
     """The worker keeps the parsed base between copies: nothing of one copy leaks into the next."""
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     texts = {}
     for name in ("First Reader", "Second Reader", "Third Reader"):
         path = documents.sample_copy_create(
@@ -256,7 +259,7 @@ def test_a_child_row_changed_behind_the_services_back_is_not_served_from_the_old
 ):
     """The content hash is cached, but any row change (here without signals or a refresh, in
     the same transaction as the cached lookup) makes new copies wait for the new version."""
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     assert "version 1" in _version_in(_copy(report))
     change(report)
     with pytest.raises(documents.DocumentNotReady):

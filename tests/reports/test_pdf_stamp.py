@@ -15,6 +15,7 @@ from reports.pdf.stamp import pdf_stamp
 from reports.services import documents
 from reports.services.seed import report_load_seed
 from tests.reports.pdf_support import normalise, pdf_pages_text, seed_content
+from tests.support.renders import install_rendered_bases
 
 HOSTILE_NAME = '<img src="file:///etc/passwd">'
 HOSTILE_COMPANY = "</p><h1>x url(http://127.0.0.1:6379)"
@@ -72,7 +73,7 @@ def test_stamp_sits_on_every_page_over_the_original_content(full):
 @pytest.mark.django_db
 def test_visitor_values_are_literal_text_and_fetch_nothing(caplog):
     report = report_load_seed().report
-    documents.report_documents_render(report_id=report.pk)
+    install_rendered_bases(report)
     caplog.clear()
 
     with caplog.at_level(logging.INFO, logger="reports.pdf.fetcher"):

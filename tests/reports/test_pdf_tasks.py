@@ -1,17 +1,17 @@
-"""The render task on a real Celery worker."""
+"""Render jobs on a real Celery worker."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
+from common import jobs
+from common.models import Job
 from reports.models import KeyPlayer, ReportDocument
-from reports.pdf.content import content_hash, report_content
 from reports.services import documents
 from reports.services.seed import report_load_seed
-from reports.tasks import pdf_render_report
 from tests.factories import ReportFactory
+from tests.support.broker import broker_unreachable
 from tests.support.waiting import wait_until
 
 Status = ReportDocument.Status
@@ -45,42 +45,46 @@ def _long_report():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_render_over_the_soft_time_limit_is_recorded_as_failed(celery_worker):
-    report = _long_report()  # created without a refresh: nothing is enqueued yet
-    # The limits travel in the message (set from the sender's settings); one second here.
-    pdf_render_report.apply_async((report.pk,), soft_time_limit=1, time_limit=60)
+def test_a_render_over_the_soft_time_limit_is_recorded_as_failed(celery_worker, settings):
+    report = _long_report()  # created without a refresh: nothing is queued yet
+    # The limits travel in the message, from the publisher's settings: one second here.
+    settings.PDF_RENDER_SOFT_TIME_LIMIT = 1
+    documents.report_documents_refresh(report=report)
 
     full = wait_until(
         lambda: ReportDocument.objects.filter(
             report=report, kind="full", status=Status.FAILED
         ).first(),
         timeout=90,
-        message=f"no failure recorded:\n{celery_worker.tail()}",
+        message="the full report's render was never recorded as failed",
     )
     assert full.error == "Rendering exceeded the soft time limit."
     assert not full.file_path
+    job = Job.objects.get(kind=documents.RENDER_JOB, target_id=full.pk)
+    assert (job.state, job.attempts) == ("failed", 1)  # a time limit is not retried
 
 
-def test_render_task_has_time_limits_from_settings():
-    assert pdf_render_report.soft_time_limit == settings.PDF_RENDER_SOFT_TIME_LIMIT
-    assert pdf_render_report.time_limit == settings.PDF_RENDER_TIME_LIMIT
+def test_render_jobs_carry_the_time_limits_from_settings():
+    limits = jobs.KINDS[documents.RENDER_JOB].time_limits
+    assert limits == {
+        "soft_time_limit": settings.PDF_RENDER_SOFT_TIME_LIMIT,
+        "time_limit": settings.PDF_RENDER_TIME_LIMIT,
+    }
     assert settings.PDF_RENDER_SOFT_TIME_LIMIT < settings.PDF_RENDER_TIME_LIMIT
+    assert settings.PDF_RENDER_TIME_LIMIT < settings.JOB_LEASE_SECONDS
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sweeper_renders_versions_whose_message_never_reached_the_broker(celery_worker):
-    report = ReportFactory()
-    digest = content_hash(report_content(report=report))
-    long_ago = timezone.now() - timedelta(seconds=settings.PDF_RENDER_STALE_AFTER_SECONDS + 5)
-    for kind in ("full", "sample"):  # queued rows, as left by a failed enqueue
-        ReportDocument.objects.create(
-            report=report, kind=kind, content_hash=digest, version=1, queued_at=long_ago
-        )
+def test_the_sweeper_publishes_renders_the_broker_never_got(celery_worker):
+    with broker_unreachable():
+        report = ReportFactory()
+        documents.report_documents_refresh(report=report)
+    assert set(Job.objects.values_list("dispatched_at", flat=True)) == {None}
 
-    assert documents.documents_render_stale() == 1
+    assert jobs.sweep() == 2
 
     wait_until(
         lambda: ReportDocument.objects.filter(report=report, status=Status.READY).count() == 2,
         timeout=90,
-        message=f"not rendered:\n{celery_worker.tail()}",
+        message="the swept renders never finished",
     )

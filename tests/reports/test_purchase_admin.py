@@ -4,8 +4,9 @@ extend; Stripe events with "process again"; the sales summary."""
 import pytest
 from django.contrib.auth.models import Permission
 
+from common.models import Job
 from reports.models import DownloadLink, Order, StripeEvent
-from reports.services import fulfilment
+from reports.services import fulfilment, webhooks
 from tests.reports.orders_support import fulfilled_order, order_started, webhook_post
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +105,8 @@ def test_stripe_event_list_shows_results_and_can_process_again(
     event = stripe.session_pay(order.stripe_session_id, deliver=False)
     webhook_post(admin_client, stripe, event)
     row = StripeEvent.objects.get()
-    StripeEvent.objects.filter(pk=row.pk).update(status="failed", last_error="boom", attempts=8)
+    StripeEvent.objects.filter(pk=row.pk).update(status="failed", last_error="boom")
+    Job.objects.filter(kind=webhooks.JOB, target_id=row.pk).update(state="failed", attempts=8)
     listing = admin_client.get("/admin/reports/stripeevent/").content.decode()
     assert event["id"] in listing and "checkout.session.completed" in listing
     admin_client.post(
@@ -112,7 +114,8 @@ def test_stripe_event_list_shows_results_and_can_process_again(
         {"action": "process_again", "_selected_action": [row.pk]},
     )
     row.refresh_from_db()
-    assert (row.status, row.attempts) == ("pending", 0)
+    job = Job.objects.get(kind=webhooks.JOB, target_id=row.pk)
+    assert (row.status, job.state, job.attempts) == ("pending", "pending", 0)
     detail = admin_client.get(f"/admin/reports/stripeevent/{row.pk}/change/").content.decode()
     assert order.reference in detail  # the payload, pretty-printed
 

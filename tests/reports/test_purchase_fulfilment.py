@@ -10,13 +10,15 @@ from pypdf import PdfReader
 
 from enquiries.models import OutboundEmail
 from reports.models import Deliverable, DownloadLink, Order, OrderEvent, ReportDocument
-from reports.services import documents, fulfilment, refunds
+from reports.services import fulfilment, refunds
 from reports.services.webhooks import order_for_payment
 from tests.reports.orders_support import (
     order_started,
     purchase_post,
     webhook_deliver_and_process,
 )
+from tests.support.jobs import job_of, run_job
+from tests.support.renders import install_rendered_bases
 
 pytestmark = pytest.mark.django_db
 
@@ -251,22 +253,19 @@ def test_abandoned_orders_without_a_session_expire(client, stripe, report_on_sal
     assert Order.objects.get().status == Order.Status.EXPIRED
 
 
-def test_report_preparation_waits_for_the_render_then_stamps_and_sends_the_link(
-    stripe, order, django_capture_on_commit_callbacks
-):
+def test_report_preparation_waits_for_the_render_then_stamps_and_sends_the_link(stripe, order):
     session = stripe.session_pay(order.stripe_session_id, deliver=False)["data"]["object"]
     fulfilment.order_fulfil(order=order, session=session)
-    with pytest.raises(fulfilment.DeliverableRetry) as retry:
-        fulfilment.order_deliverable_prepare(order_id=order.pk)
-    assert retry.value.countdown >= 1
+    job = job_of(fulfilment.DELIVERABLE_JOB, order.pk)  # asked for with the payment
+    assert run_job(fulfilment.DELIVERABLE_JOB, order.pk).startswith("retry in")
     assert ReportDocument.objects.filter(report=order.report, kind="full", status="queued").exists()
 
-    documents.report_documents_render(report_id=order.report.pk)
-    with django_capture_on_commit_callbacks():
-        assert fulfilment.order_deliverable_prepare(order_id=order.pk) == "fulfilled"
-    assert fulfilment.order_deliverable_prepare(order_id=order.pk) == "nothing to prepare"
+    install_rendered_bases(order.report)
+    assert run_job(fulfilment.DELIVERABLE_JOB, order.pk) == "done"
+    assert run_job(fulfilment.DELIVERABLE_JOB, order.pk) == "skipped"
     order.refresh_from_db()
-    assert order.status == Order.Status.FULFILLED and order.deliverable_attempts == 2
+    job.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED and job.attempts == 2
     with storages["private"].open(Deliverable.objects.get(order=order).path) as handle:
         pages = PdfReader(io.BytesIO(handle.read())).pages
     stamp = f"Licensed to Acme Pharma — Single user — order {order.reference}"
@@ -280,39 +279,23 @@ def test_report_preparation_that_keeps_failing_is_flagged_for_staff(stripe, orde
     settings.DELIVERABLE_MAX_ATTEMPTS = 1
     session = stripe.session_pay(order.stripe_session_id, deliver=False)["data"]["object"]
     fulfilment.order_fulfil(order=order, session=session)
-    assert fulfilment.order_deliverable_prepare(order_id=order.pk) == "failed; flagged for staff"
+    assert run_job(fulfilment.DELIVERABLE_JOB, order.pk) == "failed"
     order.refresh_from_db()
     assert order.status == Order.Status.PAID and order.needs_attention
-    assert "DocumentNotReady" in order.deliverable_error
+    assert "not rendered yet" in order.deliverable_error
+    assert "could not be prepared" in order.attention_note
     assert order.events.filter(kind=OrderEvent.Kind.DELIVERABLE_ERROR).exists()
+    # staff start it again with a fresh attempt budget
+    fulfilment.order_deliverable_retry(order=order)
+    job = job_of(fulfilment.DELIVERABLE_JOB, order.pk)
+    assert (job.state, job.attempts) == ("pending", 0)
 
 
 def test_refund_while_the_report_is_being_prepared_sends_no_link(stripe, order):
     session = stripe.session_pay(order.stripe_session_id, deliver=False)["data"]["object"]
     fulfilment.order_fulfil(order=order, session=session)
-    documents.report_documents_render(report_id=order.report.pk)
+    install_rendered_bases(order.report)
     refunds.order_refund(order=order)
-    assert fulfilment.order_deliverable_prepare(order_id=order.pk) == "nothing to prepare"
+    assert run_job(fulfilment.DELIVERABLE_JOB, order.pk) == "done"  # nothing left to do
     assert not OutboundEmail.objects.filter(template="reports/email/order_download_link").exists()
-
-
-def test_sweeper_redispatches_lost_report_jobs_but_not_ones_waiting_for_their_retry(
-    order, settings
-):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    settings.PAYMENTS_STALE_AFTER_SECONDS = 120
-    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
-
-    def aged(seconds, attempts):
-        Order.objects.filter(pk=order.pk).update(
-            deliverable_attempts=attempts, updated_at=timezone.now() - timedelta(seconds=seconds)
-        )
-        return fulfilment.order_deliverables_dispatch_stale()
-
-    assert aged(60, attempts=0) == 0  # its job may still be on its way
-    assert aged(200, attempts=0) == 1  # the job was lost: dispatch again
-    assert aged(200, attempts=2) == 0  # a retry is scheduled within the cap
-    assert aged(500, attempts=2) == 1  # the retry is overdue: it was lost too
+    assert not Deliverable.objects.filter(order=order).exists()

@@ -9,8 +9,8 @@ import pytest
 
 from enquiries.models import OutboundEmail
 from reports.models import Deliverable, Order, OrderEvent, StripeEvent
-from reports.services import documents
 from tests.reports.orders_support import order_started
+from tests.support.renders import install_rendered_bases
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +30,7 @@ def get_page(url, results):
 def test_same_event_five_times_concurrently_plus_reloads_fulfils_once(
     celery_worker, mailbox, live_server, stripe, client, report_on_sale
 ):
-    documents.report_documents_render(report_id=report_on_sale.pk)  # the base PDF, up front
+    install_rendered_bases(report_on_sale)  # the base PDF, up front
     order = order_started(client, report_on_sale, stripe)
     event = stripe.session_pay(order.stripe_session_id, deliver=False)
     body, headers = stripe.signed_request(event)

@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from reports.models import Order, StripeEvent
 from reports.services import webhooks
-from tests.reports.orders_support import order_started, webhook_post
+from tests.reports.orders_support import order_started, webhook_deliver_and_process, webhook_post
+from tests.support.jobs import job_of, run_job
 
 pytestmark = pytest.mark.django_db
 
@@ -73,29 +74,29 @@ def test_verified_event_is_stored_once_and_acknowledged_before_processing(
 def test_processing_the_stored_event_fulfils_the_order_and_records_the_result(
     client, stripe, completed_event
 ):
-    webhook_post(client, stripe, completed_event)
-    row = webhooks.stripe_event_process(event_id=StripeEvent.objects.get().pk)
+    row = webhook_deliver_and_process(client, stripe, completed_event)
     order = Order.objects.get()
     assert row.status == StripeEvent.Status.PROCESSED
-    assert row.result.startswith("paid") and row.order == order and row.attempts == 1
+    assert row.result.startswith("paid") and row.order == order
+    assert job_of(webhooks.JOB, row.pk).attempts == 1
     assert order.status == Order.Status.PAID
-    # a second run (a redelivered task message) changes nothing
-    again = webhooks.stripe_event_process(event_id=row.pk)
-    assert again.attempts == 1 and order.events.filter(kind="paid").count() == 1
+    # a second run (a stray message) finds the job done and changes nothing
+    assert run_job(webhooks.JOB, row.pk) == "skipped"
+    assert (
+        job_of(webhooks.JOB, row.pk).attempts == 1 and order.events.filter(kind="paid").count() == 1
+    )
 
 
 def test_unhandled_event_types_are_stored_and_acknowledged(client, stripe):
     event = stripe.event_build("customer.created", {"id": "cus_1", "object": "customer"})
-    assert webhook_post(client, stripe, event).status_code == 200
-    row = webhooks.stripe_event_process(event_id=StripeEvent.objects.get().pk)
+    row = webhook_deliver_and_process(client, stripe, event)
     assert row.status == StripeEvent.Status.IGNORED
 
 
 def test_event_for_an_order_we_do_not_have_is_processed_as_ignored(client, stripe):
     session = {"id": "cs_x", "object": "checkout.session", "client_reference_id": "SMO-1999-1"}
     event = stripe.event_build("checkout.session.completed", session)
-    webhook_post(client, stripe, event)
-    row = webhooks.stripe_event_process(event_id=StripeEvent.objects.get().pk)
+    row = webhook_deliver_and_process(client, stripe, event)
     assert row.status == StripeEvent.Status.PROCESSED and "no order" in row.result
 
 
@@ -108,23 +109,28 @@ def test_processing_error_is_retried_with_backoff_then_marked_failed(
     webhook_post(client, stripe, stripe.event_build("charge.refunded", charge))
     row_id = StripeEvent.objects.get().pk
     stripe.fail_next(10)
-    first = webhooks.stripe_event_process(event_id=row_id)
-    assert first.status == StripeEvent.Status.RETRYING
-    assert first.next_attempt_at > timezone.now() and "Stripe error 500" in first.last_error
-    second = webhooks.stripe_event_process(event_id=row_id)
-    assert second.status == StripeEvent.Status.FAILED and second.attempts == 2
+    started = timezone.now()
+    assert run_job(webhooks.JOB, row_id).startswith("retry in")
+    job = job_of(webhooks.JOB, row_id)
+    assert StripeEvent.objects.get(pk=row_id).status == StripeEvent.Status.PENDING
+    assert job.due_at > started and "Stripe error 500" in job.last_error
+    assert run_job(webhooks.JOB, row_id) == "failed"
+    failed = StripeEvent.objects.get(pk=row_id)
+    assert failed.status == StripeEvent.Status.FAILED and "Stripe error 500" in failed.last_error
+    assert job_of(webhooks.JOB, row_id).attempts == 2
     # staff's "process again" gives it a fresh budget; Stripe is back, no order matches
     stripe.fail_next(0)
-    webhooks.stripe_event_reprocess(event=second)
-    final = webhooks.stripe_event_process(event_id=row_id)
+    webhooks.stripe_event_reprocess(event=failed)
+    assert run_job(webhooks.JOB, row_id) == "done"
+    final = StripeEvent.objects.get(pk=row_id)
     assert final.status == StripeEvent.Status.PROCESSED and "no order" in final.result
 
 
-def test_sweeper_redispatches_events_the_broker_never_delivered(
-    client, stripe, completed_event, settings, django_capture_on_commit_callbacks
+def test_a_stored_event_is_published_after_commit_with_its_job(
+    client, stripe, completed_event, django_capture_on_commit_callbacks
 ):
-    settings.PAYMENTS_STALE_AFTER_SECONDS = 0
-    webhook_post(client, stripe, completed_event)
     with django_capture_on_commit_callbacks() as callbacks:
-        assert webhooks.stripe_events_dispatch_stale() == 1
-    assert len(callbacks) == 1  # one dispatch, sent after commit
+        webhook_post(client, stripe, completed_event)
+    row = StripeEvent.objects.get()
+    assert job_of(webhooks.JOB, row.pk).state == "pending"
+    assert len(callbacks) == 1  # one publish, after commit

@@ -5,8 +5,8 @@ import os
 from contextlib import contextmanager
 
 import kombu.pools
-from django.conf import settings
 
+from common import jobs
 from smosite.celery import app
 
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -21,12 +21,20 @@ def _use_broker(url: str) -> None:
     app._pool = None
     app.amqp._producer_pool = None
     kombu.pools.reset()
+    jobs.publisher_reset()
 
 
 @contextmanager
-def broker_unreachable():
-    _use_broker(CLOSED_PORT_URL)
+def broker_at(url: str):
+    """This process publishes to `url` (e.g. a port that never answers) until the block ends."""
+    previous = app.conf.broker_url
+    _use_broker(url)
     try:
         yield
     finally:
-        _use_broker(settings.CELERY_BROKER_URL)
+        _use_broker(previous)
+
+
+def broker_unreachable():
+    """Nothing listens on the broker's port: every connection is refused at once."""
+    return broker_at(CLOSED_PORT_URL)

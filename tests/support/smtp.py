@@ -65,3 +65,47 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class SmtpEndpoint:
+    """One loopback port whose SMTP server a test switches between the ways a real one
+    fails: nothing listening (refused), an aiosmtpd answering 451 to every message, a server
+    that accepts the connection and never says a word (hang), and one that accepts mail."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.sink = Sink()
+        self._controller = None
+        self._silent = None
+
+    def refuse(self):
+        self._close()
+
+    def fail(self):
+        self._close()
+        self.sink.fail_next = 10**6
+        self._serve()
+
+    def hang(self):
+        self._close()
+        self._silent = socket.socket()
+        self._silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._silent.bind(("127.0.0.1", self.port))
+        self._silent.listen(16)  # connections complete in the backlog; nobody answers
+
+    def accept(self):
+        self._close()
+        self.sink.fail_next = 0
+        self._serve()
+
+    def _serve(self):
+        self._controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def _close(self):
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+        if self._silent is not None:
+            self._silent.close()
+            self._silent = None

@@ -105,6 +105,9 @@ class FakeStripe:
         self.fail_next_count = 0
         self.fail_status = 500
         self.unreachable = False
+        # While set, API calls get no answer at all until it is cleared (a hanging Stripe).
+        self.hanging = threading.Event()
+        self.released = threading.Event()
         self.sequence = 0
 
     # --- Failure injection -------------------------------------------------------------
@@ -114,8 +117,18 @@ class FakeStripe:
         key, as Stripe does)."""
         self.fail_next_count, self.fail_status = count, status
 
+    def hang(self, on: bool = True):
+        """API calls wait without an answer (until `hang(False)`), like an overloaded host."""
+        if on:
+            self.released.clear()
+            self.hanging.set()
+        else:
+            self.hanging.clear()
+            self.released.set()
+
     def reset(self):
         """Forget everything (between tests); the server keeps its address."""
+        self.hang(False)
         with self.lock:
             base_url = self.base_url
             self.__init__(api_key=self.api_key, webhook_secret=self.webhook_secret)
@@ -617,6 +630,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.unreachable:
             self.close_connection = True
             self.connection.shutdown(2)  # like a dead host: no answer at all
+            return
+        if fake.hanging.is_set() and not self.path.startswith("/pay/"):
+            fake.released.wait(timeout=120)
+            self.close_connection = True
             return
         url = urlsplit(self.path)
         if url.path.startswith("/pay/"):

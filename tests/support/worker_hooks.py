@@ -1,14 +1,47 @@
-"""Imported into the test worker process (`celery worker --include`).
+"""Imported into every test worker process (`celery worker --include`).
 
-Transactional tests flush the database after each test, and Django then creates the
-content types again with new ids. The worker lives for the whole session, so it must not keep
-the old ids in ContentType's per-process cache (production never renumbers them)."""
+- The poison kinds of job (tests/support/poison.py) exist in every worker.
+- Fault injection for the kill tests: with FAULT_DIR set, a pool process that reaches a stage
+  named by a file `FAULT_DIR/block-<stage>` (render, stamp, send) writes its pid to
+  `FAULT_DIR/<stage>.pid` and waits there, so the test can SIGKILL it mid-stage. The file is
+  removed by the test before the job runs again."""
 
-from celery.signals import task_prerun
+import os
+import time
+from pathlib import Path
+
+from celery.signals import worker_init, worker_process_init
 
 
-@task_prerun.connect
-def forget_content_types(**kwargs):
-    from django.contrib.contenttypes.models import ContentType
+@worker_init.connect
+def register_poison_kinds(**kwargs):
+    from tests.support import poison
 
-    ContentType.objects.clear_cache()
+    poison.register()
+
+
+def _blocking(stage: str, function):
+    folder = Path(os.environ["FAULT_DIR"])
+
+    def wrapper(*args, **kwargs):
+        if (folder / f"block-{stage}").exists():
+            (folder / f"{stage}.pid").write_text(str(os.getpid()))
+            deadline = time.monotonic() + 120
+            while (folder / f"block-{stage}").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+@worker_process_init.connect
+def install_fault_points(**kwargs):
+    if not os.environ.get("FAULT_DIR"):
+        return
+    from django.core.mail.backends import smtp
+
+    from reports.services import documents
+
+    documents.document_render = _blocking("render", documents.document_render)
+    documents.pdf_stamp = _blocking("stamp", documents.pdf_stamp)
+    smtp.EmailBackend.send_messages = _blocking("send", smtp.EmailBackend.send_messages)

@@ -1,0 +1,19 @@
+"""The Celery side of background jobs (common/jobs.py): one task runs any kind of job, one
+sweeper publishes what is due. Each job is published to its kind's queue."""
+
+from celery import shared_task
+
+from . import jobs
+
+
+@shared_task(name="common.tasks.job_run", bind=True)
+def job_run(self, job_id: int) -> str:
+    # The task id is the claim's token: the same message delivered again (its worker died
+    # before acknowledging) may take over its own claim.
+    _, soft_time_limit = self.request.timelimit or (None, None)
+    return jobs.run(job_id, token=self.request.id, soft_time_limit=soft_time_limit)
+
+
+@shared_task(name="common.tasks.jobs_sweep")
+def jobs_sweep() -> int:
+    return jobs.sweep()
