@@ -18,13 +18,16 @@ QUEUES := default,pdf,mail,payments
 # (pdftoppm) and Chromium for tests.
 APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
 	libfontconfig1 fonts-dejavu-core fonts-lato fonts-open-sans
-APT_TEST := poppler-utils chromium
+APT_TEST := poppler-utils chromium redis-server
 
 # Settings `make test` gives the suite unless the environment already sets them: this
 # machine kind runs PostgreSQL and Redis on loopback (CI sets the same in .ci/run).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_CACHE_URL ?= redis://127.0.0.1:6379/14
+# Test processes run side by side (pytest-xdist), each with its own database, Redis databases
+# and worker; files stay together so a module's fixtures are set up once.
+TEST_PROCESSES ?= 2
 
 .PHONY: run test install system-deps system-deps-test lint migrate admin-user bench clean
 
@@ -91,7 +94,7 @@ test: system-deps-test install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	  CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_REDIS_URL)} \
 	  CACHE_URL=$${CACHE_URL:-$(TEST_CACHE_URL)} \
-	  $(RUN) pytest $(PYTEST_ARGS)
+	  $(RUN) pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
 	$(RUN) python -m bench
