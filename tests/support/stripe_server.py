@@ -517,11 +517,16 @@ class FakeStripe:
                 self.event_send(event)
         return event
 
-    def signature_header(self, body: bytes, *, secret=None, timestamp=None) -> str:
+    def signature_header(self, body: bytes, *, secret=None, timestamp=None, secrets=()) -> str:
+        """`t=…,v1=…`; with `secrets`, one v1 signature per secret, as Stripe signs while an
+        endpoint's old secret is still live after "roll secret"."""
         timestamp = int(time.time()) if timestamp is None else timestamp
         signed = f"{timestamp}.".encode() + body
-        digest = hmac.new((secret or self.webhook_secret).encode(), signed, hashlib.sha256)
-        return f"t={timestamp},v1={digest.hexdigest()}"
+        signatures = [
+            hmac.new(key.encode(), signed, hashlib.sha256).hexdigest()
+            for key in (secrets or [secret or self.webhook_secret])
+        ]
+        return f"t={timestamp}," + ",".join(f"v1={digest}" for digest in signatures)
 
     def signed_request(self, event: dict, *, signature: str = "valid") -> tuple[bytes, dict]:
         """The body and headers Stripe would post. signature: valid | bad | missing |
