@@ -5,6 +5,8 @@ from pathlib import Path
 
 import environ
 
+from smosite.storage_url import private_storage_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Runtime folder (git-ignored): SQLite database, generated files, the development mailbox.
 VAR_DIR = Path(environ.Env().str("SMOSITE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -123,16 +125,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
 # All files go through Django's storage API. "private" holds PDFs (base renders, stamped
-# copies); it is never served under a public URL. Swap either backend for an S3-compatible
-# one in production with PRIVATE_STORAGE_BACKEND (and its options) without code changes.
+# copies); it is never served under a public URL. PRIVATE_STORAGE_URL chooses its place:
+# empty (var/private), file:///path, or s3://bucket/prefix?endpoint_url=…&region=… (one
+# bucket shared by every machine; smosite/storage_url.py explains the options).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "private": {
-        "BACKEND": env.str(
-            "PRIVATE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
-        ),
-        "OPTIONS": {"location": str(VAR_DIR / "private")},
-    },
+    "private": private_storage_config(
+        env.str("PRIVATE_STORAGE_URL", default=""), default_location=str(VAR_DIR / "private")
+    ),
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
