@@ -74,23 +74,29 @@ def private_s3(s3_server, settings):
     return s3_server, bucket
 
 
+def worker_env(smtp_server, stripe_server) -> dict[str, str]:
+    """The environment of a test worker: this session's SMTP and Stripe servers, short
+    retries, the test's var folder."""
+    return {
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "MAIL_RETRY_BACKOFF_SECONDS": "1",
+        "MAIL_MAX_ATTEMPTS": "3",  # a final failure within seconds (1 s, then 2 s)
+        "SMOSITE_VAR_DIR": str(settings.VAR_DIR),
+        "STRIPE_API_BASE": stripe_server.url,
+        "STRIPE_SECRET_KEY": STRIPE_TEST_KEY,
+        "STRIPE_WEBHOOK_SECRET": STRIPE_TEST_WEBHOOK_SECRET,
+        "DELIVERABLE_RETRY_BACKOFF_SECONDS": "1",
+    }
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, smtp_server, stripe_server, tmp_path_factory):
     """A real worker process. Tests using it need `transactional_db` so it sees their rows."""
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     worker = WorkerProcess(
         log_path=tmp_path_factory.mktemp("worker") / "worker.log",
-        extra_env={
-            "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "MAIL_RETRY_BACKOFF_SECONDS": "1",
-            "MAIL_MAX_ATTEMPTS": "3",  # a final failure within seconds (1 s, then 2 s)
-            "SMOSITE_VAR_DIR": str(settings.VAR_DIR),
-            "STRIPE_API_BASE": stripe_server.url,
-            "STRIPE_SECRET_KEY": STRIPE_TEST_KEY,
-            "STRIPE_WEBHOOK_SECRET": STRIPE_TEST_WEBHOOK_SECRET,
-            "DELIVERABLE_RETRY_BACKOFF_SECONDS": "1",
-        },
+        extra_env=worker_env(smtp_server, stripe_server),
     ).start()
     yield worker
     worker.stop()
