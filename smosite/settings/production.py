@@ -25,6 +25,11 @@ if not env.str("EMAIL_URL", default=""):
 if STRIPE_SECRET_KEY.startswith("sk_test_") and not env.bool("STRIPE_ALLOW_TEST_KEYS", False):
     raise ImproperlyConfigured("A Stripe test key in production; set STRIPE_ALLOW_TEST_KEYS=1.")
 
+# Logs for a collector: one JSON object per line unless LOG_FORMAT says otherwise.
+LOGGING["handlers"]["console"]["formatter"] = env.str("LOG_FORMAT", default="json")  # noqa: F405
+if LOGGING["handlers"]["console"]["formatter"] not in LOGGING["formatters"]:  # noqa: F405
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
+
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
 }
