@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from .services import documents, fulfilment, webhooks
+from .services import documents, downloads, fulfilment, reconcile, webhooks
 
 
 @shared_task(
@@ -57,3 +57,15 @@ def stripe_sweep() -> dict:
         "deliverables": fulfilment.order_deliverables_dispatch_stale(),
         "abandoned": fulfilment.orders_expire_abandoned(),
     }
+
+
+@shared_task(name="reports.tasks.stripe_reconcile")
+def stripe_reconcile() -> dict:
+    """Beat: catch up with what Stripe did while its webhooks were not arriving."""
+    return reconcile.stripe_reconcile_scheduled()
+
+
+@shared_task(name="reports.tasks.download_links_purge")
+def download_links_purge() -> int:
+    """Beat: delete download links dead for DOWNLOAD_LINK_PURGE_AFTER_DAYS."""
+    return downloads.download_links_purge(older_than_days=settings.DOWNLOAD_LINK_PURGE_AFTER_DAYS)

@@ -403,3 +403,32 @@ SAMPLE_PREPARE_RETRY_SECONDS = env.int("SAMPLE_PREPARE_RETRY_SECONDS", default=2
 SAMPLE_STALE_AFTER_SECONDS = env.int("SAMPLE_STALE_AFTER_SECONDS", default=120)
 # Seconds between refreshes of the visitor's status page while the sample is on its way.
 SAMPLE_STATUS_REFRESH_SECONDS = env.int("SAMPLE_STATUS_REFRESH_SECONDS", default=3)
+
+# --- Scheduled housekeeping (Celery beat) -------------------------------------------------
+# Stripe reconciliation: every this many seconds, ask Stripe for the Checkout Sessions,
+# refunds and disputes of the last STRIPE_RECONCILE_HOURS and bring orders in step (what a
+# webhook outage made us miss). `manage.py stripe_reconcile` does the same by hand.
+STRIPE_RECONCILE_INTERVAL_SECONDS = env.int("STRIPE_RECONCILE_INTERVAL_SECONDS", default=3600)
+STRIPE_RECONCILE_HOURS = env.int("STRIPE_RECONCILE_HOURS", default=72)
+# Download links dead (expired or revoked) for this many days are deleted; the download log
+# keeps its rows. A buyer opening such an old link sees "not valid" instead of "expired".
+DOWNLOAD_LINK_PURGE_AFTER_DAYS = env.int("DOWNLOAD_LINK_PURGE_AFTER_DAYS", default=90)
+DOWNLOAD_LINK_PURGE_INTERVAL_SECONDS = env.int(
+    "DOWNLOAD_LINK_PURGE_INTERVAL_SECONDS", default=86400
+)
+# Django's `clearsessions`: expired sessions are deleted this often.
+SESSION_CLEAR_INTERVAL_SECONDS = env.int("SESSION_CLEAR_INTERVAL_SECONDS", default=86400)
+CELERY_BEAT_SCHEDULE |= {
+    "stripe-reconcile": {
+        "task": "reports.tasks.stripe_reconcile",
+        "schedule": STRIPE_RECONCILE_INTERVAL_SECONDS,
+    },
+    "download-links-purge": {
+        "task": "reports.tasks.download_links_purge",
+        "schedule": DOWNLOAD_LINK_PURGE_INTERVAL_SECONDS,
+    },
+    "sessions-clear-expired": {
+        "task": "common.tasks.sessions_clear_expired",
+        "schedule": SESSION_CLEAR_INTERVAL_SECONDS,
+    },
+}
