@@ -29,8 +29,10 @@ def private_storage_config(url: str, *, default_location: str) -> dict:
         return _filesystem(default_location)
     parts = urlsplit(url)
     if parts.scheme == "file":
-        if not parts.path.startswith("/"):
-            raise ImproperlyConfigured("PRIVATE_STORAGE_URL file:// needs an absolute path.")
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise ImproperlyConfigured(
+                "PRIVATE_STORAGE_URL file:// needs an absolute path: file:///srv/…"
+            )
         return _filesystem(unquote(parts.path))
     if parts.scheme == "s3":
         return _s3(parts)

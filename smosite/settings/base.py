@@ -404,6 +404,15 @@ SAMPLE_STALE_AFTER_SECONDS = env.int("SAMPLE_STALE_AFTER_SECONDS", default=120)
 # Seconds between refreshes of the visitor's status page while the sample is on its way.
 SAMPLE_STATUS_REFRESH_SECONDS = env.int("SAMPLE_STATUS_REFRESH_SECONDS", default=3)
 
+# --- Many machines ------------------------------------------------------------------------
+# Behind PgBouncer (or another pooler) in transaction mode, a server-side cursor (the CSV
+# exports stream rows with .iterator()) cannot outlive its transaction: turn them off.
+# https://docs.djangoproject.com/en/stable/ref/databases/#transaction-pooling-server-side-cursors
+DATABASE_DISABLE_SERVER_SIDE_CURSORS = env.bool(
+    "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_DISABLE_SERVER_SIDE_CURSORS
+
 # --- Scheduled housekeeping (Celery beat) -------------------------------------------------
 # Stripe reconciliation: every this many seconds, ask Stripe for the Checkout Sessions,
 # refunds and disputes of the last STRIPE_RECONCILE_HOURS and bring orders in step (what a

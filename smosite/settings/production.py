@@ -12,6 +12,7 @@ if len(SECRET_KEY) < 50:
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 DATABASES = {"default": env.db_url("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_DISABLE_SERVER_SIDE_CURSORS  # noqa: F405
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 # Rate limits must be shared by every web process: no in-memory default here.
 CACHES = {"default": env.cache_url("CACHE_URL")}
