@@ -62,9 +62,10 @@ admin-user:
 ifdef RUN_SITE_URL
 run: export SITE_URL := $(RUN_SITE_URL)
 endif
-# honcho (Procfile.dev) runs web, worker and beat in the foreground: SIGINT or SIGTERM to
-# this process group, from a terminal or not, stops all three. `exec` leaves no shell between
-# make and uv that could ignore the signal.
+# honcho (Procfile.dev; smosite/procfile.py keeps a closed output from stopping its shutdown)
+# runs web, worker and beat in the foreground: SIGINT or SIGTERM to this process group, from a
+# terminal or not, stops all three. `exec` leaves no shell between make and uv that could
+# ignore the signal.
 run: export SMOSITE_VAR_DIR := $(VAR_DIR)
 run: system-deps migrate admin-user
 	@echo ""
@@ -74,7 +75,7 @@ run: system-deps migrate admin-user
 	@echo "  Mail:   written as .eml files to $(VAR_DIR)/mail/ (set EMAIL_URL for SMTP)"
 	@echo "  Ctrl-C stops the web server, the Celery worker and beat."
 	@echo ""
-	@exec $(RUN) honcho start --no-colour -f Procfile.dev -p $(PORT)
+	@exec $(RUN) python -m smosite.procfile start --no-colour -f Procfile.dev -p $(PORT)
 
 # The production shape on one machine (Procfile: gunicorn, a worker per queue, beat) with
 # production settings: PostgreSQL, Redis, SMTP and Stripe from the environment (docs/deploy.md).
@@ -83,7 +84,7 @@ run-prod: export SMOSITE_VAR_DIR := $(VAR_DIR)
 run-prod: system-deps install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput --verbosity 0
-	@exec $(RUN) honcho start --no-colour -f Procfile -p $(PORT)
+	@exec $(RUN) python -m smosite.procfile start --no-colour -f Procfile -p $(PORT)
 
 lint: install
 	$(RUN) ruff check .

@@ -33,16 +33,22 @@ NOT_INHERITED = {
 class MakeRun:
     """`make <target>` in its own session (so its pid is its process group id), no terminal."""
 
-    def __init__(self, target: str, *, env: dict[str, str], log_path):
+    def __init__(self, target: str, *, env: dict[str, str], log_path, piped: bool = False):
         self.target = target
         self.log_path = log_path
         self.env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED} | env
+        self.piped = piped
         self.process = None
 
     def start(self) -> "MakeRun":
+        """With `piped`, the output goes through `cat` in the same process group, as in
+        `make run | tee run.log`: the signal that stops make stops its reader too."""
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        command = ["make", "--no-print-directory", self.target]
+        if self.piped:
+            command = ["bash", "-c", f"make --no-print-directory {self.target} | cat"]
         self.process = subprocess.Popen(
-            ["make", "--no-print-directory", self.target],
+            command,
             cwd=settings.BASE_DIR,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -128,14 +134,19 @@ def run_var_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("make-run-var")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    ("signum", "piped"),
+    [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=["SIGINT", "SIGTERM", "SIGINT-output-piped"],
+)
 def test_make_run_starts_web_worker_and_beat_and_stops_them_all_on_a_group_signal(
-    signum, run_var_dir, tmp_path
+    signum, piped, run_var_dir, tmp_path
 ):
     run = MakeRun(
         "run",
         env={"SMOSITE_VAR_DIR": str(run_var_dir), "PORT": str(free_port())},
         log_path=tmp_path / "make-run.log",
+        piped=piped,
     ).start()
     try:
         run.wait_answering()
