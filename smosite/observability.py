@@ -4,8 +4,8 @@ Every request gets an id: the `X-Request-ID` its proxy sent (when it looks like 
 new one. It is on every log line written while the request is handled (a logging filter adds
 `request_id` to each record), in the response's `X-Request-ID` header, and in a header of every
 Celery task the request publishes; the worker puts it back on the task's log lines, and on
-the tasks that task publishes in turn. A task started by beat carries no request id and logs
-its own task id instead.
+the tasks that task publishes in turn. A task started by beat has no request id; its task_id
+and task_name (on every line it writes) identify it.
 
 Celery signals log each task's duration and outcome, and each failure with its traceback.
 https://docs.celeryq.dev/en/stable/userguide/signals.html"""
@@ -114,26 +114,32 @@ def _task_header_add(sender=None, headers=None, **kwargs):
 
 @celery_signals.task_prerun.connect(dispatch_uid="smosite-task-start")
 def _task_started(sender=None, task_id=None, task=None, **kwargs):
+    """The task's lines carry the id its publisher had (a task run eagerly, inside the
+    request, keeps the request's own); the previous values come back when it ends."""
     incoming = getattr(task.request, TASK_HEADER, None) if task is not None else None
-    request_id.set(incoming or "")
-    current_task.set((task_id or "", getattr(sender, "name", "") or ""))
-    _started[task_id] = time.monotonic()
+    tokens = (
+        request_id.set(incoming or request_id.get()),
+        current_task.set((task_id or "", getattr(sender, "name", "") or "")),
+    )
+    _started[task_id] = (time.monotonic(), tokens)
 
 
 @celery_signals.task_postrun.connect(dispatch_uid="smosite-task-end")
 def _task_finished(sender=None, task_id=None, state=None, **kwargs):
     started = _started.pop(task_id, None)
-    if started is not None:
-        seconds = time.monotonic() - started
-        logger.info(
-            "task %s %s in %.3f s",
-            getattr(sender, "name", "?"),
-            (state or "done").lower(),
-            seconds,
-            extra={"duration_seconds": round(seconds, 6), "state": state},
-        )
-    request_id.set("")
-    current_task.set(("", ""))
+    if started is None:
+        return
+    seconds = time.monotonic() - started[0]
+    logger.info(
+        "task %s %s in %.3f s",
+        getattr(sender, "name", "?"),
+        (state or "done").lower(),
+        seconds,
+        extra={"duration_seconds": round(seconds, 6), "state": state},
+    )
+    request_token, task_token = started[1]
+    current_task.reset(task_token)
+    request_id.reset(request_token)
 
 
 @celery_signals.task_failure.connect(dispatch_uid="smosite-task-failure")
@@ -153,4 +159,4 @@ def _task_retried(sender=None, request=None, reason=None, **kwargs):
     logger.warning("task %s will retry: %s", getattr(sender, "name", "?"), reason)
 
 
-_started: dict[str, float] = {}
+_started: dict[str, tuple[float, tuple]] = {}

@@ -160,3 +160,22 @@ def test_a_failing_task_is_logged_with_its_traceback_and_the_request_id(json_wor
     assert line["request_id"] == "req-failure-0001"
     assert "failed: TypeError" in line["message"]
     assert "Traceback" in line["exc_info"]
+
+
+@pytest.mark.django_db
+def test_a_task_run_eagerly_inside_a_request_logs_the_request_id_and_leaves_it_in_place(
+    json_log,
+):
+    from common.tasks import sessions_clear_expired
+
+    token = observability.request_id.set("req-eager-00001")
+    try:
+        sessions_clear_expired.apply()
+        assert observability.request_id.get() == "req-eager-00001"
+        assert observability.current_task.get() == ("", "")
+    finally:
+        observability.request_id.reset(token)
+    (done,) = [line for line in json_log() if line["logger"] == "smosite.tasks"]
+    assert done["request_id"] == "req-eager-00001"
+    assert done["task_name"] == "common.tasks.sessions_clear_expired" and done["task_id"]
+    assert done["state"] == "SUCCESS"
