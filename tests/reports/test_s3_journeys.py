@@ -69,8 +69,24 @@ def in_bucket(s3_server, bucket, name: str) -> bool:
     return f"private/{name}" in s3_server.keys(bucket)
 
 
-def not_on_local_disk(name: str) -> bool:
-    return not (Path(settings.VAR_DIR) / "private" / name).exists()
+def local_files() -> dict[str, int]:
+    """Files in the local private folder (earlier tests' worker writes there) and their
+    modification times, to tell whether a test wrote any."""
+    root = Path(settings.VAR_DIR) / "private"
+    return {
+        str(path.relative_to(root)): path.stat().st_mtime_ns
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+@pytest.fixture
+def local_before():
+    return local_files()
+
+
+def not_written_locally(name: str, before: dict[str, int]) -> bool:
+    return local_files().get(name) == before.get(name)
 
 
 def rendered_report(worker):
@@ -83,11 +99,13 @@ def rendered_report(worker):
     return report
 
 
-def test_the_worker_renders_into_the_bucket_and_nothing_is_public(s3_site, s3_server, s3_bucket):
+def test_the_worker_renders_into_the_bucket_and_nothing_is_public(
+    s3_site, s3_server, s3_bucket, local_before
+):
     report = rendered_report(s3_site)
     for document in ReportDocument.objects.filter(report=report):
         assert in_bucket(s3_server, s3_bucket, document.file_path)
-        assert not_on_local_disk(document.file_path)
+        assert not_written_locally(document.file_path, local_before)
         body = s3_server.body(s3_bucket, f"private/{document.file_path}")
         assert body.startswith(b"%PDF") and len(body) == document.size_bytes
         grants = s3_server.client().get_object_acl(
@@ -99,7 +117,7 @@ def test_the_worker_renders_into_the_bucket_and_nothing_is_public(s3_site, s3_se
 
 
 def test_a_sample_request_is_stamped_into_the_bucket_and_emailed_with_the_pdf(
-    client, s3_site, s3_server, s3_bucket, mailbox
+    client, s3_site, s3_server, s3_bucket, mailbox, local_before
 ):
     report = rendered_report(s3_site)
     assert post_sample_request(client, report, name="Jane S3").status_code == 302
@@ -113,13 +131,13 @@ def test_a_sample_request_is_stamped_into_the_bucket_and_emailed_with_the_pdf(
         message=s3_site.tail(),
     )
     assert in_bucket(s3_server, s3_bucket, request.file_path)
-    assert not_on_local_disk(request.file_path)
+    assert not_written_locally(request.file_path, local_before)
     stamped = s3_server.body(s3_bucket, f"private/{request.file_path}")
     assert stamped == attachment(message).get_content()
 
 
 def test_a_buyer_pays_and_downloads_the_copy_stamped_into_the_bucket_through_the_site(
-    s3_site, s3_server, s3_bucket, live_server, stripe, mailbox, settings
+    s3_site, s3_server, s3_bucket, live_server, stripe, mailbox, settings, local_before
 ):
     settings.SITE_URL = live_server.url
     stripe.webhook_url = f"{live_server.url}/stripe/webhook/"
@@ -143,7 +161,7 @@ def test_a_buyer_pays_and_downloads_the_copy_stamped_into_the_bucket_through_the
     order = Order.objects.get()
     deliverable = Deliverable.objects.get(order=order)
     assert in_bucket(s3_server, s3_bucket, deliverable.path)
-    assert not_on_local_disk(deliverable.path)
+    assert not_written_locally(deliverable.path, local_before)
 
     link = link_in(ready).replace("http://127.0.0.1:8000", live_server.url)  # the worker's SITE_URL
     landing = browser.get(link)
