@@ -7,12 +7,13 @@ PORT ?= 8000
 ifeq ($(SITE_URL)$(shell grep -s '^SITE_URL=.' .env),)
 RUN_SITE_URL := http://127.0.0.1:$(PORT)
 endif
+# The runtime folder of `make run` and `make run-prod` (SQLite, PDFs, mail, beat's schedule).
+VAR_DIR := $(abspath $(or $(SMOSITE_VAR_DIR),var))
 UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python$(basename $(PYTHON_VERSION))
 RUN := $(UV) run --frozen --no-sync
 MANAGE := $(RUN) python manage.py
-QUEUES := default,pdf,mail,payments
 
 # Debian packages: WeasyPrint's libraries and the PDF fonts (DejaVu, Lato, Open Sans), poppler
 # (pdftoppm) and Chromium for tests.
@@ -29,7 +30,7 @@ TEST_CACHE_URL ?= redis://127.0.0.1:6379/14
 # and worker; files stay together so a module's fixtures are set up once.
 TEST_PROCESSES ?= 2
 
-.PHONY: run test install system-deps system-deps-test lint migrate admin-user bench clean
+.PHONY: run run-prod test install system-deps system-deps-test lint migrate admin-user bench clean
 
 system-deps:
 	@bash .ci/apt-ensure $(APT_RUNTIME)
@@ -47,35 +48,46 @@ install: $(UV)
 	$(UV) sync --frozen
 	@mkdir -p var
 
+migrate: export SMOSITE_VAR_DIR := $(VAR_DIR)
 migrate: install
+	@mkdir -p $(VAR_DIR)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) load_seed_report
 
+admin-user: export SMOSITE_VAR_DIR := $(VAR_DIR)
 admin-user:
-	@if [ ! -s var/admin-password.txt ]; then \
+	@if [ ! -s $(VAR_DIR)/admin-password.txt ]; then \
 	  pw=$$($(RUN) python -c 'import secrets; print(secrets.token_urlsafe(12))'); \
 	  DJANGO_SUPERUSER_PASSWORD=$$pw $(MANAGE) createsuperuser --noinput \
 	    --username admin --email admin@localhost >/dev/null && \
-	  echo "$$pw" > var/admin-password.txt; fi
+	  echo "$$pw" > $(VAR_DIR)/admin-password.txt; fi
 
 ifdef RUN_SITE_URL
 run: export SITE_URL := $(RUN_SITE_URL)
 endif
+# honcho (Procfile.dev; smosite/procfile.py keeps a closed output from stopping its shutdown)
+# runs web, worker and beat in the foreground: SIGINT or SIGTERM to this process group, from a
+# terminal or not, stops all three. `exec` leaves no shell between make and uv that could
+# ignore the signal.
+run: export SMOSITE_VAR_DIR := $(VAR_DIR)
 run: system-deps migrate admin-user
 	@echo ""
 	@echo "  Site:   http://127.0.0.1:$(PORT)/"
 	@echo "  Report: http://127.0.0.1:$(PORT)/global-clinical-trials-site-management-organizations-market-r1780960"
-	@echo "  Admin:  http://127.0.0.1:$(PORT)/admin/  user: admin  password: $$(cat var/admin-password.txt)"
-	@echo "  Mail:   written as .eml files to var/mail/ (set EMAIL_URL for SMTP)"
-	@echo "  Ctrl-C stops the web server and the Celery worker."
+	@echo "  Admin:  http://127.0.0.1:$(PORT)/admin/  user: admin  password: $$(cat $(VAR_DIR)/admin-password.txt)"
+	@echo "  Mail:   written as .eml files to $(VAR_DIR)/mail/ (set EMAIL_URL for SMTP)"
+	@echo "  Ctrl-C stops the web server, the Celery worker and beat."
 	@echo ""
-	@# Clear the trap before `kill 0`: it signals this shell too, and a trap that fires
-	@# again recurses (make crashed, and the flood of TERMs hung the worker's shutdown).
-	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(RUN) celery -A smosite worker -B -Q $(QUEUES) --concurrency 2 --loglevel INFO \
-	  --schedule var/celerybeat-schedule & \
-	$(MANAGE) runserver 127.0.0.1:$(PORT) & \
-	wait
+	@exec $(RUN) python -m smosite.procfile start --no-colour -f Procfile.dev -p $(PORT)
+
+# The production shape on one machine (Procfile: gunicorn, a worker per queue, beat) with
+# production settings: PostgreSQL, Redis, SMTP and Stripe from the environment (docs/deploy.md).
+run-prod: export DJANGO_SETTINGS_MODULE := smosite.settings.production
+run-prod: export SMOSITE_VAR_DIR := $(VAR_DIR)
+run-prod: system-deps install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	@exec $(RUN) python -m smosite.procfile start --no-colour -f Procfile -p $(PORT)
 
 lint: install
 	$(RUN) ruff check .

@@ -1,7 +1,9 @@
 """The Celery side of background jobs (common/jobs.py): one task runs any kind of job, one
-sweeper publishes what is due. Each job is published to its kind's queue."""
+sweeper publishes what is due. Each job is published to its kind's queue. Also the site's
+own housekeeping (routed to the "default" queue)."""
 
 from celery import shared_task
+from django.core.management import call_command
 
 from . import jobs
 
@@ -17,3 +19,10 @@ def job_run(self, job_id: int) -> str:
 @shared_task(name="common.tasks.jobs_sweep")
 def jobs_sweep() -> int:
     return jobs.sweep()
+
+
+@shared_task(name="common.tasks.sessions_clear_expired")
+def sessions_clear_expired() -> None:
+    """Beat: Django's `clearsessions` (expired rows of the database session store).
+    https://docs.djangoproject.com/en/stable/topics/http/sessions/#clearing-the-session-store"""
+    call_command("clearsessions")

@@ -10,3 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smosite.settings.local")
 app = Celery("smosite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Request ids carried into tasks, task durations and failures in the log.
+from . import observability  # noqa: E402, F401

@@ -9,6 +9,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from tests.support.s3 import MotoS3Server
 from tests.support.smtp import SmtpServer
 from tests.support.stripe_server import StripeTestServer
 from tests.support.worker import WorkerProcess
@@ -78,6 +79,28 @@ def worker_env(smtp_server, stripe_server, **overrides) -> dict[str, str]:
         **WORKER_ENV,
         **overrides,
     }
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 in server mode on loopback (tests/support/s3.py)."""
+    server = MotoS3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_s3(s3_server, settings):
+    """Private storage in a fresh S3 bucket for this test (this process only; a worker
+    needs PRIVATE_STORAGE_URL in its environment). Returns (server, bucket)."""
+    from smosite.storage_url import private_storage_config
+
+    bucket = s3_server.bucket_create()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "private": private_storage_config(s3_server.storage_url(bucket), default_location=""),
+    }
+    return s3_server, bucket
 
 
 @pytest.fixture(scope="session")

@@ -241,7 +241,10 @@ class DownloadLink(models.Model):
 
 
 class DownloadLog(models.Model):
-    link = models.ForeignKey(DownloadLink, on_delete=models.CASCADE, related_name="downloads")
+    # Empty once the link itself is purged (DOWNLOAD_LINK_PURGE_AFTER_DAYS): the log stays.
+    link = models.ForeignKey(
+        DownloadLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="downloads"
+    )
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="downloads")
     downloaded_at = models.DateTimeField(auto_now_add=True)
     ip = models.CharField("IP (truncated)", max_length=45, blank=True)

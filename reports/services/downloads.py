@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.files.storage import storages
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -175,3 +175,13 @@ def download_links_extend(*, order: Order, actor=None) -> int:
         actor=actor,
     )
     return count
+
+
+def download_links_purge(*, older_than_days: int) -> int:
+    """Delete links that stopped working (expired or revoked) more than `older_than_days`
+    ago: only a hash of each token is stored, but a table of dead tokens serves nobody. The
+    download log keeps its rows (its link becomes empty); the order keeps its history."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    dead = DownloadLink.objects.filter(Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff))
+    _, per_model = dead.delete()
+    return per_model.get(DownloadLink._meta.label, 0)

@@ -30,17 +30,21 @@ class WebhookRejected(Exception):
     pass
 
 
+def webhook_secrets() -> list[str]:
+    """STRIPE_WEBHOOK_SECRET holds one signing secret, or several separated by commas while
+    one is replaced by another (the new one first): every listed secret is accepted."""
+    return [part.strip() for part in settings.STRIPE_WEBHOOK_SECRET.split(",") if part.strip()]
+
+
 def webhook_verify(*, payload: bytes, signature: str | None) -> dict:
-    """The event, if the Stripe-Signature header signs this exact body with our secret
-    within the tolerance; WebhookRejected otherwise."""
-    secret = settings.STRIPE_WEBHOOK_SECRET
-    if not secret:
+    """The event, if the Stripe-Signature header signs this exact body with one of our
+    secrets within the tolerance; WebhookRejected otherwise."""
+    accepted = webhook_secrets()
+    if not accepted:
         raise WebhookRejected("STRIPE_WEBHOOK_SECRET is not set")
     try:
         text = payload.decode("utf-8")
-        stripe.WebhookSignature.verify_header(
-            text, signature, secret, settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
-        )
+        _signature_verify(text=text, signature=signature, secrets=accepted)
         event = json.loads(text)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
         raise WebhookRejected(str(exc)) from exc
@@ -49,6 +53,21 @@ def webhook_verify(*, payload: bytes, signature: str | None) -> dict:
     if not event.get("id") or not event.get("type"):
         raise WebhookRejected("the event has no id or type")
     return event
+
+
+def _signature_verify(*, text: str, signature: str | None, secrets: list[str]) -> None:
+    """Stripe's own check against each secret in turn; the last refusal is raised when none
+    verifies. During Stripe's "roll secret" window one header carries a `v1=` signature per
+    live secret, so either configured secret matches. https://docs.stripe.com/webhooks#roll-endpoint-secrets"""
+    for position, secret in enumerate(secrets):
+        try:
+            stripe.WebhookSignature.verify_header(
+                text, signature, secret, settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+            )
+            return
+        except stripe.SignatureVerificationError:
+            if position == len(secrets) - 1:
+                raise
 
 
 def stripe_event_record(*, event: dict) -> tuple[StripeEvent, bool]:

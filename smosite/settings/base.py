@@ -5,6 +5,8 @@ from pathlib import Path
 
 import environ
 
+from smosite.storage_url import private_storage_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Runtime folder (git-ignored): SQLite database, generated files, the development mailbox.
 VAR_DIR = Path(environ.Env().str("SMOSITE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -45,6 +47,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "smosite.observability.RequestIdMiddleware",  # first: every response carries the id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -141,16 +144,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
 # All files go through Django's storage API. "private" holds PDFs (base renders, stamped
-# copies); it is never served under a public URL. Swap either backend for an S3-compatible
-# one in production with PRIVATE_STORAGE_BACKEND (and its options) without code changes.
+# copies); it is never served under a public URL. PRIVATE_STORAGE_URL chooses its place:
+# empty (var/private), file:///path, or s3://bucket/prefix?endpoint_url=…&region=… (one
+# bucket shared by every machine; smosite/storage_url.py explains the options).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "private": {
-        "BACKEND": env.str(
-            "PRIVATE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
-        ),
-        "OPTIONS": {"location": str(VAR_DIR / "private")},
-    },
+    "private": private_storage_config(
+        env.str("PRIVATE_STORAGE_URL", default=""), default_location=str(VAR_DIR / "private")
+    ),
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -335,11 +336,32 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 
+# --- Logging ------------------------------------------------------------------------------
+# One line per record on stderr: "plain" for people, "json" (one object per line, for a log
+# collector; production's default) with time, level, logger, message, request_id, task_id and
+# task_name. The request id comes from X-Request-ID or is made per request, and follows the
+# request into its Celery tasks (smosite/observability.py). Workers and beat log the same way.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "smosite.observability.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s %(task_name)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "json_ensure_ascii": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # WeasyPrint logs every layout step at INFO; stripe-python every request and response.
     "loggers": {
@@ -347,6 +369,8 @@ LOGGING = {
         "stripe": {"level": env.str("STRIPE_LOG_LEVEL", default="WARNING")},
     },
 }
+if LOG_FORMAT not in LOGGING["formatters"]:
+    raise ValueError(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 
 # --- Public forms: spam protection --------------------------------------------------------
 # A form posted sooner than this after it was shown is refused (bots fill forms instantly).
@@ -407,3 +431,41 @@ SAMPLE_PREPARE_MAX_ATTEMPTS = env.int("SAMPLE_PREPARE_MAX_ATTEMPTS", default=10)
 SAMPLE_PREPARE_RETRY_SECONDS = env.int("SAMPLE_PREPARE_RETRY_SECONDS", default=2)
 # Seconds between refreshes of the visitor's status page while the sample is on its way.
 SAMPLE_STATUS_REFRESH_SECONDS = env.int("SAMPLE_STATUS_REFRESH_SECONDS", default=3)
+
+# --- Many machines ------------------------------------------------------------------------
+# Behind PgBouncer (or another pooler) in transaction mode, a server-side cursor (the CSV
+# exports stream rows with .iterator()) cannot outlive its transaction: turn them off.
+# https://docs.djangoproject.com/en/stable/ref/databases/#transaction-pooling-server-side-cursors
+DATABASE_DISABLE_SERVER_SIDE_CURSORS = env.bool(
+    "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+)
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_DISABLE_SERVER_SIDE_CURSORS
+
+# --- Scheduled housekeeping (Celery beat) -------------------------------------------------
+# Stripe reconciliation: every this many seconds, ask Stripe for the Checkout Sessions,
+# refunds and disputes of the last STRIPE_RECONCILE_HOURS and bring orders in step (what a
+# webhook outage made us miss). `manage.py stripe_reconcile` does the same by hand.
+STRIPE_RECONCILE_INTERVAL_SECONDS = env.int("STRIPE_RECONCILE_INTERVAL_SECONDS", default=3600)
+STRIPE_RECONCILE_HOURS = env.int("STRIPE_RECONCILE_HOURS", default=72)
+# Download links dead (expired or revoked) for this many days are deleted; the download log
+# keeps its rows. A buyer opening such an old link sees "not valid" instead of "expired".
+DOWNLOAD_LINK_PURGE_AFTER_DAYS = env.int("DOWNLOAD_LINK_PURGE_AFTER_DAYS", default=90)
+DOWNLOAD_LINK_PURGE_INTERVAL_SECONDS = env.int(
+    "DOWNLOAD_LINK_PURGE_INTERVAL_SECONDS", default=86400
+)
+# Django's `clearsessions`: expired sessions are deleted this often.
+SESSION_CLEAR_INTERVAL_SECONDS = env.int("SESSION_CLEAR_INTERVAL_SECONDS", default=86400)
+CELERY_BEAT_SCHEDULE |= {
+    "stripe-reconcile": {
+        "task": "reports.tasks.stripe_reconcile",
+        "schedule": STRIPE_RECONCILE_INTERVAL_SECONDS,
+    },
+    "download-links-purge": {
+        "task": "reports.tasks.download_links_purge",
+        "schedule": DOWNLOAD_LINK_PURGE_INTERVAL_SECONDS,
+    },
+    "sessions-clear-expired": {
+        "task": "common.tasks.sessions_clear_expired",
+        "schedule": SESSION_CLEAR_INTERVAL_SECONDS,
+    },
+}

@@ -13,6 +13,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 DATABASES = {"default": env.db_url("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_DISABLE_SERVER_SIDE_CURSORS  # noqa: F405
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 # Rate limits must be shared by every web process: no in-memory default here.
 CACHES = {"default": cache_with_timeouts(env.cache_url("CACHE_URL"))}  # noqa: F405
@@ -25,6 +26,11 @@ if not env.str("EMAIL_URL", default=""):
     raise ImproperlyConfigured("Set EMAIL_URL: production does not write mail to files.")
 if STRIPE_SECRET_KEY.startswith("sk_test_") and not env.bool("STRIPE_ALLOW_TEST_KEYS", False):
     raise ImproperlyConfigured("A Stripe test key in production; set STRIPE_ALLOW_TEST_KEYS=1.")
+
+# Logs for a collector: one JSON object per line unless LOG_FORMAT says otherwise.
+LOGGING["handlers"]["console"]["formatter"] = env.str("LOG_FORMAT", default="json")  # noqa: F405
+if LOGGING["handlers"]["console"]["formatter"] not in LOGGING["formatters"]:  # noqa: F405
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
 
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"

@@ -12,6 +12,9 @@ flight gets 409). Endpoints:
     POST /v1/checkout/sessions/<id>/expire  .../expire
     GET  /v1/promotion_codes                https://docs.stripe.com/api/promotion_codes/list
     POST /v1/refunds                        https://docs.stripe.com/api/refunds/create
+    GET  /v1/refunds                        https://docs.stripe.com/api/refunds/list (created[...])
+    GET  /v1/disputes                       https://docs.stripe.com/api/disputes/list (created[...])
+    GET  /v1/charges/<id>                   https://docs.stripe.com/api/charges/retrieve
     GET  /pay/<id>, POST /pay/<id>          the hosted payment page
 
 Paying on the hosted page completes the session, posts a signed `checkout.session.completed`
@@ -96,6 +99,7 @@ class FakeStripe:
         self.payment_intents: dict[str, dict] = {}
         self.charges: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
+        self.disputes: dict[str, dict] = {}
         self.promotion_codes: dict[str, dict] = {}
         self.events: list[dict] = []
         self.requests: list[dict] = []  # every API call: method, path, params, key
@@ -195,6 +199,14 @@ class FakeStripe:
             return self.promotion_code_list(params)
         if parts == ["v1", "refunds"] and method == "POST":
             return self.refund_create(params, deliver=True)
+        if parts == ["v1", "refunds"] and method == "GET":
+            return self.object_list(self.refunds, params, "/v1/refunds")
+        if parts == ["v1", "disputes"] and method == "GET":
+            return self.object_list(self.disputes, params, "/v1/disputes")
+        if parts[:2] == ["v1", "charges"] and len(parts) == 3 and method == "GET":
+            if parts[2] not in self.charges:
+                raise StripeError(404, f"No such charge: '{parts[2]}'", code="resource_missing")
+            return dict(self.charges[parts[2]])
         raise StripeError(404, f"Unrecognized request URL ({method}: {path}).")
 
     # --- Checkout Sessions --------------------------------------------------------------
@@ -323,6 +335,37 @@ class FakeStripe:
             "url": "/v1/checkout/sessions",
         }
 
+    def object_list(self, objects: dict[str, dict], params: dict, url: str) -> dict:
+        """A Stripe list of refunds or disputes: newest first, `created[gte|gt|lte|lt]`,
+        `payment_intent`, `starting_after` and `limit` (https://docs.stripe.com/api/pagination)."""
+        tests = {
+            "gte": lambda a, b: a >= b,
+            "gt": lambda a, b: a > b,
+            "lte": lambda a, b: a <= b,
+            "lt": lambda a, b: a < b,
+        }
+        with self.lock:
+            rows = sorted(objects.values(), key=lambda o: (-o["created"], -o["_sequence"]))
+        for op, value in (params.get("created") or {}).items():
+            rows = [o for o in rows if tests[op](o["created"], int(value))]
+        if params.get("payment_intent"):
+            rows = [o for o in rows if o.get("payment_intent") == params["payment_intent"]]
+        if params.get("starting_after"):
+            ids = [o["id"] for o in rows]
+            rows = rows[ids.index(params["starting_after"]) + 1 :]
+        limit = min(100, int(params.get("limit") or 10))
+        return {
+            "object": "list",
+            "data": [self._public(o) for o in rows[:limit]],
+            "has_more": len(rows) > limit,
+            "url": url,
+        }
+
+    def _next_sequence(self) -> int:
+        with self.lock:
+            self.sequence += 1
+            return self.sequence
+
     # --- Paying, and what Stripe does afterwards ----------------------------------------
 
     def session_pay(self, session_id: str, *, outcome: str = "card", deliver: bool = True):
@@ -442,13 +485,14 @@ class FakeStripe:
                 "payment_intent": charge["payment_intent"],
                 "reason": params.get("reason"),
                 "status": "succeeded",
+                "_sequence": self._next_sequence(),
             }
             self.refunds[refund["id"]] = refund
             charge["amount_refunded"] += amount
             charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
         if emit:  # Stripe sends the event after the API call has answered
             self.event_emit("charge.refunded", dict(charge), deliver, background=True)
-        return refund
+        return self._public(refund)
 
     def refund_session(self, session_id: str, *, amount=None, deliver=True) -> dict:
         """A refund made in the Stripe dashboard; sends charge.refunded."""
@@ -473,6 +517,9 @@ class FakeStripe:
             "reason": "fraudulent",
             "status": "needs_response",
         }
+        with self.lock:
+            self.disputes[dispute["id"]] = dict(dispute, _sequence=self._next_sequence())
+            charge["disputed"] = True
         return self.event_emit("charge.dispute.created", dispute, deliver)
 
     # --- Promotion codes ----------------------------------------------------------------
@@ -530,11 +577,16 @@ class FakeStripe:
                 self.event_send(event)
         return event
 
-    def signature_header(self, body: bytes, *, secret=None, timestamp=None) -> str:
+    def signature_header(self, body: bytes, *, secret=None, timestamp=None, secrets=()) -> str:
+        """`t=…,v1=…`; with `secrets`, one v1 signature per secret, as Stripe signs while an
+        endpoint's old secret is still live after "roll secret"."""
         timestamp = int(time.time()) if timestamp is None else timestamp
         signed = f"{timestamp}.".encode() + body
-        digest = hmac.new((secret or self.webhook_secret).encode(), signed, hashlib.sha256)
-        return f"t={timestamp},v1={digest.hexdigest()}"
+        signatures = [
+            hmac.new(key.encode(), signed, hashlib.sha256).hexdigest()
+            for key in (secrets or [secret or self.webhook_secret])
+        ]
+        return f"t={timestamp}," + ",".join(f"v1={digest}" for digest in signatures)
 
     def signed_request(self, event: dict, *, signature: str = "valid") -> tuple[bytes, dict]:
         """The body and headers Stripe would post. signature: valid | bad | missing |

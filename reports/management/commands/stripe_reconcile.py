@@ -1,3 +1,6 @@
+from collections import Counter
+
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from reports.services.reconcile import stripe_reconcile
@@ -6,13 +9,17 @@ from reports.services.stripe_client import StripeNotConfigured, StripeUnavailabl
 
 class Command(BaseCommand):
     help = (
-        "List recent Stripe Checkout Sessions and bring our orders in step: fulfil paid ones "
-        "never fulfilled (after a webhook outage), expire expired ones. Safe to run any time."
+        "Ask Stripe for recent Checkout Sessions, refunds and disputes and bring our orders in "
+        "step: fulfil paid ones never fulfilled (after a webhook outage), expire expired ones, "
+        "record refunds and disputes. Safe to run any time; beat runs it on a schedule."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--hours", type=int, default=72, help="How far back to look (default 72 hours)."
+            "--hours",
+            type=int,
+            default=settings.STRIPE_RECONCILE_HOURS,
+            help="How far back to look (default STRIPE_RECONCILE_HOURS, 72).",
         )
 
     def handle(self, *args, hours, **options):
@@ -22,10 +29,14 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         for line in lines:
             self.stdout.write(
-                f"{line.session_id}  {line.reference:<18} session={line.session_status}/"
-                f"{line.payment_status}  order={line.order_status}  {line.action}"
+                f"{line.kind:<8} {line.stripe_id}  {line.reference:<18} {line.stripe_state}  "
+                f"order={line.order_status}  {line.action}"
             )
-        acted = sum(1 for line in lines if line.action.startswith(("fulfil", "expire")))
+        kinds = Counter(line.kind for line in lines)
+        acted = sum(1 for line in lines if line.acted)
         self.stdout.write(
-            self.style.SUCCESS(f"{len(lines)} session(s) checked, {acted} order(s) updated.")
+            self.style.SUCCESS(
+                f"{kinds['session']} session(s), {kinds['refund']} refund(s) and "
+                f"{kinds['dispute']} dispute(s) checked; {acted} order(s) updated."
+            )
         )
