@@ -1,9 +1,9 @@
 """The report as a document: base renders (one per content version and kind) and the
 personal copies stamped from them.
 
-Lifecycle: `report_documents_refresh` after a report is published or edited computes the
-content hash; a version without a good render gets a `queued` row and a render task after
-commit. `report_document_render` (the task's side) claims the row, renders with WeasyPrint
+Lifecycle: nothing is rendered when a report is saved, published or imported. The first
+copy or staff preview that needs a kind (`document_current`) computes the content hash; a
+version without a good render gets a `queued` row and a render task after commit. `report_document_render` (the task's side) claims the row, renders with WeasyPrint
 and files the PDF in private storage. Copies (`sample_copy_create`, `licensed_copy_create`)
 stamp the newest good base of the *current* content; while that is still rendering they raise
 `DocumentNotReady` (the caller's task retries), so an edited report never sends old content.
@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone, translation
 
 from ..models import (
@@ -235,8 +235,21 @@ def _documents_ensure_unlocked(report: Report) -> list[ReportDocument]:
         locked = Report.objects.select_for_update().get(pk=report.pk)
         digest = _current_hash(locked)
         return [
-            _document_for_hash(report=locked, kind=kind, digest=digest)[0] for kind in Kind.values
+            _document_for_hash(report=locked, kind=kind, digest=digest)[0]
+            for kind in _kinds_wanted(locked, digest)
         ]
+
+
+def _kinds_wanted(report: Report, digest: str) -> list[str]:
+    """Renders are lazy: only the kinds someone asked for (a row for this content, or one
+    still pending from older content), so a first sample request waits for the sample's
+    render alone. A report nobody asked anything of yet gets every kind."""
+    asked = set(
+        ReportDocument.objects.filter(report=report)
+        .filter(Q(content_hash=digest) | Q(status__in=[Status.QUEUED, Status.RENDERING]))
+        .values_list("kind", flat=True)
+    )
+    return [kind for kind in Kind.values if kind in asked] or list(Kind.values)
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ from enquiries.models import OutboundEmail, SampleRequest
 from enquiries.tasks import sample_request_dispatch_stale, sample_request_prepare
 from reports.models import Report, ReportDocument
 from reports.services.seed import report_load_seed
+from reports.tasks import pdf_render_report
 from tests.factories import ReportFactory
 from tests.support.broker import broker_unreachable
 from tests.support.forms import form_started_token
@@ -28,8 +29,10 @@ Status = SampleRequest.Status
 
 @pytest.fixture
 def report(celery_worker):
-    """The seed report with its base sample rendered by the worker."""
+    """The seed report with its base PDFs rendered by the worker (loading renders nothing:
+    PDFs are rendered on first need, so the render is asked for here)."""
     report = report_load_seed().report
+    pdf_render_report.delay(report.pk)
 
     def rendered():
         return ReportDocument.objects.filter(report=report, status="ready").count() == 2
