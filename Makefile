@@ -19,6 +19,8 @@ QUEUES := default,pdf,mail,payments
 APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
 	libfontconfig1 fonts-dejavu-core fonts-lato fonts-open-sans
 APT_TEST := poppler-utils chromium
+# The HTTP load generator of the benchmarks (bench/catalogue.py).
+APT_BENCH := wrk
 
 # Settings `make test` gives the suite unless the environment already sets them: this
 # machine kind runs PostgreSQL and Redis on loopback (CI sets the same in .ci/run).
@@ -94,6 +96,7 @@ test: system-deps-test install
 	  $(RUN) pytest $(PYTEST_ARGS)
 
 bench: install
+	@bash .ci/apt-ensure $(APT_RUNTIME) $(APT_BENCH)
 	$(RUN) python -m bench
 
 clean:

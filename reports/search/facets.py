@@ -5,6 +5,7 @@ a facet stays possible)."""
 
 from dataclasses import dataclass
 
+from django.db import connections
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.db.models.functions import ExtractYear
 
@@ -60,11 +61,49 @@ def facet_counts(reports: QuerySet, name: str, *, limit: int) -> list[FacetCount
             .order_by("-year")[:limit]
         )
         return [FacetCount(str(r["year"]), str(r["year"]), r["n"]) for r in rows]
-    model = Region if name == "region" else Segment
-    rows = (
-        model.objects.filter(report__in=reports.order_by().values("pk"))
-        .values("name")
-        .annotate(n=Count("report", distinct=True))
-        .order_by("-n", "name")[:limit]
+    return _part_counts(Region if name == "region" else Segment, reports, limit)
+
+
+def _part_counts(model, reports: QuerySet, limit: int) -> list[FacetCount]:
+    """Reports per region (or segment) name among `reports`: plain counts, which hash-
+    aggregate (COUNT(DISTINCT …) sorts every row: seconds over a whole catalogue). A region
+    name is unique within its report; a segment name only within its dimension, so a report
+    naming one segment under both dimensions is counted once: `_segment_doubles`."""
+    ids, params = _sql(reports.order_by().values("pk"))
+    table = model._meta.db_table
+    sql = (
+        f"SELECT name, count(*) AS n FROM {table} WHERE report_id IN ({ids}) "  # noqa: S608 - table name and Django's own SQL only
+        "GROUP BY name ORDER BY n DESC, name LIMIT %s"
     )
-    return [FacetCount(r["name"], r["name"], r["n"]) for r in rows]
+    with connections[reports.db].cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        counts = dict(cursor.fetchall())
+    if model is Segment and counts:
+        for name, doubles in _segment_doubles(reports, list(counts)).items():
+            counts[name] -= doubles
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [FacetCount(name, name, count) for name, count in ordered]
+
+
+def _segment_doubles(reports: QuerySet, names: list[str]) -> dict[str, int]:
+    """Reports among `reports` that list a segment name under both dimensions, per name:
+    a join of the two dimensions' rows for just these names (the name index)."""
+    ids, params = _sql(reports.order_by().values("pk"))
+    table = Segment._meta.db_table
+    marks = ", ".join(["%s"] * len(names))
+    sql = (
+        f"SELECT a.name, count(*) FROM {table} a JOIN {table} b "  # noqa: S608 - table name, placeholders and Django's own SQL only
+        "ON b.report_id = a.report_id AND b.name = a.name "
+        f"WHERE a.dimension = %s AND b.dimension = %s AND a.name IN ({marks}) "
+        f"AND b.name IN ({marks}) AND a.report_id IN ({ids}) GROUP BY a.name"
+    )
+    with connections[reports.db].cursor() as cursor:
+        cursor.execute(
+            sql,
+            [Segment.Dimension.APPLICATION, Segment.Dimension.TYPE, *names, *names, *params],
+        )
+        return dict(cursor.fetchall())
+
+
+def _sql(queryset: QuerySet) -> tuple[str, tuple]:
+    return queryset.query.get_compiler(using=queryset.db).as_sql()

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Q
 from django.utils.text import slugify
+from django_countries import countries
 
 from ..demo import vocabulary as words
 from ..models import Report
@@ -136,7 +137,7 @@ def _regions(rng: random.Random, scope: str) -> list[dict]:
     total = sum(shares)
     regions = []
     for name, share in zip(names, shares, strict=True):
-        members = sorted(REGION_MEMBERS[name])
+        members = sorted(code for code in REGION_MEMBERS[name] if code in countries)
         regions.append(
             {
                 "name": name,

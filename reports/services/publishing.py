@@ -106,6 +106,8 @@ def report_quality_acknowledge(
     if not note:
         raise ValidationError({"note": "Say why the report may be published with this error."})
     name = by_name or (user.get_full_name() or user.get_username() if user else "")
+    if not name:
+        raise ValueError("An acknowledgement needs the user (or the name) who makes it.")
     existing = QualityAcknowledgement.objects.filter(
         report=report, fingerprint=finding_fingerprint(finding)
     ).first()

@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -117,6 +118,8 @@ class ReportState:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):  # Report.Status.DRAFT and "draft" are the same value
+        return value.value
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     if isinstance(value, date):
@@ -176,9 +179,13 @@ def _checker(model: type[models.Model], name: str):
     )
     limit = model_field.max_length or 0
     choices = {str(value) for value, _label in model_field.flatchoices} or None
+    integer = isinstance(model_field, models.IntegerField) and not choices
+    validators = model_field.validators  # for integers: the column's range
 
     def check(value):
         if value == "" and model_field.null:
+            return None
+        if value is None and model_field.null and model_field.blank:
             return None
         if (
             simple
@@ -188,6 +195,12 @@ def _checker(model: type[models.Model], name: str):
             and "\x00" not in value
             and (choices is None or value in choices)
         ):
+            return value
+        if integer and type(value) is int:
+            for validator in validators:
+                validator(value)
+            return value
+        if type(value) is bool and isinstance(model_field, models.BooleanField):
             return value
         return model_field.clean(_number(value), None)
 

@@ -430,8 +430,7 @@ class ReportImporter:
             if plan.is_new:
                 plan.report.pk = None
                 plan.report._state.adding = True
-        new = [plan.report for plan in plans if plan.is_new]
-        Report.objects.bulk_create(new, batch_size=500)
+        _insert_reports([plan.report for plan in plans if plan.is_new], now=now)
         changed = [plan for plan in plans if not plan.is_new and plan.fields]
         for plan in changed:
             plan.report.updated_at = now
@@ -555,18 +554,48 @@ def _insert(model, columns, rows, *, parent: str = "report_id") -> None:
     )
 
 
+def _next_ids(model, count: int) -> list[int]:
+    """`count` ids from the table's sequence (PostgreSQL), to copy rows in with their ids."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _insert_reports(reports: list[Report], *, now) -> None:
+    """New reports, with their ids set. On PostgreSQL: ids from the sequence, then COPY,
+    each column prepared as Django prepares it for an insert (pre_save, get_db_prep_save)."""
+    if not reports:
+        return
+    if connection.vendor != "postgresql":
+        Report.objects.bulk_create(reports, batch_size=500)
+        return
+    fields = [f for f in Report._meta.concrete_fields]
+    for report, report_id in zip(reports, _next_ids(Report, len(reports)), strict=True):
+        report.pk = report_id
+        report.created_at = report.updated_at = now
+    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {Report._meta.db_table} ({names}) FROM STDIN") as copy,  # noqa: S608
+    ):
+        for report in reports:
+            copy.write_row(
+                [f.get_db_prep_save(getattr(report, f.attname), connection) for f in fields]
+            )
+    for report in reports:
+        report._state.adding, report._state.db = False, connection.alias
+
+
 def _region_ids(pairs: list[tuple[Report, Row]]) -> list[int]:
     """Insert the regions and return their ids, in order (their countries need them). On
     PostgreSQL the ids are taken from the sequence first, then the rows copied in."""
     if not pairs:
         return []
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [Region._meta.db_table, len(pairs)],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
+        ids = _next_ids(Region, len(pairs))
         rows = [
             (report, Row(id=region_id, **{c: getattr(region, c) for c in REGION_COLUMNS}))
             for region_id, (report, region) in zip(ids, pairs, strict=True)
