@@ -131,11 +131,18 @@ class _Results(Sequence):
 
 
 def catalogue_search(
-    params: SearchParams, *, page: str | int | None = 1, using: str = "default"
+    params: SearchParams,
+    *,
+    page: str | int | None = 1,
+    using: str = "default",
+    generation: str | None = None,
 ) -> SearchResult:
+    """One page of results with facets. `generation`: `catalogue_generation()`, when the
+    caller has it already (it costs a query)."""
     words = query_words(params.q)
     base = Report.objects.using(using).filter(status__in=PUBLIC_STATUSES)
-    key = f"catalogue-search:{catalogue_generation(using=using)}:{params.key()}"
+    generation = generation or catalogue_generation(using=using)
+    key = f"catalogue-search:{generation}:{params.key()}"
     summary = _cache_get(key)
     if summary is None:
         summary = _summary(base, params, words, using=using)
@@ -227,10 +234,10 @@ def _facets(params: SearchParams, counts: dict) -> list[Facet]:
     return result
 
 
-def category_choices(*, using: str = "default") -> list[dict]:
+def category_choices(*, using: str = "default", generation: str | None = None) -> list[dict]:
     """Every category with published or upcoming reports and how many (the search form's
     list), cached like searches: counting the whole catalogue on every visit is the cost."""
-    key = f"catalogue-categories:{catalogue_generation(using=using)}"
+    key = f"catalogue-categories:{generation or catalogue_generation(using=using)}"
     choices = _cache_get(key)
     if choices is None:
         choices = [

@@ -5,13 +5,14 @@ from django.shortcuts import render
 
 from .. import selectors
 from ..presentation import report_page_build
-from ..search import SearchParams, catalogue_search, category_choices
+from ..search import SearchParams, catalogue_generation, catalogue_search, category_choices
 from ..seo import catalogue_structured_data, catalogue_url
 
 
 def catalogue(request):
     params = SearchParams.from_query(request.GET)
-    result = catalogue_search(params, page=request.GET.get("page"))
+    generation = catalogue_generation()
+    result = catalogue_search(params, page=request.GET.get("page"), generation=generation)
     page = result.page
     # Only the catalogue, its category pages and their later pages are pages of their own
     # for search engines. Searches and the other facets (any combination of them) are not:
@@ -30,7 +31,7 @@ def catalogue(request):
             "reports": page.object_list,
             "query": params.q,
             "category": params.category,
-            "categories": category_choices(),
+            "categories": category_choices(generation=generation),
             "current_category": result.category,
             "canonical_url": catalogue_url(
                 category_slug=category_slug, page=page.number if indexable else 1

@@ -12,49 +12,34 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
 from ...models import (
     Category,
-    FrequentQuestion,
-    KeyPlayer,
-    Licence,
-    MarketDynamic,
     QualityAcknowledgement,
     Region,
-    RegionCountry,
     Report,
-    Segment,
-    TocEntry,
 )
 from ...search.text import vocabulary_words
 from ..publishing import finding_fingerprint, gate_apply, publication_blockers
 from ..quality import Finding, ReportParts
 from ..search_index import catalogue_changed, key_player_names, search_terms_add
+from .bulk import parts_replace, reports_insert
 from .readers import Record
+from .results import ImportSummary, LineResult, PresetAcknowledgement
 from .schema import (
     PART_SECTIONS,
     SECTIONS,
     LineInvalid,
     ReportState,
-    Row,
     parse_line,
     section_hash,
 )
 
 logger = logging.getLogger(__name__)
 
-PART_MODELS = {
-    "dynamics": MarketDynamic,
-    "key_players": KeyPlayer,
-    "segments": Segment,
-    "regions": Region,
-    "toc": TocEntry,
-    "faqs": FrequentQuestion,
-    "licences": Licence,
-}
 RELATED_NAMES = {
     "dynamics": "dynamics",
     "key_players": "key_players",
@@ -64,46 +49,6 @@ RELATED_NAMES = {
     "faqs": "faqs",
     "licences": "licences",
 }
-
-
-@dataclass(frozen=True)
-class PresetAcknowledgement:
-    """An acknowledgement supplied by code, not by a line (the seed loader's known
-    contradiction): it applies to the report's error of this code whose wording contains
-    `contains`."""
-
-    number: int
-    code: str
-    contains: str
-    note: str
-    by_name: str
-
-
-@dataclass
-class LineResult:
-    line: int
-    number: int | None = None
-    outcome: str = "failed"  # created, updated, unchanged, failed
-    errors: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    held_back: bool = False
-    report: Report | None = None
-
-
-@dataclass
-class ImportSummary:
-    lines: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    held_back: int = 0
-    dry_run: bool = False
-
-    def count(self, result: LineResult) -> None:
-        self.lines += 1
-        setattr(self, result.outcome, getattr(self, result.outcome) + 1)
-        self.held_back += result.held_back
 
 
 @dataclass
@@ -430,7 +375,7 @@ class ReportImporter:
             if plan.is_new:
                 plan.report.pk = None
                 plan.report._state.adding = True
-        _insert_reports([plan.report for plan in plans if plan.is_new], now=now)
+        reports_insert([plan.report for plan in plans if plan.is_new], now=now)
         changed = [plan for plan in plans if not plan.is_new and plan.fields]
         for plan in changed:
             plan.report.updated_at = now
@@ -449,37 +394,17 @@ class ReportImporter:
         self._notify_published(plans)
         catalogue_changed()
 
-    def _write_parts(self, plans: list[_Plan]) -> None:
-        """Replace each rewritten kind of part: delete the old rows, add the line's. Rows go
-        in with COPY on PostgreSQL (tens of rows a report: the bulk of an import's writes),
-        with bulk inserts elsewhere."""
-        for section in PART_SECTIONS:
-            rewritten = [plan for plan in plans if section in plan.sections]
-            if not rewritten:
-                continue
-            old = [plan.report.pk for plan in rewritten if not plan.is_new]
-            if old:
-                PART_MODELS[section].objects.filter(report_id__in=old).delete()
-            if section == "regions":
-                self._write_regions(rewritten)
-            else:
-                rows = [
-                    (plan.report, row) for plan in rewritten for row in getattr(plan.state, section)
-                ]
-                _insert(PART_MODELS[section], PART_COLUMNS[section], rows)
-
     @staticmethod
-    def _write_regions(plans: list[_Plan]) -> None:
-        pairs = [
-            (plan.report, region, codes) for plan in plans for region, codes in plan.state.regions
-        ]
-        ids = _region_ids([(report, region) for report, region, _ in pairs])
-        countries = [
-            (region_id, Row(country=code, position=i))
-            for region_id, (_report, _region, codes) in zip(ids, pairs, strict=True)
-            for i, code in enumerate(codes)
-        ]
-        _insert(RegionCountry, ("country", "position"), countries, parent="region_id")
+    def _write_parts(plans: list[_Plan]) -> None:
+        """Each rewritten kind of part: the old rows out, the line's in."""
+        for section in PART_SECTIONS:
+            owners = [
+                (plan.report, plan.is_new, getattr(plan.state, section))
+                for plan in plans
+                if section in plan.sections
+            ]
+            if owners:
+                parts_replace(section, owners)
 
     def _vocabulary(self, plans: list[_Plan]) -> None:
         words = set()
@@ -509,107 +434,6 @@ class ReportImporter:
         )
         for report_id in waiting:
             enquiries_notify_report_published_on_commit(report=candidates[report_id])
-
-
-PART_COLUMNS = {
-    "dynamics": ("kind", "title", "description", "position"),
-    "key_players": (
-        "name",
-        "profile",
-        "revenue_note",
-        "revenue_musd",
-        "growth_percent",
-        "position",
-    ),
-    "segments": ("dimension", "name", "description", "share_percent", "position"),
-    "toc": ("level", "title", "position"),
-    "faqs": ("question", "answer", "position"),
-    "licences": ("kind", "description", "max_users", "price", "currency", "is_active", "position"),
-}
-REGION_COLUMNS = ("name", "share_percent", "commentary", "position")
-
-
-def _insert(model, columns, rows, *, parent: str = "report_id") -> None:
-    """Insert (parent, Row) pairs; the parent is a saved Report, or an id."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        names = ", ".join(connection.ops.quote_name(c) for c in (parent, *columns))
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(
-                f"COPY {model._meta.db_table} ({names}) FROM STDIN"  # noqa: S608 - model names only
-            ) as copy,
-        ):
-            for owner, row in rows:
-                key = owner.pk if isinstance(owner, Report) else owner
-                copy.write_row((key, *(getattr(row, c) for c in columns)))
-        return
-    model.objects.bulk_create(
-        [
-            model(**{parent: getattr(owner, "pk", owner)}, **{c: getattr(row, c) for c in columns})
-            for owner, row in rows
-        ],
-        batch_size=1000,
-    )
-
-
-def _next_ids(model, count: int) -> list[int]:
-    """`count` ids from the table's sequence (PostgreSQL), to copy rows in with their ids."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [model._meta.db_table, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _insert_reports(reports: list[Report], *, now) -> None:
-    """New reports, with their ids set. On PostgreSQL: ids from the sequence, then COPY,
-    each column prepared as Django prepares it for an insert (pre_save, get_db_prep_save)."""
-    if not reports:
-        return
-    if connection.vendor != "postgresql":
-        Report.objects.bulk_create(reports, batch_size=500)
-        return
-    fields = [f for f in Report._meta.concrete_fields]
-    for report, report_id in zip(reports, _next_ids(Report, len(reports)), strict=True):
-        report.pk = report_id
-        report.created_at = report.updated_at = now
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {Report._meta.db_table} ({names}) FROM STDIN") as copy,  # noqa: S608
-    ):
-        for report in reports:
-            copy.write_row(
-                [f.get_db_prep_save(getattr(report, f.attname), connection) for f in fields]
-            )
-    for report in reports:
-        report._state.adding, report._state.db = False, connection.alias
-
-
-def _region_ids(pairs: list[tuple[Report, Row]]) -> list[int]:
-    """Insert the regions and return their ids, in order (their countries need them). On
-    PostgreSQL the ids are taken from the sequence first, then the rows copied in."""
-    if not pairs:
-        return []
-    if connection.vendor == "postgresql":
-        ids = _next_ids(Region, len(pairs))
-        rows = [
-            (report, Row(id=region_id, **{c: getattr(region, c) for c in REGION_COLUMNS}))
-            for region_id, (report, region) in zip(ids, pairs, strict=True)
-        ]
-        _insert(Region, ("id", *REGION_COLUMNS), rows)
-        return ids
-    regions = Region.objects.bulk_create(
-        [
-            Region(report=report, **{c: getattr(region, c) for c in REGION_COLUMNS})
-            for report, region in pairs
-        ],
-        batch_size=1000,
-    )
-    return [region.pk for region in regions]
 
 
 def _columns(report: Report) -> dict:
