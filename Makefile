@@ -20,6 +20,8 @@ MANAGE := $(RUN) python manage.py
 APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
 	libfontconfig1 fonts-dejavu-core fonts-lato fonts-open-sans
 APT_TEST := poppler-utils chromium redis-server
+# The HTTP load generator of the benchmarks.
+APT_BENCH := wrk
 
 # Settings `make test` gives the suite unless the environment already sets them: this
 # machine kind runs PostgreSQL and Redis on loopback (CI sets the same in .ci/run).
@@ -109,6 +111,7 @@ test: system-deps-test install
 	  $(RUN) pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
+	@bash .ci/apt-ensure $(APT_RUNTIME) $(APT_BENCH)
 	$(RUN) python -m bench
 
 clean:

@@ -43,7 +43,12 @@ State = Job.State
 
 class Retry(Exception):  # noqa: N818 - read as "jobs.Retry(...)", like Celery's own Retry
     """Not possible yet (e.g. the PDF it needs is still rendering): counts as an attempt and
-    tries again after the backoff, without a traceback in the log."""
+    tries again after the backoff, without a traceback in the log. `after`: the job it waits
+    for; when that one finishes, this one runs at once instead of at the end of its backoff."""
+
+    def __init__(self, message: str, *, after: Job | None = None):
+        super().__init__(message)
+        self.after = after
 
 
 class GiveUp(Exception):  # noqa: N818
@@ -287,6 +292,7 @@ class JobRun:
             job.state = State.DONE
             job.finished_at = timezone.now()
             job.save(update_fields=["state", "finished_at"])
+            _wake_waiters(job)
             self.completed = True
 
 
@@ -303,6 +309,10 @@ def run(job_id: int, *, token: str, soft_time_limit: float | None = None) -> str
         if not work.completed:
             with work.completing():
                 pass
+    except kind.model.DoesNotExist:
+        with work.completing():  # deleted since it was asked for: nothing left to do
+            pass
+        return "done: its target is gone"
     except ClaimLost:
         logger.warning("job %s (%s) lost its claim; its result was discarded", job_id, job.kind)
         return "claim lost"
@@ -370,7 +380,13 @@ def _record_failure(work: JobRun, kind: Kind, exc: Exception) -> str:
         if isinstance(exc, GiveUp) or job.attempts >= kind.max_attempts:
             _give_up(job, kind, job.last_error)
             return "failed"
+        job.waiting_for = _still_running(getattr(exc, "after", None))
         delay = kind.backoff_seconds(job.attempts)
+        if job.waiting_for is not None:
+            # Woken when what it waits for finishes; the longest backoff is only a safety net.
+            delay = settings.JOB_RETRY_MAX_DELAY_SECONDS
+        elif isinstance(exc, Retry) and exc.after is not None:
+            delay = 0  # what it waited for finished in the meantime
         job.state = State.PENDING
         job.due_at = timezone.now() + timedelta(seconds=delay)
         job.dispatched_at = job.due_at
@@ -391,6 +407,28 @@ def _give_up(job: Job, kind: Kind, error: str) -> None:
     logger.error("job %s %s failed: %s", job.kind, job.target_id, job.last_error)
     if kind.on_give_up:
         kind.on_give_up(job.target_id, job.last_error)
+    _wake_waiters(job)
+
+
+def _still_running(job: Job | None) -> Job | None:
+    if job is None:
+        return None
+    job.refresh_from_db(fields=["state"])
+    return job if job.state in Job.ACTIVE else None
+
+
+def _wake_waiters(job: Job) -> None:
+    """Jobs waiting for `job` (now finished, one way or the other) are due at once."""
+    waiting = list(
+        Job.objects.filter(waiting_for=job, state=State.PENDING).values_list("pk", "kind")
+    )
+    if not waiting:
+        return
+    now = timezone.now()
+    Job.objects.filter(pk__in=[pk for pk, _ in waiting]).update(
+        due_at=now, dispatched_at=now, waiting_for=None
+    )
+    transaction.on_commit(lambda: publish([(pk, name, None) for pk, name in waiting]), robust=True)
 
 
 # --- The sweeper --------------------------------------------------------------------------

@@ -40,6 +40,11 @@ class Job(models.Model):
     # means that run's worker died before it acknowledged.
     claim_token = models.CharField(max_length=64, blank=True)
     last_error = models.TextField(blank=True)
+    # The job this one is waiting for (a sample for its report's render): when that one
+    # finishes, this one is due at once instead of at the end of its backoff.
+    waiting_for = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="waiters"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -2,6 +2,8 @@
 names a landing page lists and to check that each country sits in its region. Turkey and
 Russia straddle two regions and are accepted in both."""
 
+import functools
+
 from django_countries import countries
 
 REGION_MEMBERS: dict[str, frozenset[str]] = {
@@ -192,9 +194,14 @@ ALIASES = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def country_code(name: str) -> str:
-    """ISO 3166 alpha-2 code for a country name, or "" when the name is not a country."""
+    """ISO 3166 alpha-2 code for a country name (or for the code itself, e.g. "DE"), or ""
+    when it is not a country. Cached: an import resolves the same few hundred names over and
+    over, and a lookup by name scans the whole list."""
     cleaned = " ".join(name.split()).strip()
+    if len(cleaned) == 2 and cleaned.isupper() and cleaned in countries:
+        return cleaned
     return ALIASES.get(cleaned.lower()) or countries.by_name(cleaned) or ""
 
 

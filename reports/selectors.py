@@ -1,5 +1,6 @@
 """Reads. Each report page costs a fixed number of queries, whatever the catalogue's size;
-the sales summary staff see in admin is at the end."""
+the sales summary staff see in admin is at the end. The catalogue's search and facets are
+in reports/search/."""
 
 from datetime import datetime
 
@@ -8,15 +9,6 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from .models import Category, Licence, Order, Region, RegionCountry, Report
 
 PUBLIC_STATUSES = [Report.Status.PUBLISHED, Report.Status.UPCOMING]
-
-
-def report_list_public(*, query: str = "", category_slug: str = "") -> QuerySet[Report]:
-    reports = Report.objects.filter(status__in=PUBLIC_STATUSES).select_related("category")
-    if query:
-        reports = reports.filter(Q(title__icontains=query) | Q(market_name__icontains=query))
-    if category_slug:
-        reports = reports.filter(category__slug=category_slug)
-    return reports.order_by("status", "-published_at", "title")
 
 
 def category_list_public() -> QuerySet[Category]:

@@ -1,9 +1,8 @@
 from django.contrib import admin
-from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 from django.views.generic import TemplateView
 
-from reports.sitemaps import SITEMAPS
+from reports.views import sitemaps
 
 from . import views
 
@@ -17,7 +16,9 @@ urlpatterns += [
     path("privacy", TemplateView.as_view(template_name="privacy.html"), name="privacy"),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots_txt, name="robots-txt"),
-    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
+    path("sitemap.xml", sitemaps.sitemap, name="sitemap"),
+    path("sitemaps/pages.xml", sitemaps.sitemap_pages, name="sitemap-pages"),
+    path("sitemaps/reports-<int:part>.xml", sitemaps.sitemap_reports, name="sitemap-reports"),
 ]
 
 handler500 = "smosite.views.server_error"

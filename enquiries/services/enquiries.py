@@ -425,7 +425,9 @@ def enquiry_reply_prepare(*, work: jobs.JobRun) -> None:
     try:
         path = reply.sample_path or _reply_sample_stamp(reply)
     except DocumentNotReady as exc:
-        raise jobs.Retry(f"The report's base sample is not rendered yet ({exc}).") from exc
+        raise jobs.Retry(
+            f"The report's base sample is not rendered yet ({exc}).", after=exc.render_job
+        ) from exc
     with work.completing():
         reply = EnquiryReply.objects.select_for_update().get(pk=reply.pk)
         if reply.status != EnquiryReply.Status.PREPARING:

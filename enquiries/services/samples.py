@@ -132,7 +132,9 @@ def sample_request_prepare(*, work: jobs.JobRun) -> None:
             path_hint=_path_hint(sample_request),
         )
     except DocumentNotReady as exc:
-        raise jobs.Retry(f"The report's base sample is not rendered yet ({exc}).") from exc
+        raise jobs.Retry(
+            f"The report's base sample is not rendered yet ({exc}).", after=exc.render_job
+        ) from exc
     with work.completing():
         _record_stamped(sample_request, path)
 

@@ -2,11 +2,12 @@
 admin cannot nest inlines, so a report's regions are an inline with a link to each region's
 own page, where its countries are edited."""
 
+from django import forms
 from django.contrib import admin
 from django.db import models
 from django.db.models import Count
 from django.forms import NumberInput, Textarea
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from ..models import (
@@ -21,8 +22,11 @@ from ..models import (
     Segment,
     TocEntry,
 )
-from ..services.catalogue import report_publication_stamp, report_published_effects
+from ..services.catalogue import report_published_effects
+from ..services.publishing import finding_fingerprint, report_blockers, report_gate_record
 from ..services.quality import report_quality_findings
+from ..services.search_index import report_search_refresh
+from . import imports, quality
 from .documents import ReportDocumentsAdminMixin
 
 # Table rows stay readable: short text areas instead of the default ten-line boxes.
@@ -86,22 +90,83 @@ class LicenceInline(OrderedInline):
     fields = ["position", "kind", "description", "max_users", "price", "currency", "is_active"]
 
 
+class PublishingBlocked(Exception):
+    def __init__(self, blockers):
+        super().__init__(f"{len(blockers)} unacknowledged quality error(s)")
+        self.blockers = blockers
+
+
+class ReportAdminForm(forms.ModelForm):
+    """Shows why a save was refused: `ReportAdmin` checks the report with its inlines as
+    saved, rolls the whole save back when it may not be published, and shows the same post
+    again with `publishing_blockers` set, so the error sits next to the status field and
+    nothing has changed."""
+
+    publishing_blockers: list = []
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.publishing_blockers and cleaned.get("status") == Report.Status.PUBLISHED:
+            self.add_error("status", _blocked_message(self.publishing_blockers))
+        return cleaned
+
+
+def _blocked_message(blockers) -> str:
+    listed = " ".join(f"({i}) {f.message}" for i, f in enumerate(blockers, start=1))
+    return (
+        f"Cannot publish: the quality check finds {len(blockers)} error"
+        f"{'s' if len(blockers) != 1 else ''} nobody has acknowledged. {listed} Fix "
+        "it, or save the report as a draft and acknowledge it with a note in the Quality "
+        "check panel."
+    )
+
+
 @admin.register(Report)
 class ReportAdmin(ReportDocumentsAdminMixin, admin.ModelAdmin):
-    list_display = ["number", "title", "status", "category", "cagr_percent", "edition_date"]
+    form = ReportAdminForm
+    change_list_template = "admin/reports/report/change_list.html"
+    list_display = [
+        "number",
+        "title",
+        "status",
+        "category",
+        "cagr_percent",
+        "edition_date",
+        "quality_open_errors",
+        "is_demo",
+    ]
     list_display_links = ["number", "title"]
-    list_filter = ["status", "category"]
+    list_filter = ["status", "category", quality.OpenErrorsFilter, "is_demo"]
     search_fields = ["title", "market_name", "=number", "slug"]
     list_select_related = ["category"]
     date_hierarchy = "edition_date"
     save_on_top = True
-    readonly_fields = ["published_at", "created_at", "updated_at", "pdf_documents"]
+    readonly_fields = [
+        "published_at",
+        "created_at",
+        "updated_at",
+        "pdf_documents",
+        "quality_open_errors",
+    ]
     formfield_overrides = {
         models.PositiveIntegerField: {"widget": NumberInput(attrs={"style": "width: 9em"})},
         models.TextField: {"widget": Textarea(attrs={"rows": 5, "cols": 90})},
     }
     fieldsets = [
-        (None, {"fields": ["number", "title", "slug", "market_name", "category", "status"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "number",
+                    "title",
+                    "slug",
+                    "market_name",
+                    "category",
+                    "status",
+                    "is_demo",
+                ]
+            },
+        ),
         (
             "Key metrics",
             {
@@ -130,7 +195,10 @@ class ReportAdmin(ReportDocumentsAdminMixin, admin.ModelAdmin):
         ),
         ("PDF documents", {"fields": ["pdf_documents"]}),
         ("Search engines", {"fields": ["seo_description"]}),
-        ("History", {"fields": ["published_at", "created_at", "updated_at"]}),
+        (
+            "History",
+            {"fields": ["published_at", "created_at", "updated_at", "quality_open_errors"]},
+        ),
     ]
     inlines = [
         LicenceInline,
@@ -145,18 +213,71 @@ class ReportAdmin(ReportDocumentsAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("category")
 
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("import/", wrap(imports.ImportView(self).dispatch), name="reports_report_import"),
+            path(
+                "<int:report_id>/acknowledge/<str:fingerprint>/",
+                wrap(quality.AcknowledgeView(self).dispatch),
+                name="reports_report_acknowledge",
+            ),
+            *super().get_urls(),
+        ]
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         report = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if report is not None:
-            extra_context["quality_findings"] = report_quality_findings(report=report)
+            findings = report_quality_findings(report=report)
+            done = {a.fingerprint: a for a in report.quality_acknowledgements.all()}
+            extra_context["quality_findings"] = [
+                quality.FindingRow(
+                    finding=finding,
+                    fingerprint=finding_fingerprint(finding),
+                    acknowledgement=done.pop(finding_fingerprint(finding), None),
+                )
+                for finding in findings
+            ]
+            # Acknowledged errors the check no longer finds (fixed, or worded otherwise).
+            extra_context["past_acknowledgements"] = list(done.values())
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        blockers = getattr(request, "_publishing_blockers", None)
+        if blockers:
+            form = type(form.__name__, (form,), {"publishing_blockers": blockers})
+        return form
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except PublishingBlocked as blocked:
+            # The save was rolled back (changeform_view is atomic); show the post again.
+            request._publishing_blockers = blocked.blockers
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
-        was_published = change and form.initial.get("status") == Report.Status.PUBLISHED
-        report_publication_stamp(report=obj)
+        request._report_was_published = (
+            change and form.initial.get("status") == Report.Status.PUBLISHED
+        )
         super().save_model(request, obj, form, change)
-        report_published_effects(report=obj, was_published=was_published)
+
+    def save_related(self, request, form, formsets, change):
+        """After the inlines: search fields, then the publishing gate on the report as saved
+        (refusing rolls the whole save back), then what publishing sets off. No PDF is
+        rendered here: they are rendered when first needed."""
+        super().save_related(request, form, formsets, change)
+        report = form.instance
+        report_search_refresh(report=report)
+        if report.status == Report.Status.PUBLISHED:
+            blockers = report_blockers(report=report)
+            if blockers:
+                raise PublishingBlocked(blockers)
+        report_gate_record(report=report)
+        was_published = getattr(request, "_report_was_published", False)
+        report_published_effects(report=report, was_published=was_published)
 
 
 class RegionCountryInline(OrderedInline):

@@ -1,5 +1,6 @@
 """Staff tools for the report PDFs: the rendered versions (ReportDocument), a preview that
-streams a PDF from private storage to staff only, and "re-render".
+streams a PDF from private storage to staff only (rendering it first if nobody has needed it
+yet: PDFs are rendered on first need, never on save), and "re-render".
 
 Kept apart from reports/admin.py (the report admin) and registered from ReportsConfig.ready().
 The report admin links here with `ReportDocumentsAdminMixin` (see its docstring)."""
@@ -31,7 +32,7 @@ def documents_panel(report: Report) -> str:
     """HTML for the report's change page: the newest version of each kind, its status and a
     link to view it, the version staff see in use if that differs, and the re-render link."""
     if report.pk is None:
-        return "Saved reports get a full report and a sample PDF."
+        return "A report's PDFs are rendered when first needed: a sample request, a purchase."
     rows = []
     for kind, label in ReportDocument.Kind.choices:
         latest = report.documents.filter(kind=kind).order_by("-version").first()
@@ -42,10 +43,20 @@ def documents_panel(report: Report) -> str:
     table = format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>", rows)
     return format_html(
         "<table><thead><tr><th></th><th>Newest version</th><th>Good version in use</th></tr>"
-        '</thead><tbody>{}</tbody></table><p><a class="button" href="{}">Re-render PDFs</a></p>',
+        "</thead><tbody>{}</tbody></table>"
+        "<p>PDFs are rendered when first needed (a sample request, a purchase, a preview). "
+        '<a class="button" href="{}" target="_blank">Preview the sample</a> '
+        '<a class="button" href="{}" target="_blank">Preview the full report</a> '
+        '<a class="button" href="{}">Re-render PDFs</a></p>',
         table,
+        _preview_url(report, ReportDocument.Kind.SAMPLE),
+        _preview_url(report, ReportDocument.Kind.FULL),
         _rerender_url(report),
     )
+
+
+def _preview_url(report: Report, kind: str) -> str:
+    return reverse("admin:reports_reportdocument_preview", args=[report.pk, kind])
 
 
 def _describe(document: ReportDocument | None) -> str:
@@ -65,15 +76,12 @@ def _describe(document: ReportDocument | None) -> str:
 class ReportDocumentsAdminMixin:
     """For the report's ModelAdmin: `class ReportAdmin(ReportDocumentsAdminMixin,
     admin.ModelAdmin)` and "pdf_documents" in its readonly_fields (and fieldsets, if any).
-    Saving the report (with its inlines) refreshes its PDFs: a content change queues a render."""
+    Saving renders nothing: a new version is rendered when a copy or a preview first needs
+    it (`documents.document_current`)."""
 
     @admin.display(description="PDF documents")
     def pdf_documents(self, obj):
         return documents_panel(obj)
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        documents.report_documents_refresh(report=form.instance)
 
 
 @admin.register(ReportDocument)
@@ -127,6 +135,11 @@ class ReportDocumentAdmin(admin.ModelAdmin):
                 wrap(self.rerender_view),
                 name="reports_reportdocument_rerender",
             ),
+            path(
+                "report/<int:report_id>/preview/<str:kind>/",
+                wrap(self.preview_view),
+                name="reports_reportdocument_preview",
+            ),
             *super().get_urls(),
         ]
 
@@ -134,17 +147,32 @@ class ReportDocumentAdmin(admin.ModelAdmin):
         """Streams the PDF from private storage; only staff who may view documents."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        document = get_object_or_404(ReportDocument, pk=pk, status=Status.READY)
-        storage = storages["private"]
-        if not storage.exists(document.file_path):
-            raise Http404("The file is missing from private storage.")
-        name = f"{document.report.number}-{document.kind}-v{document.version}.pdf"
-        response = FileResponse(
-            storage.open(document.file_path), content_type="application/pdf", filename=name
-        )
-        response["Cache-Control"] = "private, no-store"
-        response["X-Robots-Tag"] = "noindex"
-        return response
+        return _stream(get_object_or_404(ReportDocument, pk=pk, status=Status.READY))
+
+    def preview_view(self, request, report_id, kind):
+        """The current PDF of the report's content; if it has never been rendered, its render
+        is queued and this page reloads itself (no JavaScript) until the PDF is there."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if kind not in ReportDocument.Kind.values:
+            raise Http404("No such PDF kind.")
+        report = get_object_or_404(Report, pk=report_id)
+        try:
+            document = documents.document_current(report=report, kind=kind)
+        except documents.DocumentNotReady:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": f"Rendering the {ReportDocument.Kind(kind).label.lower()} of report "
+                f"{report.number}",
+                "report": report,
+                "back": _report_admin_url(report),
+                "refresh_seconds": 3,
+                "opts": self.opts,
+            }
+            return TemplateResponse(
+                request, "admin/reports/reportdocument/preview_wait.html", context
+            )
+        return _stream(document)
 
     def rerender_view(self, request, report_id):
         """GET asks for confirmation, POST queues the render. The report's change page
@@ -170,6 +198,19 @@ class ReportDocumentAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request, "admin/reports/reportdocument/rerender_confirm.html", context
         )
+
+
+def _stream(document: ReportDocument) -> FileResponse:
+    storage = storages["private"]
+    if not storage.exists(document.file_path):
+        raise Http404("The file is missing from private storage.")
+    name = f"{document.report.number}-{document.kind}-v{document.version}.pdf"
+    response = FileResponse(
+        storage.open(document.file_path), content_type="application/pdf", filename=name
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 def _report_admin_url(report: Report) -> str:

@@ -20,6 +20,8 @@ from .orders import (
     OrderReferenceCounter,
     StripeEvent,
 )
+from .quality import QualityAcknowledgement
+from .search import SearchTerm
 
 __all__ = [
     "Category",
@@ -33,10 +35,12 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderReferenceCounter",
+    "QualityAcknowledgement",
     "Region",
     "RegionCountry",
     "Report",
     "ReportDocument",
+    "SearchTerm",
     "Segment",
     "StripeEvent",
     "TocEntry",

@@ -1,10 +1,12 @@
 """The report as a document: base renders (one per content version and kind) and the
 personal copies stamped from them.
 
-Lifecycle: `report_documents_refresh` after a report is published or edited computes the
-content hash; a version without a good render gets a `queued` row and its "pdf.render" job
-(common/jobs.py). `report_document_render` (the job) renders it with WeasyPrint and files the
-PDF in private storage. Copies (`sample_copy_create`, `licensed_copy_create`)
+Lifecycle: nothing is rendered when a report is saved, published or imported. The first
+copy or staff preview that needs a kind (`document_current`) computes the content hash; a
+version of that kind without a good render gets a `queued` row and its "pdf.render" job
+(common/jobs.py), so a first sample request waits for the sample's render alone.
+`report_document_render` (the job) renders it with WeasyPrint and files the PDF in private
+storage. Copies (`sample_copy_create`, `licensed_copy_create`)
 stamp the newest good base of the *current* content; while that is still rendering they raise
 `DocumentNotReady` (the caller's task retries), so an edited report never sends old content.
 Only when the current version's render has failed for good does the previous good version
@@ -53,7 +55,16 @@ Status = ReportDocument.Status
 
 
 class DocumentNotReady(Exception):
-    """No good base render exists yet for the report's current content; one is queued."""
+    """No good base render exists yet for the report's current content; one is queued
+    (`document`, whose render job a waiting job can wait for: `render_job`)."""
+
+    def __init__(self, message: str, *, document: ReportDocument | None = None):
+        super().__init__(message)
+        self.document = document
+
+    @property
+    def render_job(self):
+        return jobs.job_for(RENDER_JOB, self.document.pk) if self.document else None
 
 
 # --- Versions -----------------------------------------------------------------------------
@@ -292,7 +303,9 @@ def document_current(*, report: Report, kind: str) -> ReportDocument:
         if previous:
             logger.warning("Using %s: the render of v%s failed", previous, current.version)
             return previous
-    raise DocumentNotReady(f"{report.number} {kind} v{current.version} is {current.status}")
+    raise DocumentNotReady(
+        f"{report.number} {kind} v{current.version} is {current.status}", document=current
+    )
 
 
 # --- Personal copies ----------------------------------------------------------------------

@@ -194,7 +194,9 @@ def order_deliverable_prepare(*, work: jobs.JobRun) -> None:
             path_hint=f"orders/{order.report.number}/{order.reference}",
         )
     except DocumentNotReady as exc:
-        raise jobs.Retry(f"The report's base PDF is not rendered yet ({exc}).") from exc
+        raise jobs.Retry(
+            f"The report's base PDF is not rendered yet ({exc}).", after=exc.render_job
+        ) from exc
     with work.completing():
         _deliverable_record(order_id=order.pk, path=path)
 

@@ -3,16 +3,17 @@ figures, regional shares over 100 %, countries filed under the wrong region, a p
 report nobody can buy. Read by `manage.py check_report` and the report's admin page.
 
 The check reports; it never edits. Which of two growth figures is right is a research
-decision for staff."""
+decision for staff. It reads a report through `ReportParts`, so that an import can check a
+report before anything is written (reports/services/imports/)."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
 from django_countries import countries
 
-from ..models import Report
+from ..models import FrequentQuestion, Licence, MarketDynamic, Region, Report
 from ..regions import region_contains
 
 Severity = Literal["error", "warning", "info"]
@@ -78,21 +79,52 @@ def growth_statements(text: str, *, where: str) -> list[GrowthStatement]:
     return [found[key] for key in sorted(found)]
 
 
-def _texts(report: Report):
+@dataclass
+class ReportParts:
+    """What the check reads: the report and the parts it checks, saved or not. Each region
+    comes with its countries' ISO codes."""
+
+    report: Report
+    dynamics: list[MarketDynamic] = field(default_factory=list)
+    faqs: list[FrequentQuestion] = field(default_factory=list)
+    regions: list[tuple[Region, list[str]]] = field(default_factory=list)
+    licences: list[Licence] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, report: Report) -> "ReportParts":
+        """A saved report's parts through its related managers (prefetched ones cost no
+        query)."""
+        return cls(
+            report=report,
+            dynamics=list(report.dynamics.all()),
+            faqs=list(report.faqs.all()),
+            regions=[
+                (region, [row.country.code for row in region.countries.all()])
+                for region in report.regions.all()
+            ],
+            licences=list(report.licences.all()),
+        )
+
+
+def _texts(parts: ReportParts):
     """(where, text) for every text a reader sees, `where` phrased to start a sentence."""
     for name in REPORT_TEXT_FIELDS:
-        yield f"The “{Report._meta.get_field(name).verbose_name}” text", getattr(report, name)
-    for dynamic in report.dynamics.all():
-        yield f"The {dynamic.get_kind_display().lower()} “{dynamic.title}”", dynamic.description
-    for faq in report.faqs.all():
+        yield (
+            f"The “{Report._meta.get_field(name).verbose_name}” text",
+            getattr(parts.report, name),
+        )
+    for dynamic in parts.dynamics:
+        kind = MarketDynamic.Kind(dynamic.kind).label.lower()
+        yield f"The {kind} “{dynamic.title}”", dynamic.description
+    for faq in parts.faqs:
         yield f"The answer to “{faq.question}”", faq.answer
-    for region in report.regions.all():
+    for region, _codes in parts.regions:
         yield f"The {region.name} commentary", region.commentary
 
 
-def _growth_findings(report: Report) -> list[Finding]:
-    statements = [s for where, text in _texts(report) for s in growth_statements(text, where=where)]
-    rate = report.cagr_percent
+def _growth_findings(parts: ReportParts) -> list[Finding]:
+    statements = [s for where, text in _texts(parts) for s in growth_statements(text, where=where)]
+    rate = parts.report.cagr_percent
     return [
         Finding(
             "error",
@@ -105,8 +137,8 @@ def _growth_findings(report: Report) -> list[Finding]:
     ]
 
 
-def _share_findings(report: Report) -> list[Finding]:
-    total = sum((r.share_percent for r in report.regions.all() if r.share_percent), Decimal(0))
+def _share_findings(parts: ReportParts) -> list[Finding]:
+    total = sum((r.share_percent for r, _ in parts.regions if r.share_percent), Decimal(0))
     if total <= 100:
         return []
     return [
@@ -118,10 +150,9 @@ def _share_findings(report: Report) -> list[Finding]:
     ]
 
 
-def _country_findings(report: Report) -> list[Finding]:
+def _country_findings(parts: ReportParts) -> list[Finding]:
     findings = []
-    for region in report.regions.all():
-        codes = [row.country.code for row in region.countries.all()]
+    for region, codes in parts.regions:
         if codes and region_contains(region.name, "") is None:
             findings.append(
                 Finding(
@@ -145,9 +176,9 @@ def _country_findings(report: Report) -> list[Finding]:
     return findings
 
 
-def _licence_findings(report: Report) -> list[Finding]:
-    active = [licence for licence in report.licences.all() if licence.is_active]
-    if report.status == Report.Status.PUBLISHED and not active:
+def _licence_findings(parts: ReportParts) -> list[Finding]:
+    active = [licence for licence in parts.licences if licence.is_active]
+    if parts.report.status == Report.Status.PUBLISHED and not active:
         return [
             Finding(
                 "error",
@@ -159,7 +190,8 @@ def _licence_findings(report: Report) -> list[Finding]:
     return []
 
 
-def _size_findings(report: Report) -> list[Finding]:
+def _size_findings(parts: ReportParts) -> list[Finding]:
+    report = parts.report
     if report.base_year_market_size is not None:
         return []
     return [
@@ -172,7 +204,8 @@ def _size_findings(report: Report) -> list[Finding]:
     ]
 
 
-def _period_findings(report: Report) -> list[Finding]:
+def _period_findings(parts: ReportParts) -> list[Finding]:
+    report = parts.report
     if report.forecast_end_year > report.forecast_start_year:
         return []
     return [
@@ -198,5 +231,10 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 def report_quality_findings(*, report: Report) -> list[Finding]:
     """Every problem found in the report, errors first. Reads the report's parts through
     their related managers, so a report from `report_get_public` costs no further query."""
-    findings = [finding for check in CHECKS for finding in check(report)]
+    return quality_findings(parts=ReportParts.of(report))
+
+
+def quality_findings(*, parts: ReportParts) -> list[Finding]:
+    """The same check on parts given directly (an import checks before it writes)."""
+    findings = [finding for check in CHECKS for finding in check(parts)]
     return sorted(findings, key=lambda finding: SEVERITY_ORDER[finding.severity])

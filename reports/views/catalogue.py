@@ -1,43 +1,42 @@
-"""The catalogue and the report page."""
+"""The catalogue (search, facets, pages) and the report page."""
 
-from urllib.parse import urlencode
-
-from django.conf import settings
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import render
 
 from .. import selectors
 from ..presentation import report_page_build
+from ..search import SearchParams, catalogue_generation, catalogue_search, category_choices
 from ..seo import catalogue_structured_data, catalogue_url
 
 
 def catalogue(request):
-    query = " ".join(request.GET.get("q", "").split())[:100]
-    category = request.GET.get("category", "").strip()[:120]
-    reports = selectors.report_list_public(query=query, category_slug=category)
-    page = Paginator(reports, settings.CATALOGUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    categories = list(selectors.category_list_public())
-    current_category = next((c for c in categories if c.slug == category), None)
+    params = SearchParams.from_query(request.GET)
+    generation = catalogue_generation()
+    result = catalogue_search(params, page=request.GET.get("page"), generation=generation)
+    page = result.page
+    # Only the catalogue, its category pages and their later pages are pages of their own
+    # for search engines. Searches and the other facets (any combination of them) are not:
+    # noindex, with the canonical link on the category (or the catalogue) they narrow.
+    indexable = not params.q and set(params.filters()) <= {"category"}
+    indexable = indexable and (not params.category or result.category is not None)
+    category_slug = result.category.slug if result.category else ""
     return render(
         request,
         "reports/report_list.html",
         {
+            "result": result,
             "page": page,
             "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
-            "page_query": urlencode({k: v for k, v in (("q", query), ("category", category)) if v}),
+            "page_query": params.query_string(),
             "reports": page.object_list,
-            "query": query,
-            "category": category,
-            "categories": categories,
-            "current_category": current_category,
-            # Category pages and later pages are pages of their own for search engines;
-            # search results are not (noindex), and point to the unfiltered catalogue.
+            "query": params.q,
+            "category": params.category,
+            "categories": category_choices(generation=generation),
+            "current_category": result.category,
             "canonical_url": catalogue_url(
-                category_slug=current_category.slug if current_category else "",
-                page=1 if query else page.number,
+                category_slug=category_slug, page=page.number if indexable else 1
             ),
-            "noindex": bool(query) or (bool(category) and current_category is None),
+            "noindex": not indexable,
             "structured_data": catalogue_structured_data(),
         },
     )

@@ -386,6 +386,20 @@ CATALOGUE_PAGE_SIZE = env.int("CATALOGUE_PAGE_SIZE", default=12)
 # Seconds /healthz waits for the broker before it reports it unreachable.
 HEALTHZ_TIMEOUT_SECONDS = env.int("HEALTHZ_TIMEOUT_SECONDS", default=2)
 
+# --- Catalogue: import, search, sitemaps -------------------------------------------------
+# Largest file the admin's import page accepts (it imports in the request); bigger feeds go
+# through `manage.py import_reports`.
+CATALOGUE_IMPORT_ADMIN_MAX_MB = env.int("CATALOGUE_IMPORT_ADMIN_MAX_MB", default=10)
+# Lines written per transaction by an import (memory and lock time grow with it).
+CATALOGUE_IMPORT_BATCH_SIZE = env.int("CATALOGUE_IMPORT_BATCH_SIZE", default=500)
+# Seconds a search's counts and facets are reused; any catalogue write starts afresh.
+CATALOGUE_SEARCH_CACHE_SECONDS = env.int("CATALOGUE_SEARCH_CACHE_SECONDS", default=300)
+# Values listed per facet (region, segment, year...) beside the search results.
+CATALOGUE_FACET_LIMIT = env.int("CATALOGUE_FACET_LIMIT", default=10)
+# URLs per sitemap file; above it /sitemap.xml becomes an index of files. 50,000 is the
+# protocol's maximum (https://www.sitemaps.org/protocol.html#index).
+SITEMAP_MAX_URLS = env.int("SITEMAP_MAX_URLS", default=50000)
+
 # --- Quotes -------------------------------------------------------------------------------
 # Days a special-price checkout link sent by sales stays valid.
 QUOTE_VALID_DAYS = env.int("QUOTE_VALID_DAYS", default=14)

@@ -192,6 +192,46 @@ def test_a_run_that_lost_its_claim_writes_nothing(script, target):
     assert target.name == "Owner" and job().state == "running"
 
 
+def test_a_job_waiting_for_another_is_due_as_soon_as_that_one_finishes(script, target):
+    jobs.enqueue(KIND, target_id=target.pk + 1)  # what the other one waits for
+    first = job()
+    script.steps = [jobs.Retry("the render is not ready", after=first)]
+    waiter = jobs.enqueue(KIND, target_id=target.pk)
+    assert jobs.run(waiter.pk, token="t1").startswith("retry in")
+    waiter.refresh_from_db()
+    assert waiter.waiting_for_id == first.pk and waiter.due_at > timezone.now()
+
+    assert jobs.run(first.pk, token="t2") == "done"
+    waiter.refresh_from_db()
+    assert waiter.waiting_for_id is None and waiter.due_at <= timezone.now()
+    assert jobs.run(waiter.pk, token="t3") == "done"  # at once, not at the end of its backoff
+
+
+def test_a_job_waiting_for_one_that_fails_is_due_at_once_too(script, target, settings):
+    settings.TEST_MAX_ATTEMPTS = 1
+    jobs.enqueue(KIND, target_id=target.pk + 1)
+    first = job()
+    script.steps = [jobs.Retry("waiting", after=first), OSError("render broken")]
+    waiter = jobs.enqueue(KIND, target_id=target.pk)
+    settings.TEST_MAX_ATTEMPTS = 2
+    jobs.run(waiter.pk, token="t1")
+    settings.TEST_MAX_ATTEMPTS = 1
+    assert jobs.run(first.pk, token="t2") == "failed"
+    waiter.refresh_from_db()
+    assert waiter.waiting_for_id is None and waiter.due_at <= timezone.now()
+
+
+def test_a_job_whose_target_was_deleted_is_done(script, target):
+    jobs.enqueue(KIND, target_id=target.pk)
+
+    def target_gone(work):
+        Contact.objects.get(pk=work.target_id)
+
+    script.steps = [target_gone]
+    Contact.objects.filter(pk=target.pk).delete()
+    assert run() == "done: its target is gone" and job().state == "done"
+
+
 # --- The sweeper ----------------------------------------------------------------------------
 
 

@@ -74,7 +74,7 @@ def test_with_redis_down_every_form_answers_at_once_and_each_email_goes_out_once
     )
     with broker_at(broker):
         private_redis.stop()
-        report = report_load_seed().report  # its render jobs are held back too
+        report = report_load_seed().report
         install_rendered_bases(report)
 
         waits, statuses = [], Counter()

@@ -88,7 +88,7 @@ def test_a_pool_process_killed_mid_job_costs_an_attempt_not_an_email(
         "kill-child", beat=True, CELERY_BROKER_URL=broker, FAULT_DIR=str(fault_dir), **env
     )
     with broker_at(broker):
-        report = report_load_seed().report  # publishes its renders
+        report = report_load_seed().report  # nothing rendered: the sample asks for it
         if stage != "render":
             install_rendered_bases(report)
         request = post_sample(client, report)
@@ -111,8 +111,7 @@ def test_a_whole_worker_killed_mid_send_is_replaced_and_the_email_goes_out_once(
     (fault_dir / "block-send").touch()
     first = start_worker("doomed", CELERY_BROKER_URL=broker, FAULT_DIR=str(fault_dir), **QUICK)
     with broker_at(broker):
-        with broker_at("redis://127.0.0.1:1/0"):  # nothing published: the bases are installed
-            report = report_load_seed().report
+        report = report_load_seed().report
         install_rendered_bases(report)
         request = post_sample(client, report)
         blocked_pid(fault_dir, "send")

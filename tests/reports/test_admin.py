@@ -88,14 +88,29 @@ def test_report_without_findings_shows_no_warning_panel(admin_client):
     assert b'class="report-quality"' not in html
 
 
+def licence_inline(price="3900.00") -> dict:
+    return {
+        "licences-TOTAL_FORMS": "1",
+        "licences-0-position": "0",
+        "licences-0-kind": "single",
+        "licences-0-description": "One named user.",
+        "licences-0-max_users": "1",
+        "licences-0-price": price,
+        "licences-0-currency": "USD",
+        "licences-0-is_active": "on",
+    }
+
+
 def test_staff_add_a_report_and_publishing_stamps_the_date(admin_client):
     category = CategoryFactory()
     response = admin_client.post(
-        reverse("admin:reports_report_add"), report_form(category, status="published")
+        reverse("admin:reports_report_add"),
+        report_form(category, status="published") | licence_inline(),
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     report = Report.objects.get(number=3000001)
     assert report.status == Report.Status.PUBLISHED and report.published_at is not None
+    assert report.quality_open_errors == 0
 
 
 def test_staff_change_the_status_without_touching_the_parts(admin_client, seed_report):
@@ -156,24 +171,17 @@ def test_staff_add_a_category(admin_client):
     assert Category.objects.filter(slug="medical-devices").exists()
 
 
-def test_saving_a_published_report_in_admin_queues_a_new_pdf_version(admin_client):
+def test_saving_or_publishing_a_report_in_admin_renders_nothing(admin_client):
     from reports.models import ReportDocument
 
     category = CategoryFactory()
-    admin_client.post(
-        reverse("admin:reports_report_add"), report_form(category, status="published")
-    )
+    data = report_form(category, status="published") | licence_inline()
+    assert admin_client.post(reverse("admin:reports_report_add"), data).status_code == 302
     report = Report.objects.get(number=3000001)
-    first = set(ReportDocument.objects.filter(report=report).values_list("content_hash", flat=True))
-    assert len(first) == 1  # one version (full + sample rows) queued by the save
-
     url = reverse("admin:reports_report_change", args=[report.pk])
     data = report_form(category, status="published", summary="A rewritten summary.")
-    assert admin_client.post(url, data).status_code == 302
-    hashes = set(
-        ReportDocument.objects.filter(report=report).values_list("content_hash", flat=True)
-    )
-    assert len(hashes) == 2 and first < hashes
+    assert admin_client.post(url, data).status_code == 302  # its licence stays as saved
+    assert not ReportDocument.objects.filter(report=report).exists()
 
 
 def test_report_change_page_shows_the_pdf_panel(admin_client, seed_report):

@@ -8,7 +8,9 @@ from django.urls import reverse
 
 from reports.admin.documents import ReportDocumentsAdminMixin, documents_panel
 from reports.models import Report, ReportDocument
+from reports.services import documents
 from reports.services.seed import report_load_seed
+from tests.support.jobs import run_job
 from tests.support.renders import install_rendered_bases
 
 Status = ReportDocument.Status
@@ -99,7 +101,9 @@ def test_report_admin_panel_links_the_current_pdfs_and_the_rerender_page(rendere
     assert reverse("admin:reports_reportdocument_rerender", args=[rendered.pk]) in html
 
 
-def test_report_admin_save_with_the_mixin_queues_a_render_of_changed_content(rendered):
+def test_report_admin_save_with_the_mixin_renders_nothing(rendered):
+    """PDFs are rendered on first need, never because staff saved."""
+
     class ReportAdmin(ReportDocumentsAdminMixin, admin.ModelAdmin):
         pass
 
@@ -113,4 +117,22 @@ def test_report_admin_save_with_the_mixin_queues_a_render_of_changed_content(ren
     rendered.save()
     request = RequestFactory().post("/admin/")
     ReportAdmin(Report, admin.site).save_related(request, SavedForm(), [], True)
-    assert ReportDocument.objects.filter(report=rendered, version=2).count() == 2
+    assert not ReportDocument.objects.filter(report=rendered, version=2).exists()
+
+
+def test_staff_preview_renders_a_pdf_nobody_needed_yet_then_shows_it(admin_client, rendered):
+    rendered.summary = "A new summary: content nobody has rendered yet."
+    rendered.save()
+    url = reverse("admin:reports_reportdocument_preview", args=[rendered.pk, "sample"])
+    waiting = admin_client.get(url)
+    html = waiting.content.decode()
+    assert waiting.status_code == 200 and '<meta http-equiv="refresh" content="3">' in html
+    queued = ReportDocument.objects.get(report=rendered, kind="sample", version=2)
+    assert queued.status == Status.QUEUED
+    assert not ReportDocument.objects.filter(report=rendered, kind="full", version=2).exists()
+
+    run_job(documents.RENDER_JOB, queued.pk)  # what the PDF worker does
+    shown = admin_client.get(url)
+    assert shown["Content-Type"] == "application/pdf"
+    assert b"".join(shown.streaming_content).startswith(b"%PDF")
+    assert ReportDocument.objects.filter(report=rendered, version=2).count() == 1

@@ -18,16 +18,24 @@ Status = ReportDocument.Status
 
 
 @pytest.mark.django_db(transaction=True)
-def test_loading_the_seed_renders_both_documents_on_the_worker(celery_worker):
-    report = report_load_seed().report  # commits; the refresh enqueues after commit
+def test_the_first_copy_asks_the_worker_for_its_kind_only(celery_worker):
+    """Loading renders nothing; the first sample queues the sample's render (not the full
+    report's), the worker renders it, and copies are stamped from it from then on."""
+    report = report_load_seed().report
+    assert not ReportDocument.objects.filter(report=report).exists()
+    with pytest.raises(documents.DocumentNotReady):
+        documents.sample_copy_create(
+            report=report, name="Ana", company="Beta", prepared_on=date(2025, 1, 2), path_hint="x"
+        )
 
     def ready():
-        rows = ReportDocument.objects.filter(report=report, status=Status.READY)
-        return rows.count() == 2 and rows
+        return ReportDocument.objects.filter(report=report, status=Status.READY).first()
 
-    rows = wait_until(ready, timeout=90, message=f"no render:\n{celery_worker.tail()}")
-    assert {row.kind for row in rows} == {"full", "sample"}
-    assert all(row.page_count and row.size_bytes and row.file_path for row in rows)
+    row = wait_until(ready, timeout=90, message=f"no render:\n{celery_worker.tail()}")
+    assert row.kind == "sample" and row.page_count and row.size_bytes and row.file_path
+    assert list(ReportDocument.objects.filter(report=report).values_list("kind", flat=True)) == [
+        "sample"
+    ]
     path = documents.sample_copy_create(
         report=report, name="Ana", company="Beta", prepared_on=date(2025, 1, 2), path_hint="s/ana"
     )

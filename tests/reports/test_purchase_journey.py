@@ -27,7 +27,7 @@ def test_buyer_pays_on_checkout_and_downloads_the_stamped_report(
 ):
     settings.SITE_URL = live_server.url
     stripe.webhook_url = f"{live_server.url}/stripe/webhook/"
-    report = report_load_seed().report  # queues the base render for the worker
+    report = report_load_seed().report  # nothing rendered: the purchase asks for it
     browser = requests.Session()
 
     page = browser.get(

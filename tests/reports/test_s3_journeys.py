@@ -14,6 +14,7 @@ from pypdf import PdfReader
 
 from enquiries.models import SampleRequest
 from reports.models import Deliverable, Order, ReportDocument
+from reports.services.documents import report_documents_refresh
 from reports.services.seed import report_load_seed
 from smosite.storage import NoPublicURL
 from smosite.storage_url import private_storage_config
@@ -90,7 +91,10 @@ def not_written_locally(name: str, before: dict[str, int]) -> bool:
 
 
 def rendered_report(worker):
+    """The seed report with both PDFs rendered by the worker into the bucket (loading renders
+    nothing: PDFs are rendered on first need, so the render is asked for here)."""
     report = report_load_seed().report
+    report_documents_refresh(report=report)
     wait_until(
         lambda: ReportDocument.objects.filter(report=report, status="ready").count() == 2,
         timeout=120,

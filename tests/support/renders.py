@@ -35,10 +35,7 @@ def install_rendered_bases(report, kinds=("full", "sample")) -> list[ReportDocum
             report=report,
             kind=kind,
             content_hash=digest,
-            version=(
-                ReportDocument.objects.filter(report=report).aggregate(v=Max("version"))["v"] or 0
-            )
-            + 1,
+            version=_version_for(report, digest),
             queued_at=timezone.now(),
         )
         path = f"reports/{report.number}/base/test-{digest[:12]}-{kind}.pdf"
@@ -55,6 +52,16 @@ def install_rendered_bases(report, kinds=("full", "sample")) -> list[ReportDocum
         )
         installed.append(document)
     return installed
+
+
+def _version_for(report, digest: str) -> int:
+    """The content's version number: shared by its kinds, or the next one (as the service
+    numbers them)."""
+    same = ReportDocument.objects.filter(report=report, content_hash=digest).first()
+    if same:
+        return same.version
+    latest = ReportDocument.objects.filter(report=report).aggregate(v=Max("version"))["v"]
+    return (latest or 0) + 1
 
 
 def render_queued(report) -> list[str]:

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from reports.models import Report
+from reports.services.publishing import finding_fingerprint
 from reports.services.quality import report_quality_findings
 
 LABELS = {"error": "ERROR", "warning": "WARNING", "info": "info"}
@@ -27,7 +28,7 @@ class Command(BaseCommand):
 
     def _reports(self, numbers: list[int]) -> list[Report]:
         reports = Report.objects.order_by("number").prefetch_related(
-            "dynamics", "faqs", "licences", "regions__countries"
+            "dynamics", "faqs", "licences", "regions__countries", "quality_acknowledgements"
         )
         if not numbers:
             return list(reports)
@@ -41,7 +42,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Report {report.number} ({report.get_status_display()}): {report.title}")
         if not findings:
             self.stdout.write(self.style.SUCCESS("  no findings"))
+        acknowledged = {a.fingerprint: a for a in report.quality_acknowledgements.all()}
         for finding in findings:
             line = f"  {LABELS[finding.severity]} [{finding.code}] {finding.message}"
+            ack = acknowledged.get(finding_fingerprint(finding))
+            if ack:
+                line += f" (acknowledged by {ack.acknowledged_by_name}: {ack.note})"
             style = self.style.ERROR if finding.is_error else self.style.WARNING
             self.stdout.write(style(line) if finding.severity != "info" else line)

@@ -29,3 +29,5 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{verb} report {report.number}: {report.title}"))
         for note in result.corrections:
             self.stdout.write(f"  corrected: {note}")
+        for note in result.notes:
+            self.stdout.write(f"  {note}")

@@ -1,0 +1,272 @@
+"""The catalogue's search: `/` with `?q=` (words, typos tolerated), facets (`category`,
+`region`, `segment`, `status`, `year`) and `page`. One selector, `catalogue_search`, serves
+the browsing page too (no words: newest first).
+
+What a search costs beyond one page of rows — the total, the facet counts, the spelling —
+is cached for CATALOGUE_SEARCH_CACHE_SECONDS under a key that changes with any catalogue
+write (`catalogue_changed`, and the newest `updated_at` as a backstop for writes that do not
+call it), so a popular search is counted once, not on every visit."""
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.db.models import Max, QuerySet
+
+from ..models import Category, Report
+from ..selectors import PUBLIC_STATUSES, category_list_public
+from . import facets, spelling
+from .matching import matching, ranked
+from .text import query_words
+
+logger = logging.getLogger(__name__)
+LISTING_ORDER = ("status", "-published_at", "title")
+GENERATION_KEY = "catalogue:generation"
+# The card shows these; the long texts stay in the database.
+CARD_DEFERRED = (
+    "analysis",
+    "latest_trends",
+    "opportunities",
+    "competitive_landscape",
+    "segmentation_by_type_intro",
+    "segmentation_by_application_intro",
+    "regional_analysis",
+    "import_baseline",
+    "key_player_names",
+    "seo_description",
+)
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    q: str = ""
+    category: str = ""
+    region: str = ""
+    segment: str = ""
+    status: str = ""
+    year: str = ""
+
+    @classmethod
+    def from_query(cls, get) -> "SearchParams":
+        """From request.GET; nonsense values (a status that is not public, a year that is not
+        one) are dropped rather than failing."""
+        value = {name: " ".join(get.get(name, "").split())[:120] for name in ("q", *facets.FACETS)}
+        value["q"] = value["q"][:100]
+        if value["status"] not in PUBLIC_STATUSES:
+            value["status"] = ""
+        if not (value["year"].isdigit() and len(value["year"]) == 4):
+            value["year"] = ""
+        return cls(**value)
+
+    def filters(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in facets.FACETS if getattr(self, name)}
+
+    def query_string(self, **changes) -> str:
+        """`q=…&region=…` for links, with `changes` applied (a value of "" removes it)."""
+        merged = {"q": self.q, **self.filters(), **changes}
+        return urlencode({name: value for name, value in merged.items() if value})
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+    query: str  # the query string that chooses (or, when selected, clears) it
+
+
+@dataclass
+class Facet:
+    name: str
+    title: str
+    values: list[FacetValue]
+
+
+@dataclass
+class SearchResult:
+    params: SearchParams
+    page: Page
+    facets: list[Facet]
+    corrected: str = ""  # "clinical trials": the words the results include besides the typed ones
+    suggestion: str = ""  # "did you mean": a query that finds something when this one does not
+    suggestion_query: str = ""
+    category: Category | None = None  # the chosen category, when it exists
+    words: list[str] = field(default_factory=list)
+
+
+class _Results(Sequence):
+    """What the paginator pages through: the total from the cache, a page of rows from the
+    database (or the page's ids from the cache, for a ranked search)."""
+
+    def __init__(self, reports: QuerySet, total: int, key: str):
+        self.reports, self.total, self.key = reports, total, key
+
+    def count(self) -> int:
+        return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            raise TypeError("pages only")
+        key = f"{self.key}:ids:{index.start}:{index.stop}"
+        ids = _cache_get(key)
+        if ids is None:
+            ids = list(self.reports.values_list("pk", flat=True)[index])
+            _cache_set(key, ids)
+        rows = Report.objects.using(self.reports.db).filter(pk__in=ids)
+        found = {r.pk: r for r in rows.select_related("category").defer(*CARD_DEFERRED)}
+        return [found[pk] for pk in ids if pk in found]
+
+
+def catalogue_search(
+    params: SearchParams,
+    *,
+    page: str | int | None = 1,
+    using: str = "default",
+    generation: str | None = None,
+) -> SearchResult:
+    """One page of results with facets. `generation`: `catalogue_generation()`, when the
+    caller has it already (it costs a query)."""
+    words = query_words(params.q)
+    base = Report.objects.using(using).filter(status__in=PUBLIC_STATUSES)
+    generation = generation or catalogue_generation(using=using)
+    key = f"catalogue-search:{generation}:{params.key()}"
+    summary = _cache_get(key)
+    if summary is None:
+        summary = _summary(base, params, words, using=using)
+        _cache_set(key, summary)
+    groups = [spelling.WordGroup(w, tuple(alts)) for w, alts in summary["groups"]]
+    reports = _filtered(base, params, groups)
+    if groups:
+        reports = ranked(reports, groups).order_by("-rank", *LISTING_ORDER, "pk")
+    else:
+        reports = reports.order_by(*LISTING_ORDER, "pk")
+    results = _Results(reports, summary["total"], key)
+    paginator = Paginator(results, settings.CATALOGUE_PAGE_SIZE)
+    return SearchResult(
+        params=params,
+        page=paginator.get_page(page),
+        facets=_facets(params, summary["facets"]),
+        corrected=summary["corrected"],
+        suggestion=summary["suggestion"],
+        suggestion_query=(
+            replace(params, q=summary["suggestion"]).query_string() if summary["suggestion"] else ""
+        ),
+        category=Category.objects.using(using).filter(slug=params.category).first()
+        if params.category
+        else None,
+        words=words,
+    )
+
+
+def _filtered(reports: QuerySet, params: SearchParams, groups, *, skip: str = "") -> QuerySet:
+    if groups:
+        reports = matching(reports, groups)
+    for name, value in params.filters().items():
+        if name != skip:
+            reports = facets.facet_filter(reports, name, value)
+    return reports
+
+
+def _summary(base: QuerySet, params: SearchParams, words: list[str], *, using: str) -> dict:
+    """Everything about a search but its rows: plain data, so it caches."""
+    groups = spelling.word_groups(words, using=using) if words else []
+    total = _filtered(base, params, groups).count()
+    counts = {
+        name: [
+            (c.value, c.label, c.count)
+            for c in facets.facet_counts(
+                _filtered(base, params, groups, skip=name),
+                name,
+                limit=settings.CATALOGUE_FACET_LIMIT,
+            )
+        ]
+        for name in facets.FACETS
+    }
+    corrected = ""
+    if any(group.alternatives for group in groups):
+        corrected = " ".join(
+            group.alternatives[0] if group.alternatives else group.word for group in groups
+        )
+    return {
+        "groups": [(g.word, list(g.alternatives)) for g in groups],
+        "total": total,
+        "facets": counts,
+        "corrected": corrected,
+        "suggestion": _suggestion(base, params, words, using=using) if words and not total else "",
+    }
+
+
+def _suggestion(base: QuerySet, params: SearchParams, words: list[str], *, using: str) -> str:
+    """A looser correction of the words, offered only if it finds something."""
+    suggested = spelling.suggestion_words(words, using=using)
+    if not suggested:
+        return ""
+    groups = [spelling.WordGroup(word) for word in suggested]
+    return " ".join(suggested) if _filtered(base, params, groups).exists() else ""
+
+
+def _facets(params: SearchParams, counts: dict) -> list[Facet]:
+    result = []
+    for name in facets.FACETS:
+        chosen = getattr(params, name)
+        values = []
+        for value, label, count in counts[name]:
+            selected = value == chosen
+            query = params.query_string(**{name: "" if selected else value})
+            values.append(FacetValue(value, label, count, selected, query))
+        if chosen and not any(v.selected for v in values):
+            values.insert(0, FacetValue(chosen, chosen, 0, True, params.query_string(**{name: ""})))
+        if values:
+            result.append(Facet(name, facets.TITLES[name], values))
+    return result
+
+
+def category_choices(*, using: str = "default", generation: str | None = None) -> list[dict]:
+    """Every category with published or upcoming reports and how many (the search form's
+    list), cached like searches: counting the whole catalogue on every visit is the cost."""
+    key = f"catalogue-categories:{generation or catalogue_generation(using=using)}"
+    choices = _cache_get(key)
+    if choices is None:
+        choices = [
+            {"slug": c.slug, "name": c.name, "count": c.public_reports}
+            for c in category_list_public().using(using)
+        ]
+        _cache_set(key, choices)
+    return choices
+
+
+def catalogue_generation(*, using: str = "default") -> str:
+    """Changes whenever the catalogue does: bumped by `catalogue_changed` and, as a
+    backstop for writes that don't call it, the newest `updated_at` (an index lookup)."""
+    bumped = _cache_get(GENERATION_KEY) or 0
+    newest = Report.objects.using(using).aggregate(newest=Max("updated_at"))["newest"]
+    return f"{bumped}:{newest.timestamp() if newest else 0}"
+
+
+def _cache_get(key: str):
+    """The cache only saves work: when it is unreachable, search computes everything."""
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 - any cache backend's connection error
+        logger.warning("search cache unreachable; computing without it", exc_info=True)
+        return None
+
+
+def _cache_set(key: str, value) -> None:
+    try:
+        cache.set(key, value, settings.CATALOGUE_SEARCH_CACHE_SECONDS)
+    except Exception:  # noqa: BLE001
+        logger.warning("search cache unreachable; result not kept", exc_info=True)

@@ -1,0 +1,115 @@
+"""The database objects search needs beyond Django's models, per database vendor.
+
+PostgreSQL: the pg_trgm extension; `reports_report.search_document`, a stored generated
+tsvector (title and market name weighted A, key players B, summary C) with a GIN index; and
+a trigram GiST index on the vocabulary for nearest-word lookups. PostgreSQL refuses to
+change the type of a column a generated column reads: to alter title, market_name,
+key_player_names or summary, drop `search_document` first and call `postgres_install`
+again in the same migration.
+
+SQLite (`make run`): an FTS5 table over the same four columns, kept in step by triggers.
+Django rebuilds a SQLite table (and so drops its triggers) when a later migration alters
+it, so `sqlite_ensure` runs after every `migrate` (reports/apps.py) and restores them."""
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+SEARCH_COLUMNS = ("title", "market_name", "key_player_names", "summary")
+FTS_TABLE = "reports_report_fts"
+
+POSTGRES_INSTALL = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    """
+    ALTER TABLE reports_report ADD COLUMN search_document tsvector GENERATED ALWAYS AS (
+        setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A')
+        || setweight(to_tsvector('english'::regconfig, coalesce(market_name, '')), 'A')
+        || setweight(to_tsvector('english'::regconfig, coalesce(key_player_names, '')), 'B')
+        || setweight(to_tsvector('english'::regconfig, coalesce(summary, '')), 'C')
+    ) STORED
+    """,
+    "CREATE INDEX report_search_document_idx ON reports_report USING GIN (search_document)",
+    "CREATE INDEX searchterm_trgm_idx ON reports_searchterm USING GIST (term gist_trgm_ops)",
+]
+POSTGRES_UNINSTALL = [
+    "DROP INDEX IF EXISTS searchterm_trgm_idx",
+    "DROP INDEX IF EXISTS report_search_document_idx",
+    "ALTER TABLE reports_report DROP COLUMN IF EXISTS search_document",
+]
+
+_COLUMNS = ", ".join(SEARCH_COLUMNS)
+_NEW = ", ".join(f"new.{c}" for c in SEARCH_COLUMNS)
+_OLD = ", ".join(f"old.{c}" for c in SEARCH_COLUMNS)
+SQLITE_TABLE = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5({_COLUMNS}, "
+    "content='reports_report', content_rowid='id', "
+    "tokenize='porter unicode61 remove_diacritics 0')"
+)
+# Only the constants above are formatted into these statements.
+SQLITE_TRIGGERS = {
+    f"{FTS_TABLE}_ai": f"""
+        CREATE TRIGGER {FTS_TABLE}_ai AFTER INSERT ON reports_report BEGIN
+            INSERT INTO {FTS_TABLE}(rowid, {_COLUMNS}) VALUES (new.id, {_NEW});
+        END""",  # noqa: S608 - constants only
+    f"{FTS_TABLE}_ad": f"""
+        CREATE TRIGGER {FTS_TABLE}_ad AFTER DELETE ON reports_report BEGIN
+            INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_COLUMNS})
+            VALUES ('delete', old.id, {_OLD});
+        END""",  # noqa: S608 - constants only
+    f"{FTS_TABLE}_au": f"""
+        CREATE TRIGGER {FTS_TABLE}_au AFTER UPDATE OF {_COLUMNS} ON reports_report BEGIN
+            INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {_COLUMNS})
+            VALUES ('delete', old.id, {_OLD});
+            INSERT INTO {FTS_TABLE}(rowid, {_COLUMNS}) VALUES (new.id, {_NEW});
+        END""",  # noqa: S608 - constants only
+}
+
+
+def postgres_install(connection: BaseDatabaseWrapper) -> None:
+    with connection.cursor() as cursor:
+        for statement in POSTGRES_INSTALL:
+            cursor.execute(statement)
+
+
+def postgres_uninstall(connection: BaseDatabaseWrapper) -> None:
+    with connection.cursor() as cursor:
+        for statement in POSTGRES_UNINSTALL:
+            cursor.execute(statement)
+
+
+def sqlite_ensure(connection: BaseDatabaseWrapper) -> bool:
+    """Create the FTS table and any missing trigger; rebuild the index when anything was
+    missing (rows written meanwhile were not indexed). Returns whether it had to."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name LIKE %s",
+            [f"{FTS_TABLE}%"],
+        )
+        present = {row[0] for row in cursor.fetchall()}
+        missing = [name for name in SQLITE_TRIGGERS if name not in present]
+        if FTS_TABLE in present and not missing:
+            return False
+        cursor.execute(SQLITE_TABLE)
+        for name in missing:
+            cursor.execute(SQLITE_TRIGGERS[name])
+        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")  # noqa: S608
+    return True
+
+
+def sqlite_uninstall(connection: BaseDatabaseWrapper) -> None:
+    with connection.cursor() as cursor:
+        for name in SQLITE_TRIGGERS:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        cursor.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+
+
+def install(connection: BaseDatabaseWrapper) -> None:
+    if connection.vendor == "postgresql":
+        postgres_install(connection)
+    elif connection.vendor == "sqlite":
+        sqlite_ensure(connection)
+
+
+def uninstall(connection: BaseDatabaseWrapper) -> None:
+    if connection.vendor == "postgresql":
+        postgres_uninstall(connection)
+    elif connection.vendor == "sqlite":
+        sqlite_uninstall(connection)

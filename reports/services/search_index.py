@@ -1,0 +1,55 @@
+"""Writes that keep search right: a report's key-player names on the report row (the
+search document reads them from there) and the vocabulary typos are matched against."""
+
+import logging
+from collections.abc import Iterable
+
+from django.core.cache import cache
+from django.db import transaction
+
+from ..models import Report, SearchTerm
+from ..search import GENERATION_KEY
+from ..search.text import vocabulary_words
+
+logger = logging.getLogger(__name__)
+
+
+def key_player_names(names: Iterable[str]) -> str:
+    return "\n".join(names)
+
+
+def search_terms_add(*, words: Iterable[str]) -> None:
+    """Add words to the vocabulary (existing ones are left alone). Words of reports since
+    deleted stay: they then match nothing, and suggestions are checked against results."""
+    new = sorted(set(words))
+    if new:
+        SearchTerm.objects.bulk_create(
+            [SearchTerm(term=word) for word in new], ignore_conflicts=True, batch_size=1000
+        )
+
+
+def report_search_refresh(*, report: Report) -> None:
+    """After the report or its key players changed (admin save): store the players' names
+    on the report and add its words to the vocabulary."""
+    names = key_player_names(
+        report.key_players.order_by("position", "pk").values_list("name", flat=True)
+    )
+    if names != report.key_player_names:
+        Report.objects.filter(pk=report.pk).update(key_player_names=names)
+        report.key_player_names = names
+    search_terms_add(words=vocabulary_words(report.title, report.market_name, names))
+
+
+def catalogue_changed() -> None:
+    """Call in a transaction that wrote to the catalogue: once it commits, cached searches
+    start afresh (reports/search/)."""
+
+    def bump():
+        try:
+            cache.incr(GENERATION_KEY)
+        except ValueError:  # not there yet
+            cache.set(GENERATION_KEY, 1, None)
+        except Exception:  # noqa: BLE001 - cache down: entries expire on their own
+            logger.warning("cache unreachable; cached searches expire on their own")
+
+    transaction.on_commit(bump)
