@@ -59,8 +59,13 @@ def run(seconds: float, connections: int) -> tuple[list[dict], dict]:
         )
         rows.append(stack.row(SECTION, label, value, goal))
         details["results"][label] = {k: v for k, v in figures.items() if k != "raw"}
-    rows.append(stack.row(SECTION, "Load average before → after", 
-                          f"{details['load_before']} → {details['load_after']}"))
+    rows.append(
+        stack.row(
+            SECTION,
+            "Load average before → after",
+            f"{details['load_before']} → {details['load_after']}",
+        )
+    )
     return rows, details
 
 

@@ -29,9 +29,9 @@ REPORT_NUMBER = 1780960
 REPORT_PATH = "/global-clinical-trials-site-management-organizations-market-r1780960"
 QUEUES = "default,pdf,mail,payments"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench"
-SECRET_KEY = "bench-secret-key-not-for-production-0123456789-abcdefghijklmnop"
+SECRET_KEY = "bench-secret-key-not-for-production-0123456789-abcdefghijklmnop"  # noqa: S105
 STRIPE_KEY = "sk_test_bench"
-STRIPE_WEBHOOK_SECRET = "whsec_bench"
+STRIPE_WEBHOOK_SECRET = "whsec_bench"  # noqa: S105 - the Stripe test server
 
 
 def free_port() -> int:
@@ -365,9 +365,7 @@ def wrk(
     ]
     if script:
         command += ["-s", script]
-    output = subprocess.run(
-        [*command, url], check=True, capture_output=True, text=True
-    ).stdout
+    output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1])
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])

@@ -1,7 +1,8 @@
 from django.http import HttpResponse
 from django.urls import path
 
-from smosite.urls import handler500, urlpatterns as site_urlpatterns
+from smosite.urls import handler500
+from smosite.urls import urlpatterns as site_urlpatterns
 
 __all__ = ["handler500", "urlpatterns"]
 

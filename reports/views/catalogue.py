@@ -7,11 +7,14 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import render
 
+from common.pagecache import page_cache_public
+
 from .. import selectors
 from ..presentation import report_page_build
 from ..seo import catalogue_structured_data, catalogue_url
 
 
+@page_cache_public
 def catalogue(request):
     query = " ".join(request.GET.get("q", "").split())[:100]
     category = request.GET.get("category", "").strip()[:120]
@@ -43,6 +46,7 @@ def catalogue(request):
     )
 
 
+@page_cache_public
 def report_detail(request, slug, number):
     report = selectors.report_get_public(number=number)
     if report is None:

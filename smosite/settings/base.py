@@ -47,6 +47,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the page cache: a campaign landing on a cached page is remembered too.
+    "enquiries.middleware.FirstTouchAttributionMiddleware",
+    # Anonymous pages answered from the cache skip everything below (sessions, CSRF, auth).
+    "common.pagecache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -54,7 +58,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "enquiries.middleware.FirstTouchAttributionMiddleware",
 ]
 
 ROOT_URLCONF = "smosite.urls"
@@ -101,7 +104,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (rate limits) ------------------------------------------------------------------
+# --- Cache (rate limits, anonymous pages) ---------------------------------------------------
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://smosite")}
 
 # --- Passwords, i18n ----------------------------------------------------------------------
@@ -317,6 +320,13 @@ FORM_MIN_FILL_SECONDS = env.int("FORM_MIN_FILL_SECONDS", default=3)
 FORM_MAX_AGE_SECONDS = env.int("FORM_MAX_AGE_SECONDS", default=86400)
 # Proxies in front of the site that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Page cache and attribution ----------------------------------------------------------
+# Seconds an anonymous page (catalogue, report pages) may be served from the shared cache.
+# Staff edits invalidate it at once; this only bounds writes that bypass the ORM. 0: off.
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=600)
+# Days the signed first-touch cookie (the campaign that brought a visitor) is kept.
+ATTRIBUTION_COOKIE_DAYS = env.int("ATTRIBUTION_COOKIE_DAYS", default=14)
 
 # --- Pages and health --------------------------------------------------------------------
 # Reports per catalogue page.

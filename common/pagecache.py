@@ -1,0 +1,183 @@
+"""Whole-page cache for anonymous visitors, shared by every web process (the default cache).
+
+Campaigns and crawlers bring hundreds of anonymous visitors a second to a handful of pages
+that change only when staff edit the catalogue. Views opt in with `@page_cache_public`; the
+middleware answers a later anonymous GET for the same page from the cache before sessions,
+CSRF, authentication or the database are touched.
+
+- **Who gets a cached page**: GET/HEAD requests without a session cookie and without a
+  messages cookie. Staff (logged in) always carry a session, so they never see one.
+- **What is stored**: 200 answers of opted-in views that set no cookie and used no CSRF
+  token (a token is personal; caching one would break other visitors' forms).
+- **Invalidation**: every page is stored with the cache *generation* it was rendered under,
+  and one `get_many` reads the page and the current generation together. Anything that changes
+  what pages show calls `page_cache_invalidate()`, which bumps the generation at once and again
+  after the transaction commits: a page rendered from data read before the commit, stored
+  under the first bump, is discarded by the second. `PAGE_CACHE_SECONDS` bounds what a write
+  that bypasses the invalidation (a raw SQL fix) can leave behind.
+- **Keys** hold the scheme, host, path and query string without `utm_*` parameters (they do
+  not change the page), under a namespace of the code and template files and the database, so
+  a deploy or a second site on the same Redis never serves another's pages.
+
+https://docs.djangoproject.com/en/6.1/topics/cache/#the-per-site-cache does the same for
+every page but keys on the Cookie header, which campaign (first-touch) and CSRF cookies vary.
+"""
+
+import hashlib
+import logging
+from functools import cache, wraps
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import cache as shared_cache
+from django.db import transaction
+from django.http import HttpResponse
+from django.urls import Resolver404, resolve
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEY = "pagecache:generation"
+# Vary values a shared page may carry: every anonymous visitor without a session gets the
+# same page whatever their cookies say.
+ALLOWED_VARY = {"cookie", "accept-encoding"}
+# Headers that belong to one answer, never to the stored page.
+PERSONAL_HEADERS = {"set-cookie", "date"}
+# What a page's source is made of: a change to any of these files is a new namespace.
+SOURCE_SUFFIXES = (".py", ".html", ".txt", ".json", ".css", ".svg")
+
+
+def page_cache_public(view):
+    """Marks a view whose anonymous GET answer may be shared by every anonymous visitor."""
+    view.page_cache_public = True
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        return view(*args, **kwargs)
+
+    wrapper.page_cache_public = True
+    return wrapper
+
+
+def page_cache_invalidate() -> None:
+    """Every cached page is stale: bump the generation now, and again after commit."""
+    _generation_bump()
+    transaction.on_commit(_generation_bump)
+
+
+def _generation_bump() -> None:
+    try:
+        shared_cache.incr(GENERATION_KEY)
+    except ValueError:  # no generation yet (or evicted): any new value invalidates
+        shared_cache.add(GENERATION_KEY, 1, timeout=None)
+        shared_cache.incr(GENERATION_KEY)
+    except Exception:
+        # The cache is down: pages are not served from it either (see lookup).
+        logger.exception("page cache: could not invalidate")
+
+
+@cache
+def namespace() -> str:
+    """Changes with the code, templates and static files a page is built from, the database
+    and the settings that appear on pages."""
+    digest = hashlib.sha256()
+    base = Path(settings.BASE_DIR)
+    for folder in ("templates", "static", "reports", "enquiries", "common", "smosite"):
+        for path in sorted((base / folder).rglob("*")):
+            if path.suffix in SOURCE_SUFFIXES and "migrations" not in path.parts:
+                digest.update(str(path.relative_to(base)).encode())
+                digest.update(path.read_bytes())
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if manifest.exists():
+        digest.update(manifest.read_bytes())
+    database = settings.DATABASES["default"]
+    for value in (database.get("HOST"), database.get("PORT"), database["NAME"]):
+        digest.update(str(value).encode())
+    digest.update(f"{settings.SITE_URL}|{settings.PUBLISHER_NAME}".encode())
+    return digest.hexdigest()[:16]
+
+
+def page_key(request) -> str:
+    query = sorted(
+        (name, value)
+        for name, value in parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
+        if not name.startswith("utm_")
+    )
+    address = f"{request.scheme}://{request.get_host()}{request.path}?{urlencode(query)}"
+    return f"pagecache:{namespace()}:{hashlib.sha256(address.encode()).hexdigest()}"
+
+
+class PageCacheMiddleware:
+    """Serves and stores anonymous pages of views marked with `@page_cache_public`.
+
+    Goes after SecurityMiddleware (its headers are added to every answer, cached or not)
+    and before SessionMiddleware; what lies between runs for cached answers too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not self._eligible(request):
+            return self.get_response(request)
+        key = page_key(request)
+        try:
+            found = shared_cache.get_many([GENERATION_KEY, key])
+        except Exception:
+            logger.exception("page cache: unreachable, rendering the page")
+            return self.get_response(request)
+        generation = found.get(GENERATION_KEY, 0)
+        stored = found.get(key)
+        if stored is not None and stored[0] == generation:
+            return self._rebuild(stored)
+        response = self.get_response(request)
+        if self._storable(request, response):
+            self._store(key, generation, response)
+        return response
+
+    @staticmethod
+    def _eligible(request) -> bool:
+        if settings.PAGE_CACHE_SECONDS <= 0 or request.method not in ("GET", "HEAD"):
+            return False
+        cookies = request.COOKIES
+        if settings.SESSION_COOKIE_NAME in cookies or CookieStorage.cookie_name in cookies:
+            return False
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return False
+        return getattr(match.func, "page_cache_public", False)
+
+    @staticmethod
+    def _storable(request, response) -> bool:
+        vary = {v.strip().lower() for v in response.get("Vary", "").split(",") if v.strip()}
+        cache_control = response.get("Cache-Control", "").lower()
+        return (
+            response.status_code == 200
+            and not response.streaming
+            and not response.cookies
+            and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+            and vary <= ALLOWED_VARY
+            and not any(word in cache_control for word in ("private", "no-store", "no-cache"))
+        )
+
+    @staticmethod
+    def _store(key: str, generation: int, response) -> None:
+        headers = [
+            (name, value)
+            for name, value in response.headers.items()
+            if name.lower() not in PERSONAL_HEADERS
+        ]
+        stored = (generation, response.status_code, headers, response.content)
+        try:
+            shared_cache.set(key, stored, timeout=settings.PAGE_CACHE_SECONDS)
+        except Exception:
+            logger.exception("page cache: could not store a page")
+
+    @staticmethod
+    def _rebuild(stored) -> HttpResponse:
+        _generation, status, headers, content = stored
+        response = HttpResponse(content, status=status)
+        for name, value in headers:
+            response.headers[name] = value
+        return response
