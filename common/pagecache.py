@@ -9,8 +9,12 @@ CSRF, authentication or the database are touched.
   messages cookie. Staff (logged in) always carry a session, so they never see one.
 - **What is stored**: 200 answers of opted-in views that set no cookie and used no CSRF
   token (a token is personal; caching one would break other visitors' forms).
-- **Invalidation**: every page is stored with the cache *generation* it was rendered under,
-  and one `get_many` reads the page and the current generation together. Anything that changes
+- **Two tiers**: each web process keeps the pages it served last in its own memory
+  (`PAGE_CACHE_LOCAL_ENTRIES`), so a hit costs one small read of the generation from the
+  shared cache instead of transferring the page; a page missing there comes from the shared
+  cache, and only a page missing in both is rendered.
+- **Invalidation**: every page is stored with the cache *generation* it was rendered under
+  and is served only while the generation is unchanged. Anything that changes
   what pages show calls `page_cache_invalidate()`, which bumps the generation at once and again
   after the transaction commits: a page rendered from data read before the commit, stored
   under the first bump, is discarded by the second. `PAGE_CACHE_SECONDS` bounds what a write
@@ -25,6 +29,9 @@ every page but keys on the Cookie header, which campaign (first-touch) and CSRF 
 
 import hashlib
 import logging
+import threading
+import time
+from collections import OrderedDict
 from functools import cache, wraps
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -69,12 +76,21 @@ def page_cache_invalidate() -> None:
 def _generation_bump() -> None:
     try:
         shared_cache.incr(GENERATION_KEY)
-    except ValueError:  # no generation yet (or evicted): any new value invalidates
-        shared_cache.add(GENERATION_KEY, 1, timeout=None)
-        shared_cache.incr(GENERATION_KEY)
+    except ValueError:  # no generation yet (or evicted): a new one invalidates everything
+        generation_current()
     except Exception:
         # The cache is down: pages are not served from it either (see lookup).
         logger.exception("page cache: could not invalidate")
+
+
+def generation_current() -> int:
+    """The current generation. A missing one (a new or flushed Redis) starts from the clock,
+    never from a value that pages kept in some process's memory were stored under."""
+    generation = shared_cache.get(GENERATION_KEY)
+    if generation is None:
+        shared_cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
+        generation = shared_cache.get(GENERATION_KEY)
+    return generation
 
 
 @cache
@@ -116,18 +132,22 @@ class PageCacheMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.local = LocalPages()
 
     def __call__(self, request):
         if not self._eligible(request):
             return self.get_response(request)
         key = page_key(request)
         try:
-            found = shared_cache.get_many([GENERATION_KEY, key])
+            generation = generation_current()
+            stored = self.local.get(key, generation)
+            if stored is None:
+                stored = shared_cache.get(key)
+                if stored is not None and stored[0] == generation:
+                    self.local.put(key, stored)
         except Exception:
             logger.exception("page cache: unreachable, rendering the page")
             return self.get_response(request)
-        generation = found.get(GENERATION_KEY, 0)
-        stored = found.get(key)
         if stored is not None and stored[0] == generation:
             return self._rebuild(stored)
         response = self.get_response(request)
@@ -161,14 +181,14 @@ class PageCacheMiddleware:
             and not any(word in cache_control for word in ("private", "no-store", "no-cache"))
         )
 
-    @staticmethod
-    def _store(key: str, generation: int, response) -> None:
+    def _store(self, key: str, generation: int, response) -> None:
         headers = [
             (name, value)
             for name, value in response.headers.items()
             if name.lower() not in PERSONAL_HEADERS
         ]
         stored = (generation, response.status_code, headers, response.content)
+        self.local.put(key, stored)
         try:
             shared_cache.set(key, stored, timeout=settings.PAGE_CACHE_SECONDS)
         except Exception:
@@ -181,3 +201,28 @@ class PageCacheMiddleware:
         for name, value in headers:
             response.headers[name] = value
         return response
+
+
+class LocalPages:
+    """The pages this process served last (least recently used out first), each with the
+    generation it was rendered under, for at most PAGE_CACHE_SECONDS like the shared copy.
+    Threads of one process share it."""
+
+    def __init__(self):
+        self.pages: OrderedDict[str, tuple[float, tuple]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str, generation: int) -> tuple | None:
+        with self.lock:
+            expires, stored = self.pages.get(key, (0.0, None))
+            if stored is None or stored[0] != generation or expires < time.monotonic():
+                return None
+            self.pages.move_to_end(key)
+            return stored
+
+    def put(self, key: str, stored: tuple) -> None:
+        with self.lock:
+            self.pages[key] = (time.monotonic() + settings.PAGE_CACHE_SECONDS, stored)
+            self.pages.move_to_end(key)
+            while len(self.pages) > settings.PAGE_CACHE_LOCAL_ENTRIES:
+                self.pages.popitem(last=False)

@@ -325,6 +325,8 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Seconds an anonymous page (catalogue, report pages) may be served from the shared cache.
 # Staff edits invalidate it at once; this only bounds writes that bypass the ORM. 0: off.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=600)
+# Pages each web process also keeps in its own memory (about 70 KB each for a report page).
+PAGE_CACHE_LOCAL_ENTRIES = env.int("PAGE_CACHE_LOCAL_ENTRIES", default=200)
 # Days the signed first-touch cookie (the campaign that brought a visitor) is kept.
 ATTRIBUTION_COOKIE_DAYS = env.int("ATTRIBUTION_COOKIE_DAYS", default=14)
 

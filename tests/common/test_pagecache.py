@@ -214,6 +214,26 @@ def test_publishing_in_admin_puts_the_report_on_the_catalogue_at_once(admin_clie
     assert anonymous_get(draft.get_absolute_url())[0].status_code == 200
 
 
+def test_a_page_kept_in_a_web_process_memory_is_dropped_after_an_edit(admin_client, seed_report):
+    visitor = Client()  # one client: one middleware chain, like one gunicorn worker
+    visitor.get(REPORT_URL)
+    with CaptureQueriesContext(connection) as queries:
+        visitor.get(REPORT_URL)
+    assert len(queries) == 0
+    admin_form_post(admin_client, report_change_url(seed_report), title="Edited while kept")
+    assert b"Edited while kept" in visitor.get(REPORT_URL).content
+
+
+def test_a_flushed_shared_cache_never_brings_back_a_page_kept_in_memory(seed_report):
+    from django.core.cache import cache
+
+    visitor = Client()
+    visitor.get(REPORT_URL)
+    Report.objects.filter(pk=seed_report.pk).update(title="Changed while the cache was flushed")
+    cache.clear()  # Redis restarted empty: the generation starts again, from the clock
+    assert b"Changed while the cache was flushed" in visitor.get(REPORT_URL).content
+
+
 def test_invalidation_bumps_the_generation_again_after_commit(
     seed_report, django_capture_on_commit_callbacks
 ):
