@@ -10,9 +10,14 @@ CSRF, authentication or the database are touched.
 - **What is stored**: 200 answers of opted-in views that set no cookie and used no CSRF
   token (a token is personal; caching one would break other visitors' forms).
 - **Two tiers**: each web process keeps the pages it served last in its own memory
-  (`PAGE_CACHE_LOCAL_ENTRIES`), so a hit costs one small read of the generation from the
-  shared cache instead of transferring the page; a page missing there comes from the shared
-  cache, and only a page missing in both is rendered.
+  (`PAGE_CACHE_LOCAL_ENTRIES`); a page missing there comes from the shared cache, and only a
+  page missing in both is rendered.
+- **No round trip per hit**: with Redis, each process watches the generation key (Redis
+  client-side caching in broadcast mode, `CLIENT TRACKING ... BCAST`, redirected to the same
+  connection's pub/sub: https://redis.io/docs/latest/develop/reference/client-side-caching/).
+  Redis pushes a message on that connection when the key changes, before it answers the
+  command that changed it; a hit only checks the socket for such a message (a non-blocking
+  poll). While the watch is down, each request reads the generation from the cache.
 - **Invalidation**: every page is stored with the cache *generation* it was rendered under
   and is served only while the generation is unchanged. Anything that changes
   what pages show calls `page_cache_invalidate()`, which bumps the generation at once and again
@@ -27,6 +32,7 @@ https://docs.djangoproject.com/en/6.1/topics/cache/#the-per-site-cache does the 
 every page but keys on the Cookie header, which campaign (first-touch) and CSRF cookies vary.
 """
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -36,6 +42,7 @@ from functools import cache, wraps
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
+import redis
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache as shared_cache
@@ -139,7 +146,7 @@ class PageCacheMiddleware:
             return self.get_response(request)
         key = page_key(request)
         try:
-            generation = generation_current()
+            generation = generation_watch.current()
             stored = self.local.get(key, generation)
             if stored is None:
                 stored = shared_cache.get(key)
@@ -226,3 +233,96 @@ class LocalPages:
             self.pages.move_to_end(key)
             while len(self.pages) > settings.PAGE_CACHE_LOCAL_ENTRIES:
                 self.pages.popitem(last=False)
+
+
+class GenerationWatch:
+    """This process's knowledge of the current generation, kept valid by Redis's
+    invalidation messages on one connection of its own (see the module's docstring)."""
+
+    RECONNECT_SECONDS = 1.0
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.connection = None
+        self.location = ""
+        self.generation: int | None = None
+        self.attempted = ""  # the last location tried, and when to try it again
+        self.next_attempt = 0.0
+
+    def current(self) -> int:
+        with self.lock:
+            if self.generation is not None and self._unchanged():
+                return self.generation
+            watching = self._watch()  # before reading: a change after the read is noticed
+            generation = generation_current()
+            self.generation = generation if watching else None
+            return generation
+
+    def _unchanged(self) -> bool:
+        if self.connection is None or self.location != _redis_location():
+            return False
+        try:
+            changed = False
+            while self.connection.can_read(timeout=0):
+                self.connection.read_response()  # an invalidation, or a flush (key None)
+                changed = True
+        except (redis.RedisError, OSError):
+            self._drop()
+            return False
+        return not changed
+
+    def _watch(self) -> bool:
+        location = _redis_location()
+        if self.connection is not None and self.location == location:
+            return True
+        self._drop()
+        if not location or (location == self.attempted and time.monotonic() < self.next_attempt):
+            return False
+        self.attempted, self.next_attempt = location, time.monotonic() + self.RECONNECT_SECONDS
+        try:
+            self.connection = self._subscribe(location)
+        except (redis.RedisError, OSError):
+            logger.warning("page cache: cannot watch the generation; reading it per request")
+            self._drop()
+            return False
+        self.location = location
+        return True
+
+    @staticmethod
+    def _subscribe(location: str):
+        pool = redis.ConnectionPool.from_url(
+            location, protocol=2, socket_connect_timeout=1, socket_timeout=1, socket_keepalive=True
+        )
+        connection = pool.make_connection()
+        connection.connect()
+        connection.send_command("CLIENT", "ID")
+        client_id = connection.read_response()
+        key = shared_cache.make_and_validate_key(GENERATION_KEY)
+        connection.send_command(
+            "CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", "PREFIX", key
+        )
+        connection.read_response()
+        connection.send_command("SUBSCRIBE", "__redis__:invalidate")
+        connection.read_response()
+        return connection
+
+    def _drop(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(redis.RedisError, OSError):
+                self.connection.disconnect()
+        self.connection = None
+        self.generation = None
+        self.location = ""
+
+
+def _redis_location() -> str:
+    """The Redis the default cache writes to, or "" for other cache backends."""
+    config = settings.CACHES["default"]
+    if not config["BACKEND"].endswith("redis.RedisCache"):
+        return ""
+    location = config["LOCATION"]
+    servers = location.split(",") if isinstance(location, str) else list(location)
+    return servers[0].strip()
+
+
+generation_watch = GenerationWatch()

@@ -326,3 +326,112 @@ def test_a_shared_view_that_put_a_csrf_token_in_its_page_is_not_stored(settings)
         assert Client().get("/token-page").status_code == 200
         assert Client().get("/plain-page").status_code == 200
     assert urls_pagecache.calls == ["token", "plain", "token"]
+
+
+# --- The generation watch: no Redis round trip per hit, and it survives a Redis restart ------
+
+
+class OwnRedis:
+    """A redis-server of this test's own, so it can be stopped and started again."""
+
+    def __init__(self, tmp_path):
+        from tests.support.smtp import free_port
+
+        self.port = free_port()
+        self.tmp_path = tmp_path
+        self.process = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        import shutil
+        import subprocess
+
+        import redis
+
+        from tests.support.waiting import wait_until
+
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+        def answers():
+            try:
+                return redis.Redis.from_url(self.url).ping()
+            except redis.ConnectionError:
+                return False
+
+        wait_until(answers, timeout=10, message="redis-server did not start")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def commands_during(self, action) -> int:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        client.ping()  # the connection's handshake happens here, not between the counts
+        before = client.info("stats")["total_commands_processed"]
+        action()
+        return client.info("stats")["total_commands_processed"] - before - 1
+
+
+@pytest.fixture
+def own_redis(tmp_path, settings):
+    server = OwnRedis(tmp_path)
+    server.start()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": server.url,
+        }
+    }
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+def test_a_hit_asks_redis_nothing_while_the_generation_is_watched(own_redis, seed_report):
+    visitor = Client()
+    visitor.get(REPORT_URL)
+    visitor.get(REPORT_URL)
+
+    def five_hits():
+        for _ in range(5):
+            assert visitor.get(REPORT_URL).status_code == 200
+
+    assert own_redis.commands_during(five_hits) == 0
+    seed_report.title = "Seen by the watching process"
+    seed_report.save()
+    assert b"Seen by the watching process" in visitor.get(REPORT_URL).content
+
+
+def test_the_watch_drops_with_redis_and_recovers_when_it_is_back(own_redis, seed_report):
+    visitor = Client()
+    visitor.get(REPORT_URL)
+    own_redis.stop()
+    down = visitor.get(REPORT_URL)  # rendered: neither the cache nor the watch answers
+    assert down.status_code == 200 and pagecache.generation_watch.connection is None
+    own_redis.start()
+    pagecache.generation_watch.next_attempt = 0  # don't wait out the reconnect pause
+    visitor.get(REPORT_URL)
+    assert pagecache.generation_watch.connection is not None
+    visitor.get(REPORT_URL)
+    assert own_redis.commands_during(lambda: visitor.get(REPORT_URL)) == 0  # a hit again
+    seed_report.title = "Edited after Redis came back"
+    seed_report.save()
+    assert b"Edited after Redis came back" in visitor.get(REPORT_URL).content
