@@ -351,6 +351,7 @@ def wrk(
     connections: int = 16,
     threads: int = 2,
     script: str | None = None,
+    headers: dict | None = None,
 ) -> dict:
     """wrk's figures: requests per second, p50 and p99 latency (ms), errors (non-2xx/3xx
     answers and socket errors)."""
@@ -365,6 +366,8 @@ def wrk(
     ]
     if script:
         command += ["-s", script]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
     output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1])

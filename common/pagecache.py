@@ -24,6 +24,9 @@ CSRF, authentication or the database are touched.
   after the transaction commits: a page rendered from data read before the commit, stored
   under the first bump, is discarded by the second. `PAGE_CACHE_SECONDS` bounds what a write
   that bypasses the invalidation (a raw SQL fix) can leave behind.
+- **Compressed once**: a stored page is also kept gzip-compressed and sent so to browsers
+  that accept it (all do): a 70 KB report page leaves as about 15 KB. Only shared pages are
+  compressed: they hold no secret (no CSRF token, nothing personal), so BREACH does not apply.
 - **Keys** hold the scheme, host, path and query string without `utm_*` parameters (they do
   not change the page), under a namespace of the code and template files and the database, so
   a deploy or a second site on the same Redis never serves another's pages.
@@ -33,8 +36,10 @@ every page but keys on the Cookie header, which campaign (first-touch) and CSRF 
 """
 
 import contextlib
+import gzip
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -49,10 +54,12 @@ from django.core.cache import cache as shared_cache
 from django.db import transaction
 from django.http import HttpResponse
 from django.urls import Resolver404, resolve
+from django.utils.cache import patch_vary_headers
 
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "pagecache:generation"
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 # Vary values a shared page may carry: every anonymous visitor without a session gets the
 # same page whatever their cookies say.
 ALLOWED_VARY = {"cookie", "accept-encoding"}
@@ -156,7 +163,7 @@ class PageCacheMiddleware:
             logger.exception("page cache: unreachable, rendering the page")
             return self.get_response(request)
         if stored is not None and stored[0] == generation:
-            return self._rebuild(stored)
+            return self._rebuild(stored, gzipped=self._accepts_gzip(request))
         response = self.get_response(request)
         if self._storable(request, response):
             self._store(key, generation, response)
@@ -194,7 +201,8 @@ class PageCacheMiddleware:
             for name, value in response.headers.items()
             if name.lower() not in PERSONAL_HEADERS
         ]
-        stored = (generation, response.status_code, headers, response.content)
+        compressed = gzip.compress(response.content, compresslevel=6, mtime=0)
+        stored = (generation, response.status_code, headers, response.content, compressed)
         self.local.put(key, stored)
         try:
             shared_cache.set(key, stored, timeout=settings.PAGE_CACHE_SECONDS)
@@ -202,11 +210,19 @@ class PageCacheMiddleware:
             logger.exception("page cache: could not store a page")
 
     @staticmethod
-    def _rebuild(stored) -> HttpResponse:
-        _generation, status, headers, content = stored
-        response = HttpResponse(content, status=status)
+    def _accepts_gzip(request) -> bool:
+        return bool(ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")))
+
+    @staticmethod
+    def _rebuild(stored, *, gzipped: bool) -> HttpResponse:
+        _generation, status, headers, content, compressed = stored
+        response = HttpResponse(compressed if gzipped else content, status=status)
         for name, value in headers:
             response.headers[name] = value
+        if gzipped:
+            response.headers["Content-Encoding"] = "gzip"
+            response.headers["Content-Length"] = str(len(compressed))
+        patch_vary_headers(response, ("Accept-Encoding",))
         return response
 
 

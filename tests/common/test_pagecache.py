@@ -116,6 +116,19 @@ def test_a_second_anonymous_visit_is_answered_without_a_query(seed_report, url):
     assert second["X-Frame-Options"] == "DENY" and second["Content-Type"] == first["Content-Type"]
 
 
+def test_browsers_that_accept_gzip_get_the_stored_page_compressed(seed_report):
+    import gzip
+
+    plain, _ = anonymous_get(REPORT_URL)
+    compressed, queries = anonymous_get(REPORT_URL, accept_encoding="gzip, deflate, br")
+    assert queries == 0 and compressed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(compressed.content) == plain.content
+    assert int(compressed["Content-Length"]) == len(compressed.content) < len(plain.content) / 3
+    assert "Accept-Encoding" in compressed["Vary"]
+    again, _ = anonymous_get(REPORT_URL)
+    assert "Content-Encoding" not in again and again.content == plain.content
+
+
 def test_campaign_parameters_share_the_page_and_still_set_the_first_touch_cookie(seed_report):
     anonymous_get(REPORT_URL)
     campaign = {"utm_source": "newsletter", "utm_campaign": "march"}
