@@ -165,7 +165,14 @@ def _mailers_from_env():
     if parsed.get("EMAIL_USE_SSL"):
         options["use_ssl"] = True
     options["timeout"] = env.int("EMAIL_TIMEOUT", default=15)
-    return {"default": {"BACKEND": parsed["EMAIL_BACKEND"], "OPTIONS": options}}
+    backend = parsed["EMAIL_BACKEND"]
+    if backend == "django.core.mail.backends.smtp.EmailBackend":
+        # One SMTP connection per worker process, kept open between messages: a burst of
+        # sample emails otherwise pays a handshake (TLS, AUTH) per message. 0: one per message.
+        backend = "smosite.mail.KeptOpenSMTPBackend"
+        options["keep_open_seconds"] = env.int("EMAIL_KEEP_OPEN_SECONDS", default=30)
+        options["max_messages"] = env.int("EMAIL_MAX_MESSAGES_PER_CONNECTION", default=100)
+    return {"default": {"BACKEND": backend, "OPTIONS": options}}
 
 
 MAILERS = _mailers_from_env()
