@@ -186,8 +186,16 @@ class Site:
     empty view, bench/product), optionally a Celery worker, an SMTP server and the Stripe test
     server, on a fresh database and a Redis of its own."""
 
-    def __init__(self, name: str, *, web_workers: int = 2, worker_concurrency: int = 0):
+    def __init__(
+        self,
+        name: str,
+        *,
+        web_workers: int = 2,
+        worker_concurrency: int = 0,
+        extra_env: dict | None = None,
+    ):
         self.name = name
+        self.extra_env = extra_env or {}
         self.web_workers = web_workers
         self.worker_concurrency = worker_concurrency
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
@@ -262,6 +270,7 @@ class Site:
             "SITE_URL": self.base,
             "TRUSTED_PROXY_COUNT": "1",  # each simulated visitor may have its own address
             "LOG_LEVEL": "WARNING",
+            **self.extra_env,
         }
 
     def manage(self, *command: str, capture: bool = False) -> str:

@@ -4,9 +4,19 @@ mail and payments their own workers (see CELERY_TASK_ROUTES in settings/base.py)
 import os
 
 from celery import Celery
+from celery.signals import task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smosite.settings.local")
 
 app = Celery("smosite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect(dispatch_uid="smosite-close-old-connections")
+def close_old_connections(**kwargs):
+    """As Django does at the start of each request: drop a connection that is broken or
+    older than CONN_MAX_AGE, keep a healthy one (see CELERY_DB_REUSE_MAX in settings)."""
+    from django.db import close_old_connections
+
+    close_old_connections()

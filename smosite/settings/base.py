@@ -209,6 +209,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection around every task, so each task paid
+# for a new PostgreSQL connection (a backend process forked on the server). Workers keep it
+# like web processes do instead: smosite/celery.py closes it before a task when it is broken
+# or older than DATABASE_CONN_MAX_AGE; the fixup still recycles it every 1,000 tasks.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues: "default", "pdf" (WeasyPrint renders, stamping), "mail" (SMTP), "payments"
