@@ -18,7 +18,10 @@ QUEUES := default,pdf,mail,payments
 # (pdftoppm) and Chromium for tests.
 APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
 	libfontconfig1 fonts-dejavu-core fonts-lato fonts-open-sans
-APT_TEST := poppler-utils chromium
+# What the benchmarks start beside the site: wrk drives the pages, each benchmark runs a
+# redis-server of its own (the smoke run of `make bench` is part of `make test`).
+APT_BENCH := wrk redis-server
+APT_TEST := poppler-utils chromium $(APT_BENCH)
 
 # Settings `make test` gives the suite unless the environment already sets them: this
 # machine kind runs PostgreSQL and Redis on loopback (CI sets the same in .ci/run).
@@ -93,8 +96,12 @@ test: system-deps-test install
 	  CACHE_URL=$${CACHE_URL:-$(TEST_CACHE_URL)} \
 	  $(RUN) pytest $(PYTEST_ARGS)
 
+# Every benchmark, one table, written to docs/benchmarks.md (about 15 minutes). Databases
+# are made beside DATABASE_URL's (<name>_bench_<module>); Redis, gunicorn, the worker, SMTP
+# and the Stripe test server are started on free loopback ports and stopped at the end.
 bench: install
-	$(RUN) python -m bench
+	@bash .ci/apt-ensure $(APT_RUNTIME) $(APT_BENCH)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(RUN) python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .tools var
