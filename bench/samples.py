@@ -263,6 +263,9 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the Celery worker during the burst"
     )
+    parser.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE for the site (comparisons)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.latency, args.burst = 3, 20
@@ -272,7 +275,7 @@ def main() -> None:
         "samples",
         web_workers=args.web_workers,
         worker_concurrency=args.worker_concurrency,
-        extra_env={"FORM_MIN_FILL_SECONDS": "1"},
+        extra_env={"FORM_MIN_FILL_SECONDS": "1", **dict(e.split("=", 1) for e in args.env)},
     )
     with site:
         inbox = site.inbox

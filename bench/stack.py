@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -102,6 +103,12 @@ class Processes:
                 process.wait()
         self.started.clear()
         self.log.close()
+
+
+def _exit_on_sigterm() -> None:
+    """A terminated benchmark (`timeout`, Ctrl-C from make) still stops what it started."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 def redis_start(processes: Processes, workdir: Path) -> str:
@@ -211,6 +218,7 @@ class Site:
     # --- lifecycle ---------------------------------------------------------------------
 
     def __enter__(self) -> "Site":
+        _exit_on_sigterm()
         try:
             self.start()
         except BaseException:
@@ -278,10 +286,12 @@ class Site:
             [sys.executable, "manage.py", *command],
             env=self.env,
             cwd=ROOT,
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"manage.py {command[0]} failed:\n{done.stderr[-3000:]}")
         return done.stdout if capture else ""
 
     def shell(self, code: str) -> str:
