@@ -43,7 +43,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from functools import cache, wraps
+from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
@@ -72,13 +72,7 @@ SOURCE_SUFFIXES = (".py", ".html", ".txt", ".json", ".css", ".svg")
 def page_cache_public(view):
     """Marks a view whose anonymous GET answer may be shared by every anonymous visitor."""
     view.page_cache_public = True
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        return view(*args, **kwargs)
-
-    wrapper.page_cache_public = True
-    return wrapper
+    return view
 
 
 def page_cache_invalidate() -> None:
