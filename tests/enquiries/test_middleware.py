@@ -6,7 +6,6 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-
 from django.contrib.sessions.models import Session
 
 from enquiries.middleware import COOKIE_NAME, first_touch, first_touch_stored
