@@ -12,6 +12,8 @@ import pytest
 from bench import runner, stack
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+# The quick run starts every benchmark's services: minutes, not the suite's usual limit.
+pytestmark = pytest.mark.timeout(1800)
 
 EXPECTED = {
     "Pages": [
