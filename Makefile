@@ -19,8 +19,8 @@ QUEUES := default,pdf,mail,payments
 APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
 	libfontconfig1 fonts-dejavu-core fonts-lato fonts-open-sans
 # What the benchmarks start beside the site: wrk drives the pages, each benchmark runs a
-# redis-server of its own (the smoke run of `make bench` is part of `make test`).
-APT_BENCH := wrk redis-server
+# redis-server of its own, pdftotext checks the stamps (a quick `make bench` runs in `make test`).
+APT_BENCH := wrk redis-server poppler-utils
 APT_TEST := poppler-utils chromium $(APT_BENCH)
 
 # Settings `make test` gives the suite unless the environment already sets them: this

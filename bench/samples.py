@@ -23,6 +23,7 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -129,6 +130,18 @@ def run_burst(visitor: Visitor, inbox: Inbox, count: int, clients: int, offset: 
     }
 
 
+def pdf_page_texts(pdf: bytes) -> list[str]:
+    """Each page's text, by poppler's pdftotext (pages end with a form feed): some 50 times
+    faster than pypdf's extraction, which made checking 9,000 pages take longer than the
+    burst itself."""
+    done = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True
+    )
+    pages = done.stdout.decode().split("\f")
+    expected = len(PdfReader(io.BytesIO(pdf)).pages)
+    return pages[:expected] + [""] * (expected - len(pages[:expected]))
+
+
 def verify_burst(inbox: Inbox, count: int) -> dict:
     """Exactly one message per address, each PDF stamped with its own name on every page."""
     duplicates = missing = wrong_stamp = 0
@@ -145,9 +158,9 @@ def verify_burst(inbox: Inbox, count: int) -> dict:
             p for p in message.iter_attachments() if p.get_content_type() == "application/pdf"
         )
         stamp = f"Prepared for {name}, {company}"
-        for page in PdfReader(io.BytesIO(pdf.get_content())).pages:
+        for text in pdf_page_texts(pdf.get_content()):
             pages_checked += 1
-            if stamp not in " ".join((page.extract_text() or "").split()):
+            if stamp not in " ".join(text.split()):
                 wrong_stamp += 1
     return {
         "duplicates": duplicates,
