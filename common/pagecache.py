@@ -15,9 +15,12 @@ CSRF, authentication or the database are touched.
 - **No round trip per hit**: with Redis, each process watches the generation key (Redis
   client-side caching in broadcast mode, `CLIENT TRACKING ... BCAST`, redirected to the same
   connection's pub/sub: https://redis.io/docs/latest/develop/reference/client-side-caching/).
-  Redis pushes a message on that connection when the key changes, before it answers the
-  command that changed it; a hit only checks the socket for such a message (a non-blocking
-  poll). While the watch is down, each request reads the generation from the cache.
+  Redis pushes a message on that connection when the key changes, in the same pass of its
+  event loop that answers the command that changed it; a hit only checks the socket for such
+  a message (a non-blocking poll). The process that made the change forgets the generation at
+  once; another process could miss it only if a request of its own reached this check between
+  Redis's two writes (microseconds). While the watch is down, each request reads the
+  generation from the cache.
 - **Invalidation**: every page is stored with the cache *generation* it was rendered under
   and is served only while the generation is unchanged. Anything that changes
   what pages show calls `page_cache_invalidate()`, which bumps the generation at once and again
@@ -82,6 +85,7 @@ def page_cache_invalidate() -> None:
 
 
 def _generation_bump() -> None:
+    generation_watch.forget()  # this process knows at once, without waiting for the message
     try:
         shared_cache.incr(GENERATION_KEY)
     except ValueError:  # no generation yet (or evicted): a new one invalidates everything
@@ -267,6 +271,10 @@ class GenerationWatch:
             generation = generation_current()
             self.generation = generation if watching else None
             return generation
+
+    def forget(self) -> None:
+        with self.lock:
+            self.generation = None
 
     def _unchanged(self) -> bool:
         if self.connection is None or self.location != _redis_location():

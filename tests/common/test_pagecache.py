@@ -243,7 +243,14 @@ def test_a_flushed_shared_cache_never_brings_back_a_page_kept_in_memory(seed_rep
     visitor = Client()
     visitor.get(REPORT_URL)
     Report.objects.filter(pk=seed_report.pk).update(title="Changed while the cache was flushed")
-    cache.clear()  # Redis restarted empty: the generation starts again, from the clock
+    cache.clear()  # Redis emptied: the generation starts again, from the clock
+    from tests.support.waiting import wait_until
+
+    wait_until(  # the flush's message, as every web process gets it
+        lambda: pagecache.generation_watch.connection.can_read(timeout=0),
+        timeout=5,
+        message="Redis sent no invalidation for the flush",
+    )
     assert b"Changed while the cache was flushed" in visitor.get(REPORT_URL).content
 
 
