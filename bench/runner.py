@@ -93,7 +93,8 @@ def _first_line(command: list[str], prefix: str = "") -> str:
 
 def table(rows: list[dict]) -> str:
     lines = ["| Section | Measure | Result | Goal |", "|---|---|---|---|"]
-    for section in SECTIONS:
+    others = [r["section"] for r in rows if r["section"] not in SECTIONS]
+    for section in SECTIONS + list(dict.fromkeys(others)):
         for row in (r for r in rows if r["section"] == section):
             cells = [section, row["measure"], str(row["value"]), row.get("goal", "")]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
