@@ -19,9 +19,11 @@ MANAGE := $(RUN) python manage.py
 # (pdftoppm) and Chromium for tests.
 APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
 	libfontconfig1 fonts-dejavu-core fonts-lato fonts-open-sans
-APT_TEST := poppler-utils chromium redis-server
-# The HTTP load generator of the benchmarks.
-APT_BENCH := wrk
+# What the benchmarks start beside the site: wrk drives the pages, each benchmark runs a
+# redis-server of its own (so do the fault tests), pdftotext checks the stamps (a quick
+# `make bench` runs in `make test`).
+APT_BENCH := wrk redis-server poppler-utils
+APT_TEST := poppler-utils chromium $(APT_BENCH)
 
 # Settings `make test` gives the suite unless the environment already sets them: this
 # machine kind runs PostgreSQL and Redis on loopback (CI sets the same in .ci/run).
@@ -110,9 +112,12 @@ test: system-deps-test install
 	  CACHE_URL=$${CACHE_URL:-$(TEST_CACHE_URL)} \
 	  $(RUN) pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
+# Every benchmark, one table, written to docs/benchmarks.md (about 15 minutes). Databases
+# are made beside DATABASE_URL's (<name>_bench_<module>); Redis, gunicorn, the worker, SMTP
+# and the Stripe test server are started on free loopback ports and stopped at the end.
 bench: install
 	@bash .ci/apt-ensure $(APT_RUNTIME) $(APT_BENCH)
-	$(RUN) python -m bench
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(RUN) python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .tools var

@@ -1,6 +1,6 @@
-"""`python -m bench` runs every benchmark."""
+"""`python -m bench [--quick]` runs every benchmark module and gathers one table."""
 
-from bench.pdf import main
+from bench.runner import main
 
 if __name__ == "__main__":
     main()

@@ -1,13 +1,12 @@
 """Catalogue benchmark: bulk import, search, report page and sitemaps at 100,000 reports.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/mydb CELERY_BROKER_URL=redis://127.0.0.1:6379/5 \\
-    CACHE_URL=redis://127.0.0.1:6379/6 .venv/bin/python -m bench.catalogue [--quick] [--count N]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/mydb .venv/bin/python -m bench.catalogue [--quick]
 
 Real parts on this machine: two PostgreSQL databases of its own (<name>_catalogue with the
 generated catalogue and the seed report, <name>_catalogue_one with the seed report alone;
 dropped at the end unless --keep-db), gunicorn with production settings serving each, and
-wrk (Debian's; `make bench` installs it) as the client. The cache's Redis database is
-emptied first: point CACHE_URL at a database of your own.
+wrk (Debian's; `make bench` installs it) as the client, and a redis-server of its own for the
+cache.
 
 1. Import: `manage.py make_demo_catalogue --output` writes N generated reports as JSON
    Lines (not timed), then `manage.py import_reports` imports them into the big database in
@@ -33,13 +32,15 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-import redis
 import requests
+
+from bench import stack
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
@@ -113,6 +114,10 @@ class Bench:
             stdout=subprocess.DEVNULL,
         )
 
+    def manage_one(self, *command: str, env: dict | None = None) -> None:
+        """manage.py on the one-report database (stack's template and static helpers)."""
+        self.manage((env or {}).get("DATABASE_URL", self.one_url), *command)
+
     def row(self, section: str, measure: str, value, goal: str = "") -> None:
         self.rows.append({"section": section, "measure": measure, "value": value, "goal": goal})
         print(f"{section:<10} {measure:<58} {value!s:>14}  {goal}", flush=True)
@@ -121,15 +126,13 @@ class Bench:
 
     def prepare(self) -> None:
         RUN_DIR.mkdir(parents=True, exist_ok=True)
-        redis.Redis.from_url(os.environ["CACHE_URL"]).flushdb()
         for name in (self.big_name, self.one_name):
             admin_execute(self.big_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin_execute(self.big_url, f'CREATE DATABASE "{self.one_name}"')
-        self.manage(self.one_url, "migrate", "--noinput", "-v0")
+        stack.migrated_database(self.one_url, self.manage_one)
         self.manage(self.one_url, "load_seed_report")
         # The big database starts as a copy of the one-report database: same seed, same ids.
         admin_execute(self.big_url, f'CREATE DATABASE "{self.big_name}" TEMPLATE "{self.one_name}"')
-        self.manage(self.one_url, "collectstatic", "--noinput", "-v0")
+        stack.collected_static(RUN_DIR, self.manage_one)
 
     def exists(self) -> bool:
         with psycopg.connect(database_url(self.big_url, "postgres")) as conn:
@@ -380,9 +383,12 @@ def main() -> None:
     args.count = args.count or (300 if args.quick else 100_000)
     args.seconds = args.seconds or (1 if args.quick else 10)
     args.web_workers = args.web_workers or (2 if args.quick else 4)
-    for name in ("DATABASE_URL", "CACHE_URL"):
-        if not os.environ.get(name):
-            sys.exit(f"{name} must be set (PostgreSQL, and a Redis database of your own)")
+    os.environ.setdefault("DATABASE_URL", stack.DEFAULT_DATABASE_URL)
+    # A Redis of the benchmark's own, for the cache and the broker (the shared one is left
+    # alone), stopped at the end with everything else it started.
+    redis_process = stack.Processes(VAR / "catalogue.processes.log")
+    redis_url = stack.redis_start(redis_process, Path(tempfile.mkdtemp(prefix="bench-catalogue-")))
+    os.environ["CACHE_URL"], os.environ["CELERY_BROKER_URL"] = f"{redis_url}/1", f"{redis_url}/0"
     bench = Bench(args)
     started = time.perf_counter()
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
@@ -395,6 +401,7 @@ def main() -> None:
         bench.run_web()
     finally:
         bench.stop_servers()
+        redis_process.stop()
         if not args.keep_db:
             bench.drop()
     bench.row("machine", "load average after", round(os.getloadavg()[0], 2))

@@ -1,17 +1,16 @@
-"""PDF benchmark: render the seed report once (full and sample), then stamp personal copies.
+"""PDFs: render the seed report once (full and sample), then stamp personal copies.
 
-    python -m bench.pdf            # print the figures
-    python -m bench.pdf --write    # also write them into docs/benchmarks.md ("PDF" section)
+    python -m bench.pdf [--quick]
 
 It needs nothing running: a throwaway SQLite database and var folder are made in a temporary
 directory, and the measurements run in a fresh child process, like a Celery worker would, so
-its peak memory (ru_maxrss) is the worker's: Django, WeasyPrint, fonts, the PDFs."""
+its peak memory (ru_maxrss) is the worker's: Django, WeasyPrint, fonts, the PDFs. The rows go
+to var/bench/pdf.json for `python -m bench`."""
 
 import argparse
 import io
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -21,8 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
-RUNS = 5
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+RUNS = 2 if QUICK else 5
+RENDERS = 2 if QUICK else 3
 
 
 def _timed(function, runs: int) -> tuple[list[float], object]:
@@ -71,8 +71,8 @@ def child() -> dict:
 
     content = report_content(report=Report.objects.get(number=1780960))
     figures = {"rss_before_render_mib": _rss_mib()}
-    full_times, full = _timed(lambda: document_render(content=content, kind="full"), 3)
-    sample_times, sample = _timed(lambda: document_render(content=content, kind="sample"), 3)
+    full_times, full = _timed(lambda: document_render(content=content, kind="full"), RENDERS)
+    sample_times, sample = _timed(lambda: document_render(content=content, kind="sample"), RENDERS)
     text_full = "Licensed to Acme Pharmaceuticals Ltd — Enterprise — order RR-2025-000123"
     text_sample = "Prepared for Jane O'Neil, Acme Pharmaceuticals Ltd — 3 November 2025"
     stamp_full_times, stamped_full = _timed(
@@ -81,7 +81,7 @@ def child() -> dict:
     stamp_sample_times, stamped_sample = _timed(
         lambda: pdf_stamp(base=sample.pdf, text=text_sample, metadata={}), RUNS
     )
-    merge_times, merged = _timed(lambda: _merge_page_stamp(full.pdf, text_full), 3)
+    merge_times, merged = _timed(lambda: _merge_page_stamp(full.pdf, text_full), RENDERS)
     figures.update(
         pages_full=full.page_count,
         pages_sample=sample.page_count,
@@ -177,46 +177,47 @@ def report(figures: dict) -> str:
     return "\n".join(lines)
 
 
-def section(table: str) -> str:
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    return f"""## PDF
+def rows(figures: dict) -> list[dict]:
+    from bench import stack
 
-Measured with `python -m bench.pdf --write` (also `make bench`) on {time.strftime("%Y-%m-%d")}
-({machine}). The seed report 1780960 is loaded into a throwaway SQLite database; a fresh child
-process (like a Celery worker) renders the full report and the sample three times each
-(medians of the warm runs; the first render also loads fonts), stamps each {RUNS} times
-(median), and reports its peak resident memory (`ru_maxrss`, which includes Django,
-WeasyPrint and the fonts). Stamping builds the one-page overlay with WeasyPrint and places it
-on every page as one shared Form XObject (reports/pdf/stamp.py).
+    render_full = _median(figures["render_full_s"][1:])
+    render_sample = _median(figures["render_sample_s"][1:])
+    stamp_full = _median(figures["stamp_full_s"])
+    stamp_sample = _median(figures["stamp_sample_s"])
+    rss = figures["peak_rss_mib"] * 1048576 / 1e6
 
-{table}
+    def row(measure, value, goal=""):
+        return stack.row("PDFs", measure, value, goal)
 
-Render once, stamp many: a personal copy costs the stamp, not a render. pypdf's `merge_page`
-route is shown for comparison: it rewrites every page's content stream and copies the overlay's
-resources into each page. pypdf writes no object streams, so even an unstamped clone is larger
-than WeasyPrint's output; that, not the stamp, is most of the size difference.
-"""
-
-
-def write(text: str) -> None:
-    existing = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    start = existing.find("## PDF")
-    if start == -1:
-        updated = existing.rstrip() + "\n\n" + text
-    else:
-        end = existing.find("\n## ", start + 1)
-        updated = existing[:start] + text + ("" if end == -1 else existing[end:])
-    DOC.write_text(updated.rstrip() + "\n")
+    return [
+        row("Render full report", f"{render_full:.2f} s ({figures['pages_full']} pages)"),
+        row("Render sample", f"{render_sample:.2f} s ({figures['pages_sample']} pages)"),
+        row("Stamp full report", f"{stamp_full * 1000:.0f} ms"),
+        row("Stamp sample", f"{stamp_sample * 1000:.0f} ms"),
+        row(
+            "Render ÷ stamp, full and sample",
+            f"{render_full / stamp_full:.0f}× and {render_sample / stamp_sample:.0f}×",
+            "≥ 10×",
+        ),
+        row(
+            "Worker peak memory (ru_maxrss)",
+            f"{rss:.0f} MB ({figures['rss_before_render_mib'] * 1048576 / 1e6:.0f} MB before "
+            "the first render)",
+            "≤ 300 MB",
+        ),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--quick", action="store_true", help="fewer renders and stamps")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child()))
         return
+    if args.quick:
+        os.environ["BENCH_QUICK"] = "1"
     with tempfile.TemporaryDirectory(prefix="bench-pdf-") as tmp:
         env = _prepare(Path(tmp))
         output = subprocess.run(
@@ -228,11 +229,10 @@ def main() -> None:
             text=True,
         ).stdout
     figures = json.loads(output.strip().splitlines()[-1])
-    table = report(figures)
-    print(table)
-    if args.write:
-        write(section(table))
-        print(f"\nWritten to {DOC.relative_to(ROOT)}")
+    print(report(figures))
+    from bench import stack
+
+    stack.write_rows("pdf", rows(figures), **figures)
 
 
 if __name__ == "__main__":

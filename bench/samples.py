@@ -1,12 +1,11 @@
-"""Benchmark: a sample request from the POST to the email with its stamped PDF in an SMTP server.
+"""Samples: a sample request from the POST to the email with its stamped PDF in an SMTP server.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/mydb CELERY_BROKER_URL=redis://127.0.0.1:6379/5 \\
-    CACHE_URL=redis://127.0.0.1:6379/6 .venv/bin/python -m bench.samples [--latency 30] [--burst 1000]
+    python -m bench.samples [--quick] [--latency 30] [--burst 1000]
 
-It runs the real parts on this machine: a fresh PostgreSQL database (<name>_bench, dropped at
-the end), gunicorn serving the site, a Celery worker consuming every queue, and an aiosmtpd
-server in this process that timestamps each message as it arrives. The broker's and the cache's
-Redis databases are emptied first: point them at databases of your own.
+It runs the real parts on this machine (bench/stack.py): a fresh PostgreSQL database
+(<DATABASE_URL's name>_bench_samples, dropped at the end), a Redis of its own, gunicorn with
+production settings, a Celery worker consuming every queue, and an aiosmtpd server in this
+process that timestamps each message as it arrives.
 
 1. Latency: one request at a time with a warm worker, POST sent → message received; median, p95.
 2. Burst: N requests from N different addresses (and networks, via X-Forwarded-For) posted by
@@ -25,160 +24,18 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-import redis
 import requests
-from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 
-ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "bench"
-REPORT_NUMBER = 1780960
-QUEUES = "default,pdf,mail,payments"
+from bench import stack
+from bench.stack import Inbox, Site, percentile
 
-
-class Inbox:
-    """aiosmtpd handler: keeps every message with its arrival time."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.arrivals: dict[str, list[tuple[float, bytes]]] = {}
-        self.count = 0
-
-    async def handle_DATA(self, server, session, envelope):
-        now = time.perf_counter()
-        with self.lock:
-            for rcpt in envelope.rcpt_tos:
-                self.arrivals.setdefault(rcpt.lower(), []).append((now, envelope.content))
-            self.count += 1
-        return "250 OK"
-
-    def first_arrival(self, address: str) -> float | None:
-        with self.lock:
-            found = self.arrivals.get(address)
-            return found[0][0] if found else None
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def bench_database_url(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") + "_bench"
-    return urlunsplit(parts._replace(path="/" + name)), name
-
-
-def recreate_database(url: str, name: str) -> None:
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(url: str, name: str) -> None:
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-class Site:
-    """gunicorn + a Celery worker on the bench database, mail to the in-process SMTP server."""
-
-    def __init__(self, *, args, db_url: str, smtp_port: int):
-        self.args = args
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.db_url = db_url
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "smosite.settings.local",
-            "DJANGO_DEBUG": "false",
-            "DATABASE_URL": db_url,
-            "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
-            "SMOSITE_VAR_DIR": str(VAR),
-            "SITE_URL": self.base,
-            "TRUSTED_PROXY_COUNT": "1",  # each simulated visitor has its own address
-            "LOG_LEVEL": "WARNING",
-        }
-        self.processes: list[subprocess.Popen] = []
-
-    def manage(self, *command: str) -> None:
-        subprocess.run([sys.executable, "manage.py", *command], env=self.env, cwd=ROOT, check=True)
-
-    def start(self) -> None:
-        VAR.mkdir(parents=True, exist_ok=True)
-        log = open(VAR / "processes.log", "wb")  # noqa: SIM115 - lives as long as the run
-        worker = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "smosite",
-            "worker",
-            "-Q",
-            QUEUES,
-            "--concurrency",
-            str(self.args.worker_concurrency),
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "WARNING",
-        ]
-        web = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "smosite.wsgi",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(self.args.web_workers),
-            "--log-level",
-            "warning",
-        ]
-        for command in (worker, web):
-            self.processes.append(
-                subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=log)
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.base + "/", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.3)
-        raise RuntimeError("gunicorn did not start; see var/bench/processes.log")
-
-    def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def sample_render_seconds(db_url: str) -> float | None:
-    """How long the worker took to render the base sample (for the first request's wait)."""
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT render_seconds FROM reports_reportdocument WHERE kind = 'sample' "
-            "AND status = 'ready' ORDER BY id LIMIT 1"
-        ).fetchone()
-    return row[0] if row else None
+REPORT_NUMBER = stack.REPORT_NUMBER
 
 
 class Visitor:
@@ -222,12 +79,6 @@ class Visitor:
         return 302 if accepted else response.status_code
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def run_latency(visitor: Visitor, inbox: Inbox, count: int, tag: str) -> list[float]:
     latencies = []
     for n in range(count):
@@ -267,7 +118,7 @@ def run_burst(visitor: Visitor, inbox: Inbox, count: int, clients: int, offset: 
     arrivals = [inbox.first_arrival(a) for a in addresses]
     delivered = [t for t in arrivals if t is not None]
     drained = (max(delivered) - started) if len(delivered) == count else None
-    time.sleep(10)  # late duplicates would arrive now
+    time.sleep(2 if count < 100 else 10)  # late duplicates would arrive now
     return {
         "requests": count,
         "clients": clients,
@@ -277,6 +128,18 @@ def run_burst(visitor: Visitor, inbox: Inbox, count: int, clients: int, offset: 
         "delivered": len(delivered),
         "drained_seconds": round(drained, 2) if drained else None,
     }
+
+
+def pdf_page_texts(pdf: bytes) -> list[str]:
+    """Each page's text, by poppler's pdftotext (pages end with a form feed): some 50 times
+    faster than pypdf's extraction, which made checking 9,000 pages take longer than the
+    burst itself."""
+    done = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True
+    )
+    pages = done.stdout.decode().split("\f")
+    expected = len(PdfReader(io.BytesIO(pdf)).pages)
+    return pages[:expected] + [""] * (expected - len(pages[:expected]))
 
 
 def verify_burst(inbox: Inbox, count: int) -> dict:
@@ -295,9 +158,9 @@ def verify_burst(inbox: Inbox, count: int) -> dict:
             p for p in message.iter_attachments() if p.get_content_type() == "application/pdf"
         )
         stamp = f"Prepared for {name}, {company}"
-        for page in PdfReader(io.BytesIO(pdf.get_content())).pages:
+        for text in pdf_page_texts(pdf.get_content()):
             pages_checked += 1
-            if stamp not in " ".join((page.extract_text() or "").split()):
+            if stamp not in " ".join(text.split()):
                 wrong_stamp += 1
     return {
         "duplicates": duplicates,
@@ -322,8 +185,97 @@ def database_check(db_url: str) -> dict:
     return {"sample_requests": requests_by_status, "emails": emails_by_status}
 
 
+def sample_render_seconds(site: Site) -> float | None:
+    """How long the worker took to render the base sample (what the first request waits
+    for, besides its own stamp)."""
+    with psycopg.connect(site.db_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT render_seconds FROM reports_reportdocument WHERE kind = 'sample' "
+            "AND status = 'ready' ORDER BY id LIMIT 1"
+        ).fetchone()
+    return row[0] if row else None
+
+
+def worker_profile_start(site: Site):
+    """py-spy on the Celery worker and its pool processes (the first process the site
+    started after Redis)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = next(p for p in site.processes.started if "celery" in " ".join(p.args))
+    out = stack.VAR / "profile-samples-worker.txt"
+    command = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(worker.pid)]
+    command += ["--subprocesses", "--format", "raw", "--rate", "100", "--output", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out
+
+
+def worker_profile_stop(spy) -> list:
+    import signal
+
+    from bench.profile import summarise
+
+    process, out = spy
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=60)
+    top = summarise(out.read_text(), 60)
+    for share, name in top:
+        print(f"{share:5.1f}%  {name}")
+    return top
+
+
+def rows_from(results: dict) -> list[dict]:
+    latency = results["latency"]
+    first = results["first_request"]
+    render = first["sample_render_seconds"]
+    rows = [
+        stack.row(
+            "Samples",
+            "First request of a report (its base sample rendered on first need)",
+            f"{first['seconds']:.2f} s (the render itself "
+            + (f"{render:.2f} s)" if render is not None else "not recorded)"),
+            "one render and a stamp",
+        ),
+        stack.row(
+            "Samples",
+            f"POST → email with PDF, one visitor at a time ({latency['requests']})",
+            f"median {latency['median_seconds']:.3f} s, p95 {latency['p95_seconds']:.3f} s",
+            "median ≤ 1.5 s",
+        ),
+    ]
+    burst = results.get("burst")
+    if burst:
+        checked = burst["verification"]
+        drained = burst["drained_seconds"]
+        rate = f"{burst['requests'] / drained:.1f}/s" if drained else "not drained"
+        rows += [
+            stack.row(
+                "Samples",
+                f"Burst of {burst['requests']:,} from {burst['requests']:,} addresses: drained",
+                f"{drained} s ({rate}; {burst['accepted']:,} accepted, posted in "
+                f"{burst['all_posted_seconds']} s)",
+                "≤ 30 s for 1,000",
+            ),
+            stack.row(
+                "Samples",
+                "Burst: duplicates, lost",
+                f"{checked['duplicates']} duplicates, {checked['missing']} lost",
+                "0, 0",
+            ),
+            stack.row(
+                "Samples",
+                "Burst: pages carrying the recipient's own name",
+                f"{checked['pages_checked'] - checked['pages_without_own_stamp']:,} of "
+                f"{checked['pages_checked']:,}",
+                "all",
+            ),
+        ]
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 single requests, a burst of 20")
     parser.add_argument("--latency", type=int, default=30, help="single requests to time")
     parser.add_argument("--burst", type=int, default=1000, help="burst size (0: skip)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent posting clients")
@@ -331,34 +283,33 @@ def main() -> None:
     # 3 prefork processes on 2 cores: the third stamps while the others wait on PostgreSQL,
     # the broker or SMTP (200-burst: 10.6 s drained vs 13.5 s with 2; docs/benchmarks.md).
     parser.add_argument("--worker-concurrency", type=int, default=3)
-    parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the Celery worker during the burst"
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE for the site (comparisons)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.latency, args.burst = 3, 20
 
-    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL"):
-        if not os.environ.get(name):
-            sys.exit(f"{name} must be set (PostgreSQL, and Redis databases of your own)")
-    db_url, db_name = bench_database_url(os.environ["DATABASE_URL"])
-    recreate_database(db_url, db_name)
-    for name in ("CELERY_BROKER_URL", "CACHE_URL"):
-        redis.Redis.from_url(os.environ[name]).flushdb()
-
-    inbox = Inbox()
-    smtp_port = free_port()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    site = Site(args=args, db_url=db_url, smtp_port=smtp_port)
     results = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()}}
-    try:
-        site.manage("migrate", "--noinput", "-v0")
-        site.start()
-        site.manage("load_seed_report")  # renders nothing: PDFs are rendered on first need
+    site = Site(
+        "samples",
+        web_workers=args.web_workers,
+        worker_concurrency=args.worker_concurrency,
+        extra_env={"FORM_MIN_FILL_SECONDS": "1", **dict(e.split("=", 1) for e in args.env)},
+    )
+    with site:
+        inbox = site.inbox
+        site.seed()  # renders nothing: PDFs are rendered on first need
         visitor = Visitor(site)
-        time.sleep(4)  # FORM_MIN_FILL_SECONDS: the form has been open long enough
-        # The first request finds no base sample: it waits for the render, then the stamp.
+        time.sleep(1.5)  # FORM_MIN_FILL_SECONDS: the form has been open long enough
+        # The first request finds no base sample: it waits for that render, then its stamp.
         (first,) = run_latency(visitor, inbox, 1, "first")
         results["first_request"] = {
             "seconds": round(first, 3),
-            "sample_render_seconds": sample_render_seconds(db_url),
+            "sample_render_seconds": sample_render_seconds(site),
         }
         print(json.dumps(results["first_request"]), flush=True)
         run_latency(visitor, inbox, 3, "warmup")
@@ -372,20 +323,18 @@ def main() -> None:
         }
         print(json.dumps(results["latency"]), flush=True)
         if args.burst:
+            spy = worker_profile_start(site) if args.profile else None
             results["burst"] = run_burst(
                 inbox=inbox, visitor=visitor, count=args.burst, clients=args.clients, offset=1000
             )
+            if spy:
+                results["profile"] = worker_profile_stop(spy)
             results["machine"]["load_after_burst"] = os.getloadavg()
             print(json.dumps(results["burst"]), flush=True)
             results["burst"]["verification"] = verify_burst(inbox, args.burst)
-        results["database"] = database_check(db_url)
+        results["database"] = database_check(site.db_url)
         results["settings"] = vars(args)
-    finally:
-        site.stop()
-        smtp.stop()
-        if not args.keep_db:
-            drop_database(db_url, db_name)
-    (VAR / "samples.json").write_text(json.dumps(results, indent=2))
+    stack.write_rows("samples", rows_from(results), **results)
     print(json.dumps(results, indent=2))
 
 

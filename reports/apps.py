@@ -7,9 +7,10 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports and sales"
 
     def ready(self):
-        from . import jobs  # noqa: F401 - registers the kinds of background job
+        from . import jobs, receivers  # noqa: F401 - jobs registers the kinds of background job
 
         post_migrate.connect(_search_schema_ensure, sender=self)
+        receivers.connect()  # catalogue edits invalidate the anonymous page cache
 
 
 def _search_schema_ensure(sender, using, **kwargs):

@@ -1,9 +1,10 @@
-"""The Celery app. Tasks are routed by name to queues so production can give PDF rendering,
-mail and payments their own workers (see CELERY_TASK_ROUTES in settings/base.py)."""
+"""The Celery app. Background jobs are published to their kind's queue (common/jobs.py), so
+production can give PDF rendering, mail and payments their own workers."""
 
 import os
 
 from celery import Celery
+from celery.signals import task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smosite.settings.local")
 
@@ -13,3 +14,12 @@ app.autodiscover_tasks()
 
 # Request ids carried into tasks, task durations and failures in the log.
 from . import observability  # noqa: E402, F401
+
+
+@task_prerun.connect(dispatch_uid="smosite-close-old-connections")
+def close_old_connections(**kwargs):
+    """As Django does at the start of each request: drop a connection that is broken or
+    older than CONN_MAX_AGE, keep a healthy one (see CELERY_DB_REUSE_MAX in settings)."""
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from django.core.cache import cache
 from django.db import transaction
 
+from common.pagecache import page_cache_invalidate
+
 from ..models import Report, SearchTerm
 from ..search import GENERATION_KEY
 from ..search.text import vocabulary_words
@@ -41,8 +43,11 @@ def report_search_refresh(*, report: Report) -> None:
 
 
 def catalogue_changed() -> None:
-    """Call in a transaction that wrote to the catalogue: once it commits, cached searches
+    """The one call for "the catalogue changed" (ORM saves and deletes make it through
+    reports/receivers.py; bulk writes and imports make it themselves): cached anonymous pages
+    are stale at once (common/pagecache.py), and once the transaction commits, cached searches
     start afresh (reports/search/)."""
+    page_cache_invalidate()
 
     def bump():
         try:

@@ -3,12 +3,15 @@
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import render
 
+from common.pagecache import page_cache_public
+
 from .. import selectors
 from ..presentation import report_page_build
 from ..search import SearchParams, catalogue_generation, catalogue_search, category_choices
 from ..seo import catalogue_structured_data, catalogue_url
 
 
+@page_cache_public
 def catalogue(request):
     params = SearchParams.from_query(request.GET)
     generation = catalogue_generation()
@@ -42,6 +45,7 @@ def catalogue(request):
     )
 
 
+@page_cache_public
 def report_detail(request, slug, number):
     report = selectors.report_get_public(number=number)
     if report is None:

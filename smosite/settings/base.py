@@ -50,6 +50,10 @@ MIDDLEWARE = [
     "smosite.observability.RequestIdMiddleware",  # first: every response carries the id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the page cache: a campaign landing on a cached page is remembered too.
+    "enquiries.middleware.FirstTouchAttributionMiddleware",
+    # Anonymous pages answered from the cache skip everything below (sessions, CSRF, auth).
+    "common.pagecache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -57,7 +61,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "enquiries.middleware.FirstTouchAttributionMiddleware",
 ]
 
 ROOT_URLCONF = "smosite.urls"
@@ -107,7 +110,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (rate limits) ------------------------------------------------------------------
+# --- Cache (rate limits, anonymous pages) ------------------------------------------------
 # Seconds a Redis cache may take to connect or answer: rate limits fail open rather than let
 # a cache outage hang a form (common/ratelimit.py).
 CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.5)
@@ -181,7 +184,14 @@ def _mailers_from_env():
     if parsed.get("EMAIL_USE_SSL"):
         options["use_ssl"] = True
     options["timeout"] = env.int("EMAIL_TIMEOUT", default=15)
-    return {"default": {"BACKEND": parsed["EMAIL_BACKEND"], "OPTIONS": options}}
+    backend = parsed["EMAIL_BACKEND"]
+    if backend == "django.core.mail.backends.smtp.EmailBackend":
+        # One SMTP connection per worker process, kept open between messages: a burst of
+        # sample emails otherwise pays a handshake (TLS, AUTH) per message. 0: one per message.
+        backend = "smosite.mail.KeptOpenSMTPBackend"
+        options["keep_open_seconds"] = env.int("EMAIL_KEEP_OPEN_SECONDS", default=30)
+        options["max_messages"] = env.int("EMAIL_MAX_MESSAGES_PER_CONNECTION", default=100)
+    return {"default": {"BACKEND": backend, "OPTIONS": options}}
 
 
 MAILERS = _mailers_from_env()
@@ -216,6 +226,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection around every task, so each task paid
+# for a new PostgreSQL connection (a backend process forked on the server). Workers keep it
+# like web processes do instead: smosite/celery.py closes it before a task when it is broken
+# or older than DATABASE_CONN_MAX_AGE; the fixup still recycles it every 1,000 tasks.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues: "default" (sample stamping, enquiry replies, notices, the sweeper), "pdf" (WeasyPrint
@@ -379,6 +394,15 @@ FORM_MIN_FILL_SECONDS = env.int("FORM_MIN_FILL_SECONDS", default=3)
 FORM_MAX_AGE_SECONDS = env.int("FORM_MAX_AGE_SECONDS", default=86400)
 # Proxies in front of the site that append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Page cache and attribution ----------------------------------------------------------
+# Seconds an anonymous page (catalogue, report pages) may be served from the shared cache.
+# Staff edits invalidate it at once; this only bounds writes that bypass the ORM. 0: off.
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=600)
+# Pages each web process also keeps in its own memory (about 70 KB each for a report page).
+PAGE_CACHE_LOCAL_ENTRIES = env.int("PAGE_CACHE_LOCAL_ENTRIES", default=200)
+# Days the signed first-touch cookie (the campaign that brought a visitor) is kept.
+ATTRIBUTION_COOKIE_DAYS = env.int("ATTRIBUTION_COOKIE_DAYS", default=14)
 
 # --- Pages and health --------------------------------------------------------------------
 # Reports per catalogue page.

@@ -38,10 +38,11 @@ def _blocking(stage: str, function):
 def install_fault_points(**kwargs):
     if not os.environ.get("FAULT_DIR"):
         return
-    from django.core.mail.backends import smtp
+    import smtplib
 
     from reports.services import documents
 
     documents.document_render = _blocking("render", documents.document_render)
     documents.pdf_stamp = _blocking("stamp", documents.pdf_stamp)
-    smtp.EmailBackend.send_messages = _blocking("send", smtp.EmailBackend.send_messages)
+    # Before the message is handed over: whatever mail backend is configured.
+    smtplib.SMTP.sendmail = _blocking("send", smtplib.SMTP.sendmail)

@@ -1,0 +1,346 @@
+"""Whole-page cache for anonymous visitors, shared by every web process (the default cache).
+
+Campaigns and crawlers bring hundreds of anonymous visitors a second to a handful of pages
+that change only when staff edit the catalogue. Views opt in with `@page_cache_public`; the
+middleware answers a later anonymous GET for the same page from the cache before sessions,
+CSRF, authentication or the database are touched.
+
+- **Who gets a cached page**: GET/HEAD requests without a session cookie and without a
+  messages cookie. Staff (logged in) always carry a session, so they never see one.
+- **What is stored**: 200 answers of opted-in views that set no cookie and used no CSRF
+  token (a token is personal; caching one would break other visitors' forms).
+- **Two tiers**: each web process keeps the pages it served last in its own memory
+  (`PAGE_CACHE_LOCAL_ENTRIES`); a page missing there comes from the shared cache, and only a
+  page missing in both is rendered.
+- **No round trip per hit**: with Redis, each process watches the generation key (Redis
+  client-side caching in broadcast mode, `CLIENT TRACKING ... BCAST`, redirected to the same
+  connection's pub/sub: https://redis.io/docs/latest/develop/reference/client-side-caching/).
+  Redis pushes a message on that connection when the key changes, in the same pass of its
+  event loop that answers the command that changed it; a hit only checks the socket for such
+  a message (a non-blocking poll). The process that made the change forgets the generation at
+  once; another process could miss it only if a request of its own reached this check between
+  Redis's two writes (microseconds). While the watch is down, each request reads the
+  generation from the cache.
+- **Invalidation**: every page is stored with the cache *generation* it was rendered under
+  and is served only while the generation is unchanged. Anything that changes
+  what pages show calls `page_cache_invalidate()`, which bumps the generation at once and again
+  after the transaction commits: a page rendered from data read before the commit, stored
+  under the first bump, is discarded by the second. `PAGE_CACHE_SECONDS` bounds what a write
+  that bypasses the invalidation (a raw SQL fix) can leave behind.
+- **Compressed once**: a stored page is also kept gzip-compressed and sent so to browsers
+  that accept it (all do): a 70 KB report page leaves as about 15 KB. Only shared pages are
+  compressed: they hold no secret (no CSRF token, nothing personal), so BREACH does not apply.
+- **Keys** hold the scheme, host, path and query string without `utm_*` parameters (they do
+  not change the page), under a namespace of the code and template files and the database, so
+  a deploy or a second site on the same Redis never serves another's pages.
+
+https://docs.djangoproject.com/en/6.1/topics/cache/#the-per-site-cache does the same for
+every page but keys on the Cookie header, which campaign (first-touch) and CSRF cookies vary.
+"""
+
+import contextlib
+import gzip
+import hashlib
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from functools import cache
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+import redis
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import cache as shared_cache
+from django.db import transaction
+from django.http import HttpResponse
+from django.urls import Resolver404, resolve
+from django.utils.cache import patch_vary_headers
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEY = "pagecache:generation"
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")
+# Vary values a shared page may carry: every anonymous visitor without a session gets the
+# same page whatever their cookies say.
+ALLOWED_VARY = {"cookie", "accept-encoding"}
+# Headers that belong to one answer, never to the stored page.
+PERSONAL_HEADERS = {"set-cookie", "date"}
+# What a page's source is made of: a change to any of these files is a new namespace.
+SOURCE_SUFFIXES = (".py", ".html", ".txt", ".json", ".css", ".svg")
+
+
+def page_cache_public(view):
+    """Marks a view whose anonymous GET answer may be shared by every anonymous visitor."""
+    view.page_cache_public = True
+    return view
+
+
+def page_cache_invalidate() -> None:
+    """Every cached page is stale: bump the generation now, and again after commit."""
+    _generation_bump()
+    transaction.on_commit(_generation_bump)
+
+
+def _generation_bump() -> None:
+    generation_watch.forget()  # this process knows at once, without waiting for the message
+    try:
+        shared_cache.incr(GENERATION_KEY)
+    except ValueError:  # no generation yet (or evicted): a new one invalidates everything
+        generation_current()
+    except Exception:
+        # The cache is down: pages are not served from it either (see lookup).
+        logger.exception("page cache: could not invalidate")
+
+
+def generation_current() -> int:
+    """The current generation. A missing one (a new or flushed Redis) starts from the clock,
+    never from a value that pages kept in some process's memory were stored under."""
+    generation = shared_cache.get(GENERATION_KEY)
+    if generation is None:
+        shared_cache.add(GENERATION_KEY, time.time_ns(), timeout=None)
+        generation = shared_cache.get(GENERATION_KEY)
+    return generation
+
+
+@cache
+def namespace() -> str:
+    """Changes with the code, templates and static files a page is built from, the database
+    and the settings that appear on pages."""
+    digest = hashlib.sha256()
+    base = Path(settings.BASE_DIR)
+    for folder in ("templates", "static", "reports", "enquiries", "common", "smosite"):
+        for path in sorted((base / folder).rglob("*")):
+            if path.suffix in SOURCE_SUFFIXES and "migrations" not in path.parts:
+                digest.update(str(path.relative_to(base)).encode())
+                digest.update(path.read_bytes())
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if manifest.exists():
+        digest.update(manifest.read_bytes())
+    database = settings.DATABASES["default"]
+    for value in (database.get("HOST"), database.get("PORT"), database["NAME"]):
+        digest.update(str(value).encode())
+    digest.update(f"{settings.SITE_URL}|{settings.PUBLISHER_NAME}".encode())
+    return digest.hexdigest()[:16]
+
+
+def page_key(request) -> str:
+    query = sorted(
+        (name, value)
+        for name, value in parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
+        if not name.startswith("utm_")
+    )
+    address = f"{request.scheme}://{request.get_host()}{request.path}?{urlencode(query)}"
+    return f"pagecache:{namespace()}:{hashlib.sha256(address.encode()).hexdigest()}"
+
+
+class PageCacheMiddleware:
+    """Serves and stores anonymous pages of views marked with `@page_cache_public`.
+
+    Goes after SecurityMiddleware (its headers are added to every answer, cached or not)
+    and before SessionMiddleware; what lies between runs for cached answers too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.local = LocalPages()
+
+    def __call__(self, request):
+        if not self._eligible(request):
+            return self.get_response(request)
+        key = page_key(request)
+        try:
+            generation = generation_watch.current()
+            stored = self.local.get(key, generation)
+            if stored is None:
+                stored = shared_cache.get(key)
+                if stored is not None and stored[0] == generation:
+                    self.local.put(key, stored)
+        except Exception:
+            logger.exception("page cache: unreachable, rendering the page")
+            return self.get_response(request)
+        if stored is not None and stored[0] == generation:
+            return self._rebuild(stored, gzipped=self._accepts_gzip(request))
+        response = self.get_response(request)
+        if self._storable(request, response):
+            self._store(key, generation, response)
+        return response
+
+    @staticmethod
+    def _eligible(request) -> bool:
+        if settings.PAGE_CACHE_SECONDS <= 0 or request.method not in ("GET", "HEAD"):
+            return False
+        cookies = request.COOKIES
+        if settings.SESSION_COOKIE_NAME in cookies or CookieStorage.cookie_name in cookies:
+            return False
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return False
+        return getattr(match.func, "page_cache_public", False)
+
+    @staticmethod
+    def _storable(request, response) -> bool:
+        vary = {v.strip().lower() for v in response.get("Vary", "").split(",") if v.strip()}
+        cache_control = response.get("Cache-Control", "").lower()
+        return (
+            response.status_code == 200
+            and not response.streaming
+            and not response.cookies
+            and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+            and vary <= ALLOWED_VARY
+            and not any(word in cache_control for word in ("private", "no-store", "no-cache"))
+        )
+
+    def _store(self, key: str, generation: int, response) -> None:
+        headers = [
+            (name, value)
+            for name, value in response.headers.items()
+            if name.lower() not in PERSONAL_HEADERS
+        ]
+        compressed = gzip.compress(response.content, compresslevel=6, mtime=0)
+        stored = (generation, response.status_code, headers, response.content, compressed)
+        self.local.put(key, stored)
+        try:
+            shared_cache.set(key, stored, timeout=settings.PAGE_CACHE_SECONDS)
+        except Exception:
+            logger.exception("page cache: could not store a page")
+
+    @staticmethod
+    def _accepts_gzip(request) -> bool:
+        return bool(ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")))
+
+    @staticmethod
+    def _rebuild(stored, *, gzipped: bool) -> HttpResponse:
+        _generation, status, headers, content, compressed = stored
+        response = HttpResponse(compressed if gzipped else content, status=status)
+        for name, value in headers:
+            response.headers[name] = value
+        if gzipped:
+            response.headers["Content-Encoding"] = "gzip"
+            response.headers["Content-Length"] = str(len(compressed))
+        patch_vary_headers(response, ("Accept-Encoding",))
+        return response
+
+
+class LocalPages:
+    """The pages this process served last (least recently used out first), each with the
+    generation it was rendered under, for at most PAGE_CACHE_SECONDS like the shared copy.
+    Threads of one process share it."""
+
+    def __init__(self):
+        self.pages: OrderedDict[str, tuple[float, tuple]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str, generation: int) -> tuple | None:
+        with self.lock:
+            expires, stored = self.pages.get(key, (0.0, None))
+            if stored is None or stored[0] != generation or expires < time.monotonic():
+                return None
+            self.pages.move_to_end(key)
+            return stored
+
+    def put(self, key: str, stored: tuple) -> None:
+        with self.lock:
+            self.pages[key] = (time.monotonic() + settings.PAGE_CACHE_SECONDS, stored)
+            self.pages.move_to_end(key)
+            while len(self.pages) > settings.PAGE_CACHE_LOCAL_ENTRIES:
+                self.pages.popitem(last=False)
+
+
+class GenerationWatch:
+    """This process's knowledge of the current generation, kept valid by Redis's
+    invalidation messages on one connection of its own (see the module's docstring)."""
+
+    RECONNECT_SECONDS = 1.0
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.connection = None
+        self.location = ""
+        self.generation: int | None = None
+        self.attempted = ""  # the last location tried, and when to try it again
+        self.next_attempt = 0.0
+
+    def current(self) -> int:
+        with self.lock:
+            if self.generation is not None and self._unchanged():
+                return self.generation
+            watching = self._watch()  # before reading: a change after the read is noticed
+            generation = generation_current()
+            self.generation = generation if watching else None
+            return generation
+
+    def forget(self) -> None:
+        with self.lock:
+            self.generation = None
+
+    def _unchanged(self) -> bool:
+        if self.connection is None or self.location != _redis_location():
+            return False
+        try:
+            changed = False
+            while self.connection.can_read(timeout=0):
+                self.connection.read_response()  # an invalidation, or a flush (key None)
+                changed = True
+        except (redis.RedisError, OSError):
+            self._drop()
+            return False
+        return not changed
+
+    def _watch(self) -> bool:
+        location = _redis_location()
+        if self.connection is not None and self.location == location:
+            return True
+        self._drop()
+        if not location or (location == self.attempted and time.monotonic() < self.next_attempt):
+            return False
+        self.attempted, self.next_attempt = location, time.monotonic() + self.RECONNECT_SECONDS
+        try:
+            self.connection = self._subscribe(location)
+        except (redis.RedisError, OSError):
+            logger.warning("page cache: cannot watch the generation; reading it per request")
+            self._drop()
+            return False
+        self.location = location
+        return True
+
+    @staticmethod
+    def _subscribe(location: str):
+        pool = redis.ConnectionPool.from_url(
+            location, protocol=2, socket_connect_timeout=1, socket_timeout=1, socket_keepalive=True
+        )
+        connection = pool.make_connection()
+        connection.connect()
+        connection.send_command("CLIENT", "ID")
+        client_id = connection.read_response()
+        key = shared_cache.make_and_validate_key(GENERATION_KEY)
+        connection.send_command(
+            "CLIENT", "TRACKING", "ON", "REDIRECT", client_id, "BCAST", "PREFIX", key
+        )
+        connection.read_response()
+        connection.send_command("SUBSCRIBE", "__redis__:invalidate")
+        connection.read_response()
+        return connection
+
+    def _drop(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(redis.RedisError, OSError):
+                self.connection.disconnect()
+        self.connection = None
+        self.generation = None
+        self.location = ""
+
+
+def _redis_location() -> str:
+    """The Redis the default cache writes to, or "" for other cache backends."""
+    config = settings.CACHES["default"]
+    if not config["BACKEND"].endswith("redis.RedisCache"):
+        return ""
+    location = config["LOCATION"]
+    servers = location.split(",") if isinstance(location, str) else list(location)
+    return servers[0].strip()
+
+
+generation_watch = GenerationWatch()

@@ -1,0 +1,458 @@
+"""The anonymous page cache: a second anonymous visit costs no query; what staff change in
+admin (the real admin forms) shows on the next anonymous visit; staff never get a cached page;
+form pages keep their personal CSRF tokens; a campaign landing on a cached page is remembered."""
+
+from html.parser import HTMLParser
+from urllib.parse import urlencode
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from common import pagecache
+from enquiries.middleware import COOKIE_NAME
+from reports.models import Category, KeyPlayer, Licence, Report
+from reports.services.seed import report_load_seed
+from tests.factories import LicenceFactory, ReportFactory
+
+pytestmark = pytest.mark.django_db
+
+REPORT_URL = "/global-clinical-trials-site-management-organizations-market-r1780960"
+
+
+@pytest.fixture
+def seed_report(db):
+    report_load_seed()
+    return Report.objects.get(number=1780960)
+
+
+def anonymous_get(url: str, **headers):
+    """A new visitor (no cookies); returns the answer and the queries it cost."""
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().get(url, headers=headers)
+    return response, len(queries)
+
+
+class AdminFormReader(HTMLParser):
+    """What a browser submits for the admin's change form: every named input, textarea and
+    selected option of the form with id `<model>_form`, as the page shows them."""
+
+    def __init__(self):
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self.in_form = False
+        self.select = self.textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and (attrs.get("id") or "").endswith("_form"):
+            self.in_form = True
+        if not self.in_form:
+            return
+        name = attrs.get("name")
+        if tag == "input" and name and attrs.get("type") not in ("submit", "button", "file"):
+            if attrs.get("type") in ("checkbox", "radio"):
+                if "checked" in attrs:
+                    self.data[name] = attrs.get("value") or "on"
+            else:
+                self.data[name] = attrs.get("value") or ""
+        elif tag == "textarea" and name:
+            self.textarea = name
+            self.data[name] = ""
+        elif tag == "select" and name:
+            self.select = name
+        elif tag == "option" and self.select and "selected" in attrs:
+            self.data[self.select] = attrs.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.in_form = False
+        elif tag == "select":
+            self.select = None
+        elif tag == "textarea":
+            self.textarea = None
+
+    def handle_data(self, data):
+        if self.textarea:
+            self.data[self.textarea] += (
+                data.removeprefix("\n") if not self.data[self.textarea] else data
+            )
+
+
+def admin_form_post(admin_client, url: str, **changes) -> None:
+    reader = AdminFormReader()
+    reader.feed(admin_client.get(url).content.decode())
+    assert reader.data, f"no admin form on {url}"
+    missing = set(changes) - set(reader.data)
+    assert not missing, f"the form has no fields {missing}"
+    response = admin_client.post(url, reader.data | changes)
+    assert response.status_code == 302, response.content.decode()[:3000]
+
+
+def report_change_url(report) -> str:
+    return reverse("admin:reports_report_change", args=[report.pk])
+
+
+def inline_field(report, prefix: str, model, pk: int, field: str) -> str:
+    """The name of `field` of row `pk` in the report form's inline `prefix`."""
+    ids = list(
+        model.objects.filter(report=report).order_by("position", "pk").values_list("pk", flat=True)
+    )
+    return f"{prefix}-{ids.index(pk)}-{field}"
+
+
+# --- Served from the cache ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/", REPORT_URL, "/?q=clinical"])
+def test_a_second_anonymous_visit_is_answered_without_a_query(seed_report, url):
+    first, first_queries = anonymous_get(url)
+    second, second_queries = anonymous_get(url)
+    assert first.status_code == second.status_code == 200
+    assert first_queries > 0 and second_queries == 0
+    assert second.content == first.content
+    assert second["X-Frame-Options"] == "DENY" and second["Content-Type"] == first["Content-Type"]
+
+
+def test_browsers_that_accept_gzip_get_the_stored_page_compressed(seed_report):
+    import gzip
+
+    plain, _ = anonymous_get(REPORT_URL)
+    compressed, queries = anonymous_get(REPORT_URL, accept_encoding="gzip, deflate, br")
+    assert queries == 0 and compressed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(compressed.content) == plain.content
+    assert int(compressed["Content-Length"]) == len(compressed.content) < len(plain.content) / 3
+    assert "Accept-Encoding" in compressed["Vary"]
+    again, _ = anonymous_get(REPORT_URL)
+    assert "Content-Encoding" not in again and again.content == plain.content
+
+
+def test_campaign_parameters_share_the_page_and_still_set_the_first_touch_cookie(seed_report):
+    anonymous_get(REPORT_URL)
+    campaign = {"utm_source": "newsletter", "utm_campaign": "march"}
+    response, queries = anonymous_get(f"{REPORT_URL}?{urlencode(campaign)}")
+    assert response.status_code == 200 and queries == 0
+    assert COOKIE_NAME in response.cookies
+
+
+def test_a_campaign_landing_remembered_from_a_cached_page_is_recorded_on_the_lead(
+    seed_report, settings
+):
+    settings.FORM_MIN_FILL_SECONDS = 0
+    anonymous_get(REPORT_URL)
+    visitor = Client()
+    assert visitor.get(f"{REPORT_URL}?utm_source=linkedin&utm_campaign=smo-q1").status_code == 200
+    form = visitor.get(f"/enquiry/request-sample/{seed_report.number}")
+    from tests.support.forms import form_started_token
+
+    response = visitor.post(
+        f"/enquiry/request-sample/{seed_report.number}",
+        {
+            "name": "Jane Doe",
+            "email": "jane@acme-pharma.example",
+            "company": "Acme",
+            "job_title": "CMO",
+            "country": "DE",
+            "consent": "on",
+            "form_started": form_started_token(),
+            "csrfmiddlewaretoken": form.context["csrf_token"],
+        },
+    )
+    assert response.status_code == 302
+    from enquiries.models import SampleRequest
+
+    lead = SampleRequest.objects.get()
+    assert (lead.utm_source, lead.utm_campaign) == ("linkedin", "smo-q1")
+    assert lead.landing_page.startswith(REPORT_URL)
+
+
+def test_an_unknown_page_and_a_draft_are_never_cached(seed_report):
+    draft = ReportFactory(status=Report.Status.DRAFT)
+    for url in ("/no-such-report-r42", draft.get_absolute_url()):
+        assert anonymous_get(url)[0].status_code == 404
+        assert anonymous_get(url)[1] > 0
+
+
+# --- Staff edits in admin show on the next anonymous visit -------------------------------
+
+
+def test_editing_the_report_in_admin_changes_the_next_anonymous_page(admin_client, seed_report):
+    assert b"A title staff just changed" not in anonymous_get(REPORT_URL)[0].content
+    admin_form_post(
+        admin_client, report_change_url(seed_report), title="A title staff just changed"
+    )
+    assert b"A title staff just changed" in anonymous_get(REPORT_URL)[0].content
+    assert b"A title staff just changed" in anonymous_get("/")[0].content
+
+
+def test_a_licence_price_changed_in_admin_shows_at_once(admin_client, seed_report):
+    single = seed_report.licences.get(kind=Licence.Kind.SINGLE)
+    assert b"4,321" not in anonymous_get(REPORT_URL)[0].content
+    field = inline_field(seed_report, "licences", Licence, single.pk, "price")
+    admin_form_post(admin_client, report_change_url(seed_report), **{field: "4321.00"})
+    assert b"4,321" in anonymous_get(REPORT_URL)[0].content
+
+
+def test_a_key_player_renamed_in_admin_shows_at_once(admin_client, seed_report):
+    player = seed_report.key_players.order_by("position", "pk").first()
+    anonymous_get(REPORT_URL)
+    field = inline_field(seed_report, "key_players", KeyPlayer, player.pk, "name")
+    admin_form_post(admin_client, report_change_url(seed_report), **{field: "Renamed Research Co"})
+    assert b"Renamed Research Co" in anonymous_get(REPORT_URL)[0].content
+
+
+def test_a_category_renamed_in_admin_shows_on_the_catalogue(admin_client, seed_report):
+    category = seed_report.category
+    anonymous_get("/")
+    url = reverse("admin:reports_category_change", args=[category.pk])
+    admin_form_post(admin_client, url, name="Renamed Category")
+    assert b"Renamed Category" in anonymous_get("/")[0].content
+    assert Category.objects.get(pk=category.pk).name == "Renamed Category"
+
+
+def test_unpublishing_in_admin_takes_the_page_down_at_once(admin_client, seed_report):
+    assert anonymous_get(REPORT_URL)[0].status_code == 200
+    admin_form_post(admin_client, report_change_url(seed_report), status="draft")
+    assert anonymous_get(REPORT_URL)[0].status_code == 404
+    assert seed_report.title.encode() not in anonymous_get("/")[0].content
+
+
+def test_publishing_in_admin_puts_the_report_on_the_catalogue_at_once(admin_client, seed_report):
+    draft = ReportFactory(status=Report.Status.DRAFT, title="A Freshly Published Market")
+    LicenceFactory(report=draft)  # the publishing gate wants something on sale
+    assert b"A Freshly Published Market" not in anonymous_get("/")[0].content
+    admin_form_post(admin_client, report_change_url(draft), status="published")
+    assert b"A Freshly Published Market" in anonymous_get("/")[0].content
+    assert anonymous_get(draft.get_absolute_url())[0].status_code == 200
+
+
+def test_a_page_kept_in_a_web_process_memory_is_dropped_after_an_edit(admin_client, seed_report):
+    visitor = Client()  # one client: one middleware chain, like one gunicorn worker
+    visitor.get(REPORT_URL)
+    with CaptureQueriesContext(connection) as queries:
+        visitor.get(REPORT_URL)
+    assert len(queries) == 0
+    admin_form_post(admin_client, report_change_url(seed_report), title="Edited while kept")
+    assert b"Edited while kept" in visitor.get(REPORT_URL).content
+
+
+def test_a_flushed_shared_cache_never_brings_back_a_page_kept_in_memory(seed_report):
+    from django.core.cache import cache
+
+    visitor = Client()
+    visitor.get(REPORT_URL)
+    Report.objects.filter(pk=seed_report.pk).update(title="Changed while the cache was flushed")
+    cache.clear()  # Redis emptied: the generation starts again, from the clock
+    from tests.support.waiting import wait_until
+
+    wait_until(  # the flush's message, as every web process gets it
+        lambda: pagecache.generation_watch.connection.can_read(timeout=0),
+        timeout=5,
+        message="Redis sent no invalidation for the flush",
+    )
+    assert b"Changed while the cache was flushed" in visitor.get(REPORT_URL).content
+
+
+def test_invalidation_bumps_the_generation_again_after_commit(
+    seed_report, django_capture_on_commit_callbacks
+):
+    """A visitor who read the data before the commit but the generation after the first bump
+    stored an old page under that generation: the bump after commit discards it."""
+    from django.core.cache import cache
+
+    anonymous_get(REPORT_URL)
+    before = cache.get(pagecache.GENERATION_KEY, 0)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        Report.objects.filter(pk=seed_report.pk).update(title="Changed by a raw update")
+        pagecache.page_cache_invalidate()
+        assert cache.get(pagecache.GENERATION_KEY) == before + 1
+    assert len(callbacks) == 1 and cache.get(pagecache.GENERATION_KEY) == before + 2
+    assert b"Changed by a raw update" in anonymous_get(REPORT_URL)[0].content
+
+
+# --- Who never gets a cached page ----------------------------------------------------------
+
+
+def test_staff_never_get_a_cached_page(admin_client, seed_report):
+    anonymous_get(REPORT_URL)
+    # A write that bypasses the ORM's signals leaves anonymous visitors the cached page
+    # until PAGE_CACHE_SECONDS; staff see the database as it is.
+    Report.objects.filter(pk=seed_report.pk).update(title="Edited behind the cache's back")
+    assert b"Edited behind the cache's back" not in anonymous_get(REPORT_URL)[0].content
+    with CaptureQueriesContext(connection) as queries:
+        staff_page = admin_client.get(REPORT_URL)
+    assert b"Edited behind the cache's back" in staff_page.content and len(queries) > 0
+
+
+def test_a_page_seen_by_staff_is_not_stored_for_visitors(admin_client, seed_report):
+    admin_client.get(REPORT_URL)
+    assert anonymous_get(REPORT_URL)[1] > 0  # rendered for the visitor, not taken from staff
+
+
+def test_a_visitor_with_a_message_waiting_gets_a_fresh_page(seed_report):
+    anonymous_get(REPORT_URL)
+    visitor = Client()
+    visitor.cookies["messages"] = "anything"
+    with CaptureQueriesContext(connection) as queries:
+        assert visitor.get(REPORT_URL).status_code == 200
+    assert len(queries) > 0
+
+
+def test_the_cache_can_be_turned_off(seed_report, settings):
+    settings.PAGE_CACHE_SECONDS = 0
+    anonymous_get(REPORT_URL)
+    assert anonymous_get(REPORT_URL)[1] > 0
+
+
+def test_pages_are_rendered_when_the_cache_is_unreachable(seed_report, settings):
+    from tests.support.smtp import free_port
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }
+    for _ in range(2):
+        response, queries = anonymous_get(REPORT_URL)
+        assert response.status_code == 200 and queries > 0
+
+
+# --- Forms keep their own CSRF tokens ------------------------------------------------------
+
+
+def test_form_pages_are_not_cached_and_each_visitor_gets_a_working_token(seed_report, settings):
+    settings.FORM_MIN_FILL_SECONDS = 0
+    url = f"/enquiry/request-sample/{seed_report.number}"
+    tokens = []
+    for _ in range(2):
+        visitor = Client(enforce_csrf_checks=True)
+        form = visitor.get(url)
+        assert "csrftoken" in form.cookies
+        tokens.append(form.cookies["csrftoken"].value)
+        refused = visitor.post(url, {"csrfmiddlewaretoken": "wrong"})
+        assert refused.status_code == 403
+    assert tokens[0] != tokens[1]
+
+
+def test_a_shared_view_that_put_a_csrf_token_in_its_page_is_not_stored(settings):
+    """A personal token must never reach another visitor through a shared page."""
+    from tests.common import urls_pagecache
+
+    settings.ROOT_URLCONF = "tests.common.urls_pagecache"
+    urls_pagecache.calls.clear()
+    for _ in range(2):
+        assert Client().get("/token-page").status_code == 200
+        assert Client().get("/plain-page").status_code == 200
+    assert urls_pagecache.calls == ["token", "plain", "token"]
+
+
+# --- The generation watch: no Redis round trip per hit, and it survives a Redis restart ------
+
+
+class OwnRedis:
+    """A redis-server of this test's own, so it can be stopped and started again."""
+
+    def __init__(self, tmp_path):
+        from tests.support.smtp import free_port
+
+        self.port = free_port()
+        self.tmp_path = tmp_path
+        self.process = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        import shutil
+        import subprocess
+
+        import redis
+
+        from tests.support.waiting import wait_until
+
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+        def answers():
+            try:
+                return redis.Redis.from_url(self.url).ping()
+            except redis.ConnectionError:
+                return False
+
+        wait_until(answers, timeout=10, message="redis-server did not start")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def commands_during(self, action) -> int:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        client.ping()  # the connection's handshake happens here, not between the counts
+        before = client.info("stats")["total_commands_processed"]
+        action()
+        return client.info("stats")["total_commands_processed"] - before - 1
+
+
+@pytest.fixture
+def own_redis(tmp_path, settings):
+    server = OwnRedis(tmp_path)
+    server.start()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": server.url,
+        }
+    }
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+def test_a_hit_asks_redis_nothing_while_the_generation_is_watched(own_redis, seed_report):
+    visitor = Client()
+    visitor.get(REPORT_URL)
+    visitor.get(REPORT_URL)
+
+    def five_hits():
+        for _ in range(5):
+            assert visitor.get(REPORT_URL).status_code == 200
+
+    assert own_redis.commands_during(five_hits) == 0
+    seed_report.title = "Seen by the watching process"
+    seed_report.save()
+    assert b"Seen by the watching process" in visitor.get(REPORT_URL).content
+
+
+def test_the_watch_drops_with_redis_and_recovers_when_it_is_back(own_redis, seed_report):
+    visitor = Client()
+    visitor.get(REPORT_URL)
+    own_redis.stop()
+    down = visitor.get(REPORT_URL)  # rendered: neither the cache nor the watch answers
+    assert down.status_code == 200 and pagecache.generation_watch.connection is None
+    own_redis.start()
+    pagecache.generation_watch.next_attempt = 0  # don't wait out the reconnect pause
+    visitor.get(REPORT_URL)
+    assert pagecache.generation_watch.connection is not None
+    visitor.get(REPORT_URL)
+    assert own_redis.commands_during(lambda: visitor.get(REPORT_URL)) == 0  # a hit again
+    seed_report.title = "Edited after Redis came back"
+    seed_report.save()
+    assert b"Edited after Redis came back" in visitor.get(REPORT_URL).content

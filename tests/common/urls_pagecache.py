@@ -1,0 +1,24 @@
+"""Two shareable views for the page cache's tests: one puts a CSRF token in its page."""
+
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.urls import path
+
+from common.pagecache import page_cache_public
+
+calls: list[str] = []
+
+
+@page_cache_public
+def token_page(request):
+    calls.append("token")
+    return HttpResponse(f'<input name="csrfmiddlewaretoken" value="{get_token(request)}">')
+
+
+@page_cache_public
+def plain_page(request):
+    calls.append("plain")
+    return HttpResponse("the same for everyone")
+
+
+urlpatterns = [path("token-page", token_page), path("plain-page", plain_page)]
