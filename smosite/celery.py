@@ -19,7 +19,11 @@ from . import observability  # noqa: E402, F401
 @task_prerun.connect(dispatch_uid="smosite-close-old-connections")
 def close_old_connections(**kwargs):
     """As Django does at the start of each request: drop a connection that is broken or
-    older than CONN_MAX_AGE, keep a healthy one (see CELERY_DB_REUSE_MAX in settings)."""
-    from django.db import close_old_connections
+    older than CONN_MAX_AGE, keep a healthy one (see CELERY_DB_REUSE_MAX in settings). A
+    connection inside a transaction is left alone: a task run eagerly (`.apply()`) inside a
+    request or a test must not close its caller's connection."""
+    from django.db import connections
 
-    close_old_connections()
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
