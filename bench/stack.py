@@ -205,9 +205,21 @@ def migrated_database(url: str, manage) -> None:
     template = f"{database_url('template')}_{_source_state()}"
     if not database_exists(template):
         databases_drop_older(template)
-        database_recreate(template)
-        manage("migrate", "--noinput", "-v0", env={"DATABASE_URL": template})
+        # Migrated under another name and renamed when done: a migration that failed
+        # (a settings error, say) must not leave an empty template the next run would trust.
+        building = f"{template}_building"
+        database_recreate(building)
+        manage("migrate", "--noinput", "-v0", env={"DATABASE_URL": building})
+        database_rename(building, template)
     database_from_template(url, template)
+
+
+def database_rename(url: str, new_url: str) -> None:
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    name, new = parts.path.lstrip("/"), urlsplit(new_url).path.lstrip("/")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" RENAME TO "{new}"')
 
 
 def collected_static(var_dir: Path, manage) -> None:
