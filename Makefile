@@ -104,7 +104,7 @@ test: system-deps-test install
 	  DJANGO_SECRET_KEY=check-deploy-dummy-secret-key-0123456789-abcdefghijklmnop \
 	  DJANGO_ALLOWED_HOSTS=example.com DATABASE_URL=sqlite:///var/check.sqlite3 \
 	  CELERY_BROKER_URL=redis://127.0.0.1:6379/0 CACHE_URL=redis://127.0.0.1:6379/1 \
-	  EMAIL_URL=smtp://127.0.0.1:25 \
+	  EMAIL_URL=smtp://127.0.0.1:25 SITE_URL=https://example.com \
 	  STRIPE_SECRET_KEY=sk_live_dummy STRIPE_WEBHOOK_SECRET=whsec_dummy \
 	  $(MANAGE) check --deploy --fail-level WARNING
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \

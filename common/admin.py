@@ -1,6 +1,10 @@
-"""Background jobs in admin: every job with its state, attempts and last error, a "try again"
-action for failed ones, and `JobColumn`, the job's state shown on its owner's admin pages."""
+"""Admin for what the apps share: background jobs (every job with its state, attempts and last
+error, a "try again" action for failed ones, and `JobColumn`, the job's state shown on its
+owner's admin pages), and third-party admin classes adjusted so that every admin action names
+the permission it needs and none answers 500."""
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -110,3 +114,20 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_restart_permission(self, request):
         return request.user.has_perm("common.restart_job")
+
+
+# --- django-axes -------------------------------------------------------------------------
+
+if admin.site.is_registered(AccessAttempt):
+    admin.site.unregister(AccessAttempt)
+
+    @admin.register(AccessAttempt)
+    class LockoutAttemptAdmin(AccessAttemptAdmin):
+        """django-axes' list of failed sign-ins; deleting an entry lifts its lockout."""
+
+        @admin.action(description="Clean up expired attempts", permissions=["delete"])
+        def cleanup_expired_attempts(self, request, queryset):
+            # django-axes reads the time its middleware sets on sign-in requests only; on
+            # this page it is "now" (without it the action answered 500).
+            request.axes_attempt_time = getattr(request, "axes_attempt_time", None)
+            return super().cleanup_expired_attempts(request, queryset)

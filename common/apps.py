@@ -3,7 +3,12 @@ from django.apps import AppConfig
 
 class CommonConfig(AppConfig):
     """What both apps use: spam protection and rate limits for public forms, client
-    addresses, text helpers, and the background job mechanism."""
+    addresses, text helpers, log redaction, and the background job mechanism."""
 
     name = "common"
     verbose_name = "Background jobs"
+
+    def ready(self):
+        from .logging import secrets_redaction_install
+
+        secrets_redaction_install()

@@ -1,18 +1,16 @@
 """The fields every lead form shares. Sample-request and pre-order forms extend LeadForm."""
 
-import re
-
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Div, Layout, Row, Submit
 from django import forms
 from django.core import signing
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.urls import reverse_lazy
 from django_countries.fields import CountryField
 from phonenumber_field.formfields import PhoneNumberField
 
 from common.antispam import SIGNER_SALT, SpamProtectedForm
-from common.text import no_control_characters
+from common.text import multiline_text_clean, no_control_characters
 
 from .models import CONSENT_TEXT
 
@@ -51,9 +49,6 @@ class LeadForm(SpamProtectedForm):
 
 
 # --- Pre-order enquiries (issue 5) --------------------------------------------------------
-
-# Control characters other than line breaks and tabs: a question may span lines.
-QUESTION_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class EnquiryForm(LeadForm):
@@ -101,10 +96,7 @@ class EnquiryForm(LeadForm):
         )
 
     def clean_question(self):
-        question = self.cleaned_data["question"].replace("\r\n", "\n").strip()
-        if QUESTION_FORBIDDEN.search(question):
-            raise ValidationError("Please remove special characters.", code="control")
-        return question
+        return multiline_text_clean(self.cleaned_data["question"])
 
     def contact_details(self) -> dict:
         data = self.cleaned_data
@@ -139,10 +131,7 @@ class SampleRequestForm(LeadForm):
         )
 
     def clean_message(self):
-        # Line breaks are fine in a message; other control characters are not.
-        message = self.cleaned_data["message"].replace("\r\n", "\n").strip()
-        no_control_characters(message.replace("\n", " ").replace("\t", " "))
-        return message
+        return multiline_text_clean(self.cleaned_data["message"])
 
     def full_clean(self):
         super().full_clean()

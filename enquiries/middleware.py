@@ -10,11 +10,22 @@ from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 
+from common.text import control_characters_strip
+
 from .models import UTM_FIELDS
 
 COOKIE_NAME = "first_touch"
 SIGNING_SALT = "enquiries.first_touch"
-SKIP_PREFIXES = ("/static/", "/admin/", "/healthz", "/stripe/", "/favicon")
+# A download or status link is a secret: it must never become a lead's "landing page".
+SKIP_PREFIXES = (
+    "/static/",
+    "/admin/",
+    "/healthz",
+    "/stripe/",
+    "/favicon",
+    "/download/",
+    "/enquiry/sample/",
+)
 # Browsers keep cookies up to 4 KB; the model's fields take 2,000 characters, a cookie two
 # such URLs would not fit.
 COOKIE_URL_CHARACTERS = 1000
@@ -83,4 +94,8 @@ def first_touch(request) -> dict:
     stored = first_touch_stored(request) or {}
     if not any(stored.get(n) for n in UTM_FIELDS):
         stored.update({n: request.GET.get(n, "")[:200] for n in UTM_FIELDS if request.GET.get(n)})
-    return {key: stored.get(key, "") for key in (*UTM_FIELDS, "landing_page", "referrer")}
+    # A cookie signed before query strings were cleaned may still hold control characters.
+    return {
+        key: control_characters_strip(str(stored.get(key) or ""))
+        for key in (*UTM_FIELDS, "landing_page", "referrer")
+    }

@@ -34,9 +34,16 @@ class Contact(models.Model):
     phone = PhoneNumberField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when staff erased the person's data (the row stays, anonymised, for the leads and
+    # orders that point at it).
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("export_contact", "Can export a contact's personal data"),
+            ("erase_contact", "Can erase a contact's personal data"),
+        ]
 
     def __str__(self):
         return f"{self.name} <{self.email}>"
@@ -97,6 +104,9 @@ class OutboundEmail(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Set when the bodies were dropped (MAIL_BODY_RETENTION_DAYS, or the person's data was
+    # erased): the row stays as the record that an email was sent, and can't be re-sent.
+    body_removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -186,6 +196,13 @@ class Enquiry(Attribution):
         help_text="The licence the visitor is interested in.",
     )
     question = models.TextField(max_length=5000)
+    # What the visitor typed on this form. The contact keeps the details first given (a
+    # public form can't overwrite them: anyone can type anyone's address).
+    name = models.CharField("name as typed", max_length=150, blank=True, editable=False)
+    company = models.CharField("company as typed", max_length=200, blank=True, editable=False)
+    job_title = models.CharField("job title as typed", max_length=150, blank=True, editable=False)
+    country = CountryField("country as typed", blank=True, editable=False)
+    phone = PhoneNumberField("phone as typed", blank=True, editable=False)
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.NEW, db_index=True
     )
@@ -214,6 +231,7 @@ class Enquiry(Attribution):
     ip = models.CharField("network (truncated IP)", max_length=45, blank=True, editable=False)
     user_agent = models.CharField(max_length=300, blank=True, editable=False)
     consent_version = models.CharField(max_length=20, editable=False)
+    consent_at = models.DateTimeField(editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -232,8 +250,14 @@ class Enquiry(Attribution):
             "utm_content",
             "utm_id",
             "consent_version",
+            "consent_at",
             "is_free_mail",
             "auto_assigned_to",
+            "name",
+            "company",
+            "job_title",
+            "country",
+            "phone",
         ]
     )
 
@@ -285,6 +309,11 @@ class EnquiryReply(models.Model):
     quoted_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     quoted_currency = models.CharField(max_length=3, blank=True)
     purchase_url = models.CharField(max_length=2000, blank=True)
+    # A special-price link withdrawn by staff stops working at once (before its expiry).
+    quote_revoked_at = models.DateTimeField(null=True, blank=True)
+    quote_revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     email = models.OneToOneField(
         OutboundEmail,
         on_delete=models.SET_NULL,

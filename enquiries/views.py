@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
-from common.net import client_ip, ip_truncate
+from common.net import client_ip, client_rate_limit_key, ip_truncate
 from common.ratelimit import rate_limit_exceeded, rate_limited_response
 from common.text import mask_email
 from reports.selectors import report_get_public
@@ -54,7 +54,7 @@ def _sample_rate_limited(request, *, email: str) -> bool:
     email_key = sha256(email.encode()).hexdigest()[:32]  # no addresses in cache keys
     by_ip = rate_limit_exceeded(
         scope="sample-ip",
-        key=client_ip(request) or "unknown",
+        key=client_rate_limit_key(request),
         limit=settings.SAMPLE_RATE_LIMIT_PER_IP,
         window_seconds=window,
     )
@@ -100,7 +100,7 @@ def enquiry_create(request, number):
     thank-you page (so a reload can't send it twice)."""
     report = _report_or_404(number)
     if request.method == "POST":
-        if _rate_limited(scope="enquiry-ip", key=client_ip(request) or "unknown"):
+        if _rate_limited(scope="enquiry-ip", key=client_rate_limit_key(request)):
             return rate_limited_response(
                 request, retry_after=settings.ENQUIRY_RATE_LIMIT_WINDOW_SECONDS
             )

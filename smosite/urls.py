@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
 
 from reports.views import sitemaps
 
@@ -13,7 +12,7 @@ urlpatterns = [
 ]
 
 urlpatterns += [
-    path("privacy", TemplateView.as_view(template_name="privacy.html"), name="privacy"),
+    path("privacy", views.privacy, name="privacy"),
     path("healthz", views.healthz, name="healthz"),
     path("robots.txt", views.robots_txt, name="robots-txt"),
     path("sitemap.xml", sitemaps.sitemap, name="sitemap"),

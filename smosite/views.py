@@ -1,7 +1,8 @@
-"""Site-wide endpoints: /healthz, /robots.txt and the 500 page."""
+"""Site-wide endpoints: /healthz, /robots.txt, the privacy notice and the 500 page."""
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseServerError, JsonResponse
+from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -28,6 +29,16 @@ def robots_txt(request):
     lines = ["User-agent: *", *(f"Disallow: {path}" for path in ROBOTS_DISALLOW)]
     lines += ["", f"Sitemap: {settings.SITE_URL}{reverse('sitemap')}", ""]
     return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")
+
+
+def privacy(request):
+    """The privacy notice, with the retention periods the purge actually applies."""
+    retention = {
+        "leads": settings.LEAD_RETENTION_DAYS,
+        "mail_bodies": settings.MAIL_BODY_RETENTION_DAYS,
+        "stripe": settings.STRIPE_EVENT_RETENTION_DAYS,
+    }
+    return render(request, "privacy.html", {"retention": retention})
 
 
 def server_error(request, template_name="500.html"):

@@ -157,6 +157,7 @@ class EnquiryFactory(factory.django.DjangoModelFactory):
     type = "pricing"
     question = "What does the multi-user licence cost?"
     consent_version = "2025-03"
+    consent_at = factory.LazyFunction(timezone.now)
 
 
 class SampleRequestFactory(factory.django.DjangoModelFactory):

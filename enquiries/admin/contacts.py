@@ -1,10 +1,18 @@
-"""Contacts (one per address, with their whole journey) and the canned reply templates."""
+"""Contacts (one per address, with their whole journey, their data exported or erased on
+request) and the canned reply templates."""
 
-from django.contrib import admin
+import json
+
+from django.contrib import admin, messages
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from ..models import Contact, ReplyTemplate
 from ..selectors import contact_journey
+from ..services import privacy
 
 
 @admin.register(ReplyTemplate)
@@ -31,7 +39,8 @@ class ContactAdmin(admin.ModelAdmin):
     )
     search_fields = ("email", "name", "company")
     list_filter = ("country",)
-    readonly_fields = ("email", "created_at", "updated_at")
+    actions = ("export_personal_data", "erase_personal_data")
+    readonly_fields = ("email", "created_at", "updated_at", "erased_at")
     fields = (
         "email",
         "name",
@@ -41,6 +50,7 @@ class ContactAdmin(admin.ModelAdmin):
         "phone",
         "created_at",
         "updated_at",
+        "erased_at",
     )
 
     class Media:
@@ -62,3 +72,55 @@ class ContactAdmin(admin.ModelAdmin):
         if contact is not None:
             extra_context["journey"] = contact_journey(contact=contact)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- The person's rights: a copy of their data, and erasure ----------------------------
+
+    def has_export_permission(self, request) -> bool:
+        return request.user.has_perm("enquiries.export_contact")
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm("enquiries.erase_contact")
+
+    @admin.action(description="Export the contact's personal data (JSON)", permissions=["export"])
+    def export_personal_data(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one contact to export.", messages.ERROR)
+            return None
+        contact = queryset.get()
+        data = privacy.contact_data_export(contact=contact)
+        response = HttpResponse(
+            json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+        stamp = timezone.now().strftime("%Y%m%d")
+        response["Content-Disposition"] = (
+            f'attachment; filename="contact-{contact.pk}-{stamp}.json"'
+        )
+        response["Cache-Control"] = "private, no-store"
+        self.log_change(request, contact, "Exported the contact's personal data.")
+        return response
+
+    @admin.action(description="Erase the contact's personal data…", permissions=["erase"])
+    def erase_personal_data(self, request, queryset):
+        """Asks first (listing what goes), then anonymises through `contact_erase`."""
+        contacts = list(queryset.filter(erased_at__isnull=True))
+        if request.POST.get("confirm") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase personal data?",
+                "opts": self.opts,
+                "contacts": contacts,
+                "selected": [c.pk for c in contacts],
+            }
+            return TemplateResponse(request, "admin/enquiries/contact/erase_confirm.html", context)
+        for contact in contacts:
+            counts = privacy.contact_erase(contact=contact)
+            erased = Contact.objects.get(pk=contact.pk)
+            self.log_change(request, erased, f"Erased the contact's personal data: {counts}.")
+        self.message_user(
+            request,
+            f"Erased the personal data of {len(contacts)} contact(s): leads anonymised, "
+            "personalised PDFs deleted, email bodies dropped, orders kept without the buyer.",
+            messages.SUCCESS,
+        )
+        return None

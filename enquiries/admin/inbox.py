@@ -34,6 +34,11 @@ User = get_user_model()
 # Shown read-only, folded away, on an enquiry's page: where the lead came from.
 TRACKING_FIELDS = (
     "contact_link",
+    "name",
+    "company",
+    "job_title",
+    "country",
+    "phone",
     "report_link",
     "type",
     "licence",
@@ -50,6 +55,7 @@ TRACKING_FIELDS = (
     "user_agent",
     "is_free_mail",
     "consent_version",
+    "consent_at",
     "about_upcoming_report",
     "notified_on_publish_at",
 )
@@ -278,6 +284,11 @@ class EnquiryAdmin(SimpleHistoryAdmin):
                 self.admin_site.admin_view(self.reply_retry_view),
                 name="enquiries_enquiry_reply_retry",
             ),
+            path(
+                "<path:object_id>/reply/<int:reply_id>/withdraw-quote/",
+                self.admin_site.admin_view(self.quote_revoke_view),
+                name="enquiries_enquiry_quote_revoke",
+            ),
         ]
         return urls + super().get_urls()
 
@@ -314,6 +325,15 @@ class EnquiryAdmin(SimpleHistoryAdmin):
         reply = get_object_or_404(EnquiryReply, pk=reply_id, enquiry=enquiry)
         services.enquiry_reply_retry(reply=reply)
         self.message_user(request, "The reply will be prepared and sent again.")
+        return HttpResponseRedirect(self._change_url(enquiry) + "#thread")
+
+    def quote_revoke_view(self, request, object_id, reply_id):
+        enquiry = self.get_object(request, object_id)
+        if enquiry is None or request.method != "POST" or not self.can_reply(request, enquiry):
+            raise PermissionDenied
+        reply = get_object_or_404(EnquiryReply, pk=reply_id, enquiry=enquiry)
+        services.enquiry_quote_revoke(reply=reply, actor=request.user)
+        self.message_user(request, "The special price is withdrawn: its link no longer works.")
         return HttpResponseRedirect(self._change_url(enquiry) + "#thread")
 
     def can_reply(self, request, enquiry) -> bool:
@@ -353,7 +373,7 @@ class EnquiryAdmin(SimpleHistoryAdmin):
         template_id = request.GET.get("reply_template", "")
         template = (
             ReplyTemplate.objects.filter(pk=template_id, is_active=True).first()
-            if template_id.isdigit()
+            if template_id.isascii() and template_id.isdigit() and len(template_id) <= 18
             else None
         )
         if template:

@@ -13,6 +13,16 @@ from ..services.mail import JOB, email_resend
 
 SEND_JOB = JobColumn(JOB)
 
+# Emails whose stored body holds a live secret (a buyer's download link), and the permission
+# that shows it: staff who may change orders can issue such a link anyway; anyone else
+# (Sales, who only view orders) sees that the body is withheld.
+SECRET_BODY_TEMPLATES = {"reports/email/order_download_link": "reports.change_order"}
+
+
+def email_body_visible(*, user, email: OutboundEmail) -> bool:
+    permission = SECRET_BODY_TEMPLATES.get(email.template)
+    return permission is None or user.has_perm(permission)
+
 
 def admin_link(obj) -> str:
     try:
@@ -71,7 +81,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("related_type",)
     actions = ("resend",)
-    readonly_fields = ("belongs_to", "contact_link", "html_preview", "delivery")
+    readonly_fields = ("belongs_to", "contact_link", "html_preview", "delivery", "body_withheld")
     fieldsets = (
         (
             None,
@@ -95,6 +105,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
                     "delivery",
                     "last_error",
                     "sent_at",
+                    "body_removed_at",
                     "message_id",
                     "dedupe_key",
                     "created_at",
@@ -110,6 +121,16 @@ class OutboundEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # shown read-only to anyone who may view it
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None or email_body_visible(user=request.user, email=obj):
+            return self.fieldsets
+        *others, _content = self.fieldsets
+        return (*others, ("Content", {"fields": ("body_withheld", "attachment_name")}))
+
+    @admin.display(description="Body")
+    def body_withheld(self, obj):
+        return "Withheld: this email carries a buyer's download link."
 
     def has_add_permission(self, request):
         return False
@@ -144,13 +165,27 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     def delivery(self, obj):
         return SEND_JOB.text(obj)
 
-    @admin.action(description="Re-send the selected emails")
+    def has_resend_permission(self, request) -> bool:
+        """The log is read-only for everyone; sending an email again (to a customer, with
+        whatever it carries) needs the model's change permission, which Sales lacks."""
+        return request.user.has_perm("enquiries.change_outboundemail")
+
+    @admin.action(description="Re-send the selected emails", permissions=["resend"])
     def resend(self, request, queryset):
-        # An email being sent or waiting for a retry is skipped: a second send could double it.
-        queued = sum(email_resend(email=email) for email in queryset)
+        # An email being sent or retried is skipped (a second send could double it), and one
+        # whose text was removed (retention, erasure) has nothing left to send.
+        gone = queryset.filter(body_removed_at__isnull=False).count()
+        kept = queryset.filter(body_removed_at__isnull=True)
+        queued = sum(email_resend(email=email) for email in kept)
+        if gone:
+            self.message_user(
+                request,
+                f"{gone} email(s) whose text was removed can't be re-sent.",
+                messages.WARNING,
+            )
         if queued:
             self.message_user(request, f"{queued} email(s) queued again.", messages.SUCCESS)
-        if skipped := queryset.count() - queued:
+        if skipped := queryset.count() - gone - queued:
             self.message_user(
                 request,
                 f"{skipped} email(s) being sent or retried right now were skipped.",

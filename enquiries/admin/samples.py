@@ -186,7 +186,11 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
         url = reverse("enquiries:sample-status", args=[obj.public_token])
         return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
 
-    @admin.action(description="Re-send the sample to the selected leads")
+    def has_resend_permission(self, request) -> bool:
+        # The lead pages are read-only for everyone; re-sending is what "change" allows.
+        return request.user.has_perm("enquiries.change_samplerequest")
+
+    @admin.action(description="Re-send the sample to the selected leads", permissions=["resend"])
     def resend_sample(self, request, queryset):
         sent = skipped = 0
         for sample_request in queryset:
@@ -203,7 +207,7 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Export the selected leads as CSV")
+    @admin.action(description="Export the selected leads as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
         fields = [name for name, _ in CSV_FIELDS]
         rows = queryset.order_by("created_at").values_list(*fields)

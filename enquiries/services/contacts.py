@@ -6,19 +6,23 @@ PROFILE_FIELDS = ("name", "company", "job_title", "country", "phone")
 
 
 def contact_upsert(*, email: str, **profile) -> Contact:
-    """One contact per email address (lower-cased). A newer form's details update the
-    contact's profile; blank values never erase what we knew."""
+    """One contact per email address (lower-cased). The first form fills the profile; a
+    later one only fills what is still blank. Anyone can type anyone's address into a
+    public form, so an anonymous post never changes a name or company we already have (they
+    are stamped on samples staff send); each lead keeps what was typed on it, and staff
+    correct the contact itself in admin."""
     email = email.strip().lower()
-    updates = {k: v for k, v in profile.items() if k in PROFILE_FIELDS and v}
+    values = {k: v for k, v in profile.items() if k in PROFILE_FIELDS and v}
     try:
         with transaction.atomic():
             contact, created = Contact.objects.select_for_update().get_or_create(
-                email=email, defaults=updates
+                email=email, defaults=values
             )
     except IntegrityError:  # a concurrent request created it first
-        contact, created = Contact.objects.get(email=email), False
-    if not created and updates:
-        for field, value in updates.items():
+        contact, created = Contact.objects.select_for_update().get(email=email), False
+    blanks = {k: v for k, v in values.items() if not created and not getattr(contact, k)}
+    if blanks:
+        for field, value in blanks.items():
             setattr(contact, field, value)
         contact.full_clean()
         contact.save()

@@ -22,14 +22,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common import jobs
-from common.text import CONTROL_CHARS
+from common.text import CONTROL_CHARS, control_characters_strip
 from reports.models import Licence, Report
 from reports.quotes import quote_token_create
 
 from .. import sla
 from ..freemail import is_free_mail
 from ..models import CONSENT_VERSION, Contact, Enquiry, EnquiryReply, OutboundEmail, ReplyTemplate
-from .contacts import contact_upsert
+from .contacts import PROFILE_FIELDS, contact_upsert
 from .mail import email_queue
 from .sales_group import SALES_GROUP_NAME
 
@@ -73,8 +73,10 @@ def enquiry_create(
         about_upcoming_report=report.status == Report.Status.UPCOMING,
         is_free_mail=is_free_mail(contact.email),
         ip=ip,
-        user_agent=user_agent[:300],
+        user_agent=control_characters_strip(user_agent)[:300],
         consent_version=CONSENT_VERSION,
+        consent_at=timezone.now(),
+        **{k: contact_details.get(k) or "" for k in PROFILE_FIELDS},
         **(attribution or {}),
     )
     _assignment_apply(enquiry)
@@ -277,20 +279,14 @@ def staff_display_name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def purchase_link(*, enquiry: Enquiry, licence: Licence, quoted_price: Decimal | None) -> str:
+def purchase_link(*, reply: EnquiryReply) -> str:
     """The link in a reply: the purchase page for a licence, or, with a special price, a
-    signed checkout link at that price (valid QUOTE_VALID_DAYS) for this contact only."""
-    url = settings.SITE_URL + reverse("reports:purchase", args=[enquiry.report.number])
-    if quoted_price is None:
-        return f"{url}?licence={licence.kind}"
-    token = quote_token_create(
-        report_number=enquiry.report.number,
-        licence_kind=licence.kind,
-        price=quoted_price,
-        currency=licence.currency,
-        email=enquiry.contact.email,
-    )
-    return f"{url}?quote={token}"
+    signed checkout link at that price (valid QUOTE_VALID_DAYS, until staff withdraw it)
+    for this contact only."""
+    url = settings.SITE_URL + reverse("reports:purchase", args=[reply.enquiry.report.number])
+    if reply.quoted_price is None:
+        return f"{url}?licence={reply.licence.kind}"
+    return f"{url}?quote={quote_token_create(reply_id=reply.pk)}"
 
 
 @transaction.atomic
@@ -322,12 +318,12 @@ def enquiry_reply_send(
         licence=licence,
         quoted_price=quoted_price,
         quoted_currency=licence.currency if licence and quoted_price else "",
-        purchase_url=purchase_link(enquiry=enquiry, licence=licence, quoted_price=quoted_price)
-        if licence
-        else "",
     )
     reply.full_clean()
     reply.save()
+    if licence:  # a quote's link names the reply, so it exists first
+        reply.purchase_url = purchase_link(reply=reply)
+        reply.save(update_fields=["purchase_url"])
     _response_record(enquiry=enquiry, author=author)
     if attach_sample:
         jobs.enqueue(REPLY_JOB, target_id=reply.pk)
@@ -470,6 +466,20 @@ def enquiry_reply_retry(*, reply: EnquiryReply) -> EnquiryReply:
     reply.last_error = ""
     reply.save(update_fields=["status", "last_error", "updated_at"])
     jobs.enqueue(REPLY_JOB, target_id=reply.pk, restart=True)
+    return reply
+
+
+@transaction.atomic
+def enquiry_quote_revoke(*, reply: EnquiryReply, actor) -> EnquiryReply:
+    """Staff withdraw a special price: its checkout link stops working at once (orders
+    already paid are not affected). Withdrawing twice changes nothing."""
+    reply = EnquiryReply.objects.select_for_update().get(pk=reply.pk)
+    if reply.quoted_price is None or reply.quote_revoked_at:
+        return reply
+    reply.quote_revoked_at = timezone.now()
+    reply.quote_revoked_by = actor
+    reply.full_clean()
+    reply.save(update_fields=["quote_revoked_at", "quote_revoked_by", "updated_at"])
     return reply
 
 

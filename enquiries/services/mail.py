@@ -158,12 +158,14 @@ def _outcome(email: OutboundEmail) -> None:
 @transaction.atomic
 def email_resend(*, email: OutboundEmail) -> bool:
     """Staff action: send a failed (or sent) email again, with a fresh attempt budget.
-    Returns False for an email being sent or waiting for a retry right now: it is left
-    alone, as a second send could double it."""
+    Returns False for an email being sent or waiting for a retry right now (a second send
+    could double it), and for one whose text was removed."""
     email = OutboundEmail.objects.select_for_update().get(pk=email.pk)
     job = jobs.job_for(JOB, email.pk)
     if job is not None and job.state in job.ACTIVE:
         return False
+    if email.body_removed_at:
+        return False  # its text is gone (retention or erasure): nothing left to send
     email.status = Status.QUEUED
     email.last_error = ""
     email.save(update_fields=["status", "last_error", "updated_at"])

@@ -28,10 +28,10 @@ from django.core.files.storage import storages
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
 
 from common import jobs
 from common.net import ip_truncate
+from common.text import control_characters_strip
 
 from ..freemail import is_free_mail
 from ..models import CONSENT_VERSION, Contact, OutboundEmail, SampleRequest
@@ -70,7 +70,7 @@ def sample_request_create(
         **{k: form_data.get(k) or "" for k in (*PROFILE_FIELDS, "message")},
         free_mail=is_free_mail(contact.email),
         ip=ip_truncate(ip) or None,
-        user_agent=user_agent[:400],
+        user_agent=control_characters_strip(user_agent)[:400],
         consent_version=CONSENT_VERSION,
         consent_at=timezone.now(),
         **attribution,
@@ -155,8 +155,8 @@ def _record_stamped(sample_request: SampleRequest, path: str) -> None:
 
 
 def _path_hint(sample_request: SampleRequest) -> str:
-    name = slugify(sample_request.name)[:40] or "sample"
-    return f"samples/{sample_request.report.number}/{sample_request.pk}-{name}.pdf"
+    """By id: a storage path ends up in logs and listings, a person's name must not."""
+    return f"samples/{sample_request.report.number}/{sample_request.pk}.pdf"
 
 
 def sample_request_give_up(sample_request_id: int, error: str) -> None:

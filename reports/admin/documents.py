@@ -119,7 +119,14 @@ class ReportDocumentAdmin(admin.ModelAdmin):
             return "—"
         return format_html('<a href="{}" target="_blank">view</a>', _pdf_url(obj))
 
-    @admin.action(description="Re-render the current content of these reports")
+    def has_rerender_permission(self, request) -> bool:
+        """Re-rendering changes what the reports' copies are stamped from: the same
+        permission as the report's own "Re-render PDFs" page."""
+        return request.user.has_perm("reports.change_report")
+
+    @admin.action(
+        description="Re-render the current content of these reports", permissions=["rerender"]
+    )
     def rerender(self, request, queryset):
         reports = Report.objects.filter(documents__in=queryset).distinct()
         for report in reports:
@@ -177,7 +184,7 @@ class ReportDocumentAdmin(admin.ModelAdmin):
     def rerender_view(self, request, report_id):
         """GET asks for confirmation, POST queues the render. The report's change page
         links here because a button there can't nest its own form."""
-        if not request.user.has_perm("reports.change_report"):
+        if not self.has_rerender_permission(request):
             raise PermissionDenied
         if request.method not in ("GET", "POST"):
             return HttpResponseNotAllowed(["GET", "POST"])

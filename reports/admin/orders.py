@@ -25,6 +25,10 @@ from ..services.stripe_client import StripeUnavailable
 
 EVENT_JOB = JobColumn(webhooks.JOB)
 DELIVERABLE_JOB = JobColumn(fulfilment.DELIVERABLE_JOB)
+NO_LIVE_LINK = (
+    "Expired, used-up and revoked links stay closed (their address may have been passed on); "
+    "for a fulfilled order, use “Re-send download link” to email a fresh one."
+)
 
 
 def _stripe_dashboard(kind: str, stripe_id: str) -> str:
@@ -235,7 +239,9 @@ class OrderAdmin(admin.ModelAdmin):
 
     # --- Actions on selected orders ----------------------------------------------------
 
-    @admin.action(description="Re-send a fresh download link (fulfilled orders)")
+    @admin.action(
+        description="Re-send a fresh download link (fulfilled orders)", permissions=["change"]
+    )
     def resend_links(self, request, queryset):
         sent = 0
         for order in queryset.filter(status=Order.Status.FULFILLED):
@@ -243,12 +249,16 @@ class OrderAdmin(admin.ModelAdmin):
             sent += 1
         self.message_user(request, f"Sent a new link for {sent} order(s).", messages.SUCCESS)
 
-    @admin.action(description="Extend download links by the standard period")
+    @admin.action(
+        description="Extend live download links by the standard period", permissions=["change"]
+    )
     def extend_links(self, request, queryset):
         extended = 0
         for order in queryset.filter(status=Order.Status.FULFILLED):
             extended += downloads.download_links_extend(order=order, actor=request.user)
-        self.message_user(request, f"Extended {extended} link(s).", messages.SUCCESS)
+        self.message_user(request, f"Extended {extended} live link(s).", messages.SUCCESS)
+        if extended < queryset.count():
+            self.message_user(request, NO_LIVE_LINK, messages.WARNING)
 
     # --- Per-order buttons and the sales page ------------------------------------------
 
@@ -304,8 +314,10 @@ class OrderAdmin(admin.ModelAdmin):
     def extend_view(self, request, pk):
         order = self._order_for_change(request, pk)
         if request.method == "POST":
-            count = downloads.download_links_extend(order=order, actor=request.user)
-            self.message_user(request, f"Extended {count} link(s).")
+            if downloads.download_links_extend(order=order, actor=request.user):
+                self.message_user(request, "The live link was extended.")
+            else:
+                self.message_user(request, NO_LIVE_LINK, messages.WARNING)
         return redirect("admin:reports_order_change", order.pk)
 
     def prepare_view(self, request, pk):
@@ -391,10 +403,8 @@ class StripeEventAdmin(admin.ModelAdmin):
         text = json.dumps(obj.payload, indent=2, sort_keys=True)
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
 
-    @admin.action(description="Process again")
+    @admin.action(description="Process again", permissions=["change"])
     def process_again(self, request, queryset):
-        if not self.has_change_permission(request):
-            raise PermissionDenied
         for event in queryset:
             webhooks.stripe_event_reprocess(event=event)
         self.message_user(request, f"{queryset.count()} event(s) queued for processing.")

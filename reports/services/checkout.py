@@ -22,7 +22,7 @@ from .timeline import order_event_add
 
 
 class QuoteMismatch(Exception):
-    """The quote is for another report or a licence that is not on sale."""
+    """The quote is for another report, or its licence is no longer on sale."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,11 @@ class PurchaseTerms:
 
 def purchase_terms_for_quote(*, report: Report, quote: dict) -> PurchaseTerms:
     """The terms of a verified quote (see reports.quotes.quote_token_read)."""
-    licence = report.licences.filter(kind=quote["licence_kind"]).first()
-    if quote["report_number"] != report.number or licence is None:
+    if quote["report_number"] != report.number:
         raise QuoteMismatch("This quote is not for this report. Ask us for a new one.")
+    licence = report.licences.filter(kind=quote["licence_kind"], is_active=True).first()
+    if licence is None:
+        raise QuoteMismatch("The licence in this quote is no longer sold. Ask us for a new one.")
     return PurchaseTerms(
         licence=licence,
         price=quote["price"],

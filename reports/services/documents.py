@@ -330,7 +330,8 @@ def _copy_create(*, report: Report, kind: str, text: str, path_hint: str) -> str
         },
     )
     path = _save(_copy_path(path_hint), stamped.pdf)
-    logger.info("Stamped %s onto %s in %.3fs -> %s", document, text, stamped.seconds, path)
+    # Ids and paths only: the stamp text names a person (INFO logs keep no personal data).
+    logger.info("Stamped a copy of %s in %.3fs -> %s", document, stamped.seconds, path)
     return path
 
 

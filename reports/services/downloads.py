@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from common.text import control_characters_strip
 from enquiries.services.mail import email_queue
 
 from ..models import DownloadLink, DownloadLog, Order, OrderEvent
@@ -111,7 +112,10 @@ def download_claim(*, link: DownloadLink, ip: str, user_agent: str) -> DownloadL
             link.order.refresh_from_db()
             raise DownloadUnavailable(download_link_state(link=link))
         return DownloadLog.objects.create(
-            link=link, order=link.order, ip=ip, user_agent=user_agent[:300]
+            link=link,
+            order=link.order,
+            ip=ip,
+            user_agent=control_characters_strip(user_agent)[:300],
         )
 
 
@@ -159,15 +163,27 @@ def download_link_reissue(*, order: Order, actor=None, note: str = "") -> Downlo
 
 @transaction.atomic
 def download_links_extend(*, order: Order, actor=None) -> int:
-    """Staff: live links get DOWNLOAD_LINK_TTL_DAYS from now and a fresh download allowance;
-    expired ones are live again."""
+    """Staff: the order's live link gets DOWNLOAD_LINK_TTL_DAYS from now and a fresh
+    download allowance. Returns how many links were extended (0 or 1).
+
+    A link that has stopped working (expired, used up, revoked for a refund or a dispute,
+    superseded) never works again: its token may sit in a forwarded email or an old log.
+    Staff send a fresh link instead (`download_link_reissue`), which only a fulfilled order
+    gets, and only to the purchase email."""
     order = Order.objects.select_for_update().get(pk=order.pk)
-    expires_at = timezone.now() + timedelta(days=settings.DOWNLOAD_LINK_TTL_DAYS)
-    links = order.download_links.filter(revoked_at__isnull=True)
+    if order.status != Order.Status.FULFILLED:
+        return 0
+    now = timezone.now()
+    expires_at = now + timedelta(days=settings.DOWNLOAD_LINK_TTL_DAYS)
+    links = order.download_links.filter(
+        revoked_at__isnull=True, expires_at__gt=now, download_count__lt=F("max_downloads")
+    )
     count = links.update(
         expires_at=expires_at,
         max_downloads=F("download_count") + settings.DOWNLOAD_LINK_MAX_DOWNLOADS,
     )
+    if not count:
+        return 0
     order_event_add(
         order=order,
         kind=OrderEvent.Kind.LINK_EXTENDED,

@@ -9,6 +9,7 @@ import functools
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import stripe
 from django.conf import settings
@@ -34,6 +35,14 @@ class StripeUnavailable(Exception):
 
 def stripe_enabled() -> bool:
     return bool(settings.STRIPE_SECRET_KEY)
+
+
+def stripe_checkout_origin() -> str:
+    """Where Checkout pages are served: Stripe's, or the Stripe-compatible server's."""
+    if settings.STRIPE_API_BASE:
+        parts = urlsplit(settings.STRIPE_API_BASE)
+        return f"{parts.scheme}://{parts.netloc}"
+    return "https://checkout.stripe.com"
 
 
 def stripe_client(*, timeout: float | None = None) -> stripe.StripeClient:

@@ -1,9 +1,13 @@
 """The catalogue (search, facets, pages) and the report page."""
 
+from urllib.parse import urlencode
+
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import render
 
 from common.pagecache import page_cache_public
+from common.text import CONTROL_CHARS
+from enquiries.models import UTM_FIELDS
 
 from .. import selectors
 from ..presentation import report_page_build
@@ -55,8 +59,20 @@ def report_detail(request, slug, number):
     return render(request, "reports/report_detail.html", {"page": report_page_build(report=report)})
 
 
+# Longer redirects are refused (Django answers 400 above 2,048 characters).
+REDIRECT_QUERY_BUDGET = 1800
+
+
 def _redirect_keeping_query(request, path: str):
     """301 to the canonical URL with the query string intact: campaign links (utm_*) that
-    carry an old slug must still be attributed."""
+    carry an old slug must still be attributed. An oversized query keeps the campaign
+    parameters as attribution records them (200 characters each), or is dropped."""
     query = request.META.get("QUERY_STRING", "")
+    if CONTROL_CHARS.search(query):  # only a malformed request has them unencoded
+        query = request.GET.urlencode()
+    if len(query) > REDIRECT_QUERY_BUDGET:
+        utm = {name: request.GET[name][:200] for name in UTM_FIELDS if name in request.GET}
+        query = urlencode(utm)
+    if len(query) > REDIRECT_QUERY_BUDGET:
+        query = ""
     return HttpResponsePermanentRedirect(f"{path}?{query}" if query else path)

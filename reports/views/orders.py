@@ -2,6 +2,7 @@
 download pages. Thin: each view validates, calls a service, renders or redirects."""
 
 import logging
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,10 +15,11 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from common.net import client_ip, ip_truncate
+from common.net import client_ip, client_rate_limit_key, ip_truncate
 from common.ratelimit import rate_limit_exceeded, rate_limited_response
 from common.text import mask_email
 from enquiries.middleware import first_touch
@@ -27,7 +29,7 @@ from ..forms import PurchaseForm
 from ..models import Order, Report
 from ..quotes import QuoteInvalid, quote_token_read
 from ..services import checkout, downloads, fulfilment, webhooks
-from ..services.stripe_client import StripeUnavailable, stripe_enabled
+from ..services.stripe_client import StripeUnavailable, stripe_checkout_origin, stripe_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,22 @@ SESSION_ORDERS = "orders"  # references of the orders this browser started
 # --- The purchase page --------------------------------------------------------------------
 
 
+def _checkout_may_follow(view):
+    """The purchase form's POST answers with a redirect to Stripe Checkout, and browsers
+    check form-action against that redirect too: this page's policy names Checkout."""
+
+    @wraps(view)
+    def inner(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        policy = dict(settings.SECURE_CSP)
+        policy["form-action"] = [*policy.get("form-action", []), stripe_checkout_origin()]
+        response._csp_config = policy  # what django.views.decorators.csp.csp_override sets
+        return response
+
+    return inner
+
+
+@_checkout_may_follow
 def purchase(request, number):
     report = selectors.report_get_public(number=number)
     if report is None:
@@ -93,7 +111,7 @@ def _purchase_submit(request, report, context, form_kwargs):
     window = settings.PURCHASE_RATE_WINDOW_SECONDS
     if rate_limit_exceeded(
         scope="purchase",
-        key=client_ip(request),
+        key=client_rate_limit_key(request),
         limit=settings.PURCHASE_RATE_LIMIT,
         window_seconds=window,
     ):
@@ -214,10 +232,16 @@ def purchase_complete(request, reference):
     order = get_object_or_404(Order.objects.select_related("report"), reference=reference)
     session_id = request.GET.get("session_id", "")
     owned = reference in request.session.get(SESSION_ORDERS, [])
-    if not owned and not session_id:
+    # Only the Checkout Session we created for this order (its id is recorded before the
+    # buyer is sent to Stripe) opens the page: checked here, so no made-up id is shown the
+    # order while Stripe is too slow to say it doesn't exist.
+    session_matches = bool(session_id and order.stripe_session_id) and constant_time_compare(
+        session_id, order.stripe_session_id
+    )
+    if (session_id and not session_matches) or not (owned or session_matches):
         raise Http404("No such order")
     confirm_error = False
-    if session_id:
+    if session_matches:
         confirm_error = _confirm_with_stripe(order, session_id)
         order.refresh_from_db()
     context = {
@@ -236,8 +260,6 @@ def purchase_complete(request, reference):
 def _confirm_with_stripe(order, session_id) -> bool:
     """True when Stripe could not be asked (the page retries by itself)."""
     if order.status in (Order.Status.PAID, Order.Status.FULFILLED):
-        if session_id != order.stripe_session_id:
-            raise Http404("No such order")
         return False
     try:
         session = checkout.checkout_session_retrieve(session_id=session_id)

@@ -1,9 +1,13 @@
 """Settings shared by every environment. Everything tunable is read from the environment
 through one django-environ object; `.env.example` and the README list every variable."""
 
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from smosite.storage_url import private_storage_config
 
@@ -27,7 +31,7 @@ DEFAULT_FROM_EMAIL = env.str(
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "smosite.staff.apps.StaffAdminConfig",  # django.contrib.admin with the site's AdminSite
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -41,6 +45,9 @@ INSTALLED_APPS = [
     "django_countries",
     "phonenumber_field",
     "simple_history",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "common",
     "reports",
     "enquiries",
@@ -49,6 +56,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "smosite.observability.RequestIdMiddleware",  # first: every response carries the id
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Before anything reads the query string: control characters never reach a view.
+    "common.middleware.ControlCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the page cache: a campaign landing on a cached page is remembered too.
     "enquiries.middleware.FirstTouchAttributionMiddleware",
@@ -58,9 +68,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smosite.urls"
@@ -76,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "smosite.context_processors.site",
             ],
         },
@@ -160,13 +174,19 @@ STORAGES = {
 
 # --- Email (Django 6.1 MAILERS) -----------------------------------------------------------
 # https://docs.djangoproject.com/en/6.1/topics/email/#configuring-email
-# EMAIL_URL like smtp://user:pass@host:587/?tls=True (django-environ syntax). Without it
-# every message is written as an .eml file under var/mail/ (the development mailbox).
+# EMAIL_URL like smtp+tls://user:pass@host:587 (STARTTLS), smtps://user:pass@host:465
+# (implicit TLS) or smtp://user:pass@host:587/?tls=True. Without it every message is written
+# as an .eml file under var/mail/ (the development mailbox).
 MAIL_DIR = VAR_DIR / "mail"
+_TRUE = ("1", "true", "yes", "on")
+_TLS_OPTIONS = {"tls": "use_tls", "use_tls": "use_tls", "email_use_tls": "use_tls"}
+_TLS_OPTIONS |= {"ssl": "use_ssl", "use_ssl": "use_ssl", "email_use_ssl": "use_ssl"}
 
 
-def _mailers_from_env():
-    url = env.str("EMAIL_URL", default="")
+def mailers_from_url(url: str, *, timeout: int) -> dict:
+    """MAILERS for an EMAIL_URL. django-environ keeps `?tls=True` as an unknown option (the
+    SMTP password then went out in clear text) and reads "False" as true, so the query is
+    read here; an option we don't know is an error, never silently dropped."""
     if not url:
         return {
             "default": {
@@ -174,16 +194,24 @@ def _mailers_from_env():
                 "OPTIONS": {"directory": str(MAIL_DIR)},
             }
         }
-    parsed = environ.Env.email_url_config(url)
-    options = {"host": parsed["EMAIL_HOST"], "port": parsed["EMAIL_PORT"]}
+    base, _, query = url.partition("?")
+    parsed = environ.Env.email_url_config(base)
+    options = {"host": parsed["EMAIL_HOST"], "port": parsed["EMAIL_PORT"], "timeout": timeout}
     if parsed.get("EMAIL_HOST_USER"):
         options["username"] = parsed["EMAIL_HOST_USER"]
         options["password"] = parsed["EMAIL_HOST_PASSWORD"]
-    if parsed.get("EMAIL_USE_TLS"):
-        options["use_tls"] = True
-    if parsed.get("EMAIL_USE_SSL"):
-        options["use_ssl"] = True
-    options["timeout"] = env.int("EMAIL_TIMEOUT", default=15)
+    scheme = base.split(":", 1)[0].lower()
+    # smtps:// is implicit TLS (RFC 8314); django-environ would make it STARTTLS.
+    wanted = {"smtp+tls": "use_tls", "smtps": "use_ssl", "smtp+ssl": "use_ssl"}.get(scheme)
+    if wanted:
+        options[wanted] = True
+    for name, values in parse_qs(query, keep_blank_values=True).items():
+        if name.lower() not in _TLS_OPTIONS:
+            raise ImproperlyConfigured(f"EMAIL_URL: unknown option {name!r} (use tls or ssl).")
+        if values[-1].strip().lower() in _TRUE:
+            options[_TLS_OPTIONS[name.lower()]] = True
+    if options.get("use_tls") and options.get("use_ssl"):
+        raise ImproperlyConfigured("EMAIL_URL: choose tls (STARTTLS) or ssl, not both.")
     backend = parsed["EMAIL_BACKEND"]
     if backend == "django.core.mail.backends.smtp.EmailBackend":
         # One SMTP connection per worker process, kept open between messages: a burst of
@@ -194,7 +222,9 @@ def _mailers_from_env():
     return {"default": {"BACKEND": backend, "OPTIONS": options}}
 
 
-MAILERS = _mailers_from_env()
+MAILERS = mailers_from_url(
+    env.str("EMAIL_URL", default=""), timeout=env.int("EMAIL_TIMEOUT", default=15)
+)
 # Outbound mail: attempts before an email is marked failed, and the first retry delay
 # (doubled each attempt).
 MAIL_MAX_ATTEMPTS = env.int("MAIL_MAX_ATTEMPTS", default=6)
@@ -323,7 +353,8 @@ STRIPE_EVENT_RETRY_BACKOFF_SECONDS = env.int("STRIPE_EVENT_RETRY_BACKOFF_SECONDS
 ORDER_REFERENCE_PREFIX = env.str("ORDER_REFERENCE_PREFIX", default="SMO")
 # Pending orders that never reached Stripe Checkout are marked expired after this many hours.
 ORDER_ABANDONED_AFTER_HOURS = env.int("ORDER_ABANDONED_AFTER_HOURS", default=24)
-# "Pay" attempts allowed per IP address per window (card-testing bots hammer checkouts).
+# "Pay" attempts allowed per client (IPv4 address, IPv6 /64) per window (card-testing bots
+# hammer checkouts).
 PURCHASE_RATE_LIMIT = env.int("PURCHASE_RATE_LIMIT", default=10)
 PURCHASE_RATE_WINDOW_SECONDS = env.int("PURCHASE_RATE_WINDOW_SECONDS", default=3600)
 # The success page reloads itself (meta refresh, no JavaScript) this often until the report
@@ -350,6 +381,27 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy on every response, admin included (Django's built-in support).
+# https://docs.djangoproject.com/en/6.1/ref/csp/
+# Scripts: our own files, or an inline script carrying the request's nonce; never
+# 'unsafe-inline'. Style elements likewise; style *attributes* are allowed (the admin, its
+# packages and the emails shown in the mail log use them; they cannot run code, and images
+# they could load are limited by img-src). The purchase page adds Stripe Checkout to
+# form-action (its POST answers with a redirect there).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "style-src-attr": [CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 # --- Logging ------------------------------------------------------------------------------
 # One line per record on stderr: "plain" for people, "json" (one object per line, for a log
@@ -436,7 +488,8 @@ SALES_INBOX_EMAIL = env.str("SALES_INBOX_EMAIL", default="sales@localhost")
 ENQUIRY_ASSIGNMENT = env.str("ENQUIRY_ASSIGNMENT", default="round_robin")
 if ENQUIRY_ASSIGNMENT not in ("round_robin", "none"):
     raise ValueError(f"ENQUIRY_ASSIGNMENT must be round_robin or none, not {ENQUIRY_ASSIGNMENT!r}")
-# Enquiry form posts allowed per client IP and per email address within the window.
+# Enquiry form posts allowed per client (IPv4 address, IPv6 /64) and per email address within
+# the window.
 ENQUIRY_RATE_LIMIT_PER_IP = env.int("ENQUIRY_RATE_LIMIT_PER_IP", default=10)
 ENQUIRY_RATE_LIMIT_PER_EMAIL = env.int("ENQUIRY_RATE_LIMIT_PER_EMAIL", default=5)
 ENQUIRY_RATE_LIMIT_WINDOW_SECONDS = env.int("ENQUIRY_RATE_LIMIT_WINDOW_SECONDS", default=3600)
@@ -457,7 +510,8 @@ ENQUIRY_REPLY_RETRY_BACKOFF_SECONDS = env.int("ENQUIRY_REPLY_RETRY_BACKOFF_SECON
 # The same email asking for the same report again within this many hours gets the existing
 # stamped sample re-sent instead of a new request.
 SAMPLE_DEDUPE_HOURS = env.int("SAMPLE_DEDUPE_HOURS", default=24)
-# Accepted sample requests per client network (truncated IP) and per email address, per window.
+# Accepted sample requests per client (an IPv4 address or an IPv6 /64) and per email address,
+# per window.
 SAMPLE_RATE_LIMIT_PER_IP = env.int("SAMPLE_RATE_LIMIT_PER_IP", default=10)
 SAMPLE_RATE_LIMIT_PER_EMAIL = env.int("SAMPLE_RATE_LIMIT_PER_EMAIL", default=5)
 SAMPLE_RATE_LIMIT_WINDOW_SECONDS = env.int("SAMPLE_RATE_LIMIT_WINDOW_SECONDS", default=3600)
@@ -506,4 +560,54 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "common.tasks.sessions_clear_expired",
         "schedule": SESSION_CLEAR_INTERVAL_SECONDS,
     },
+}
+
+# --- Staff sign-in: lockout and second factor ----------------------------------------------
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-ins while locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed admin sign-ins (a wrong password, or a wrong authenticator code) before a lockout,
+# and how long it lasts. Counted per username (from any address) and per client address
+# (for any username); `manage.py axes_reset_username <name>` / `axes_reset_ip <address>`, or
+# deleting the "access attempt" in admin, unlocks early.
+ADMIN_LOGIN_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+ADMIN_LOGIN_LOCKOUT_MINUTES = env.int("ADMIN_LOGIN_LOCKOUT_MINUTES", default=30)
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=ADMIN_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "smosite.staff.lockout.client_address"
+AXES_USERNAME_CALLABLE = "smosite.staff.lockout.username"
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # its INFO lines name the person and their address
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
+# Staff must confirm each sign-in with an authenticator app (TOTP); staff without one are
+# sent to set it up. Off by default here, on by default in production.
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = PUBLISHER_NAME
+# Nobody, superusers included, can read another person's authenticator key in admin (it
+# would let them copy that person's second factor); a lost phone means delete and enrol.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# --- Privacy: how long personal data is kept ---------------------------------------------
+# The purge (Celery beat, enquiries.tasks.privacy_purge) deletes what is past these; orders
+# stay as accounting records (staff erase a buyer's data on request).
+# Sample requests and enquiries untouched this long are deleted, with their replies,
+# stamped PDFs and emails; then contacts left with nothing.
+LEAD_RETENTION_DAYS = env.int("LEAD_RETENTION_DAYS", default=730)
+# Mail-log bodies (text, HTML, attachment) of sent or failed emails are dropped after this;
+# the row stays as the record that the email was sent.
+MAIL_BODY_RETENTION_DAYS = env.int("MAIL_BODY_RETENTION_DAYS", default=90)
+# Stored Stripe webhook payloads (buyer name, email, address) are emptied after this.
+STRIPE_EVENT_RETENTION_DAYS = env.int("STRIPE_EVENT_RETENTION_DAYS", default=90)
+# Status and owner history of enquiries (django-simple-history rows).
+HISTORY_RETENTION_DAYS = env.int("HISTORY_RETENTION_DAYS", default=730)
+# Admin sign-in logs (django-axes) and the addresses logged with each report download.
+ACCESS_LOG_RETENTION_DAYS = env.int("ACCESS_LOG_RETENTION_DAYS", default=90)
+PRIVACY_PURGE_INTERVAL_SECONDS = env.int("PRIVACY_PURGE_INTERVAL_SECONDS", default=86400)
+CELERY_BEAT_SCHEDULE["privacy-purge"] = {
+    "task": "enquiries.tasks.privacy_purge",
+    "schedule": PRIVACY_PURGE_INTERVAL_SECONDS,
 }

@@ -1,5 +1,7 @@
 """Production: no defaults for secrets. It refuses to start without them."""
 
+import urllib.parse
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -24,6 +26,19 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET")
 if not env.str("EMAIL_URL", default=""):
     raise ImproperlyConfigured("Set EMAIL_URL: production does not write mail to files.")
+_smtp = MAILERS["default"]["OPTIONS"]  # noqa: F405
+_smtp_clear = not (_smtp.get("use_tls") or _smtp.get("use_ssl"))
+if _smtp.get("password") and _smtp_clear and _smtp["host"] not in ("127.0.0.1", "::1", "localhost"):
+    raise ImproperlyConfigured(
+        "EMAIL_URL sends an SMTP password without TLS: use smtp+tls://, smtps:// or ?tls=True."
+    )
+# Links in emails, PDFs and Stripe's return URLs: never the development default, and never
+# plain HTTP (they carry download tokens) except on loopback (the benchmarks' servers).
+SITE_URL = env.str("SITE_URL").rstrip("/")
+_site = urllib.parse.urlsplit(SITE_URL)
+_loopback = _site.scheme == "http" and _site.hostname in ("127.0.0.1", "::1", "localhost")
+if _site.scheme != "https" and not _loopback:
+    raise ImproperlyConfigured("SITE_URL must be the site's https:// address.")
 if STRIPE_SECRET_KEY.startswith("sk_test_") and not env.bool("STRIPE_ALLOW_TEST_KEYS", False):
     raise ImproperlyConfigured("A Stripe test key in production; set STRIPE_ALLOW_TEST_KEYS=1.")
 
@@ -31,6 +46,9 @@ if STRIPE_SECRET_KEY.startswith("sk_test_") and not env.bool("STRIPE_ALLOW_TEST_
 LOGGING["handlers"]["console"]["formatter"] = env.str("LOG_FORMAT", default="json")  # noqa: F405
 if LOGGING["handlers"]["console"]["formatter"] not in LOGGING["formatters"]:  # noqa: F405
     raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
+
+# Staff confirm each admin sign-in with an authenticator app unless explicitly turned off.
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=True)
 
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"

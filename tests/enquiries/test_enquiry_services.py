@@ -178,6 +178,7 @@ def test_reply_with_a_quoted_price_sends_a_signed_checkout_link(report, sales_us
     prefix = "https://reports.example/purchase/1780960?quote="
     assert sent.purchase_url.startswith(prefix)
     terms = quote_token_read(sent.purchase_url.removeprefix(prefix))
+    assert terms.pop("reply_id") == sent.pk
     assert terms == {
         "report_number": 1780960,
         "licence_kind": "enterprise",

@@ -110,8 +110,11 @@ def test_visitor_gets_a_personalised_sample_by_email_within_seconds(
     )
 
 
-def stamp_count(worker, name: str) -> int:
-    return worker.log_path.read_text(errors="replace").count(f"onto Prepared for {name},")
+def stamp_count(worker, sample_request) -> int:
+    """Stampings of this request in the worker's log (its INFO line names the file, which is
+    named by the request's id: sequences are never reset, so the id is unique in the log)."""
+    path = f"samples/{sample_request.report.number}/{sample_request.pk}.pdf"
+    return worker.log_path.read_text(errors="replace").count(f"-> {path}")
 
 
 def test_asking_again_within_a_day_resends_the_same_copy_without_stamping_again(
@@ -129,7 +132,7 @@ def test_asking_again_within_a_day_resends_the_same_copy_without_stamping_again(
     assert attachment(first).get_content() == attachment(second).get_content()
     assert SampleRequest.objects.count() == 1
     assert OutboundEmail.objects.filter(related_id=str(request.pk)).count() == 2
-    assert stamp_count(celery_worker, name) == 1  # one stamping job, two emails
+    assert stamp_count(celery_worker, request) == 1  # one stamping job, two emails
 
 
 def test_upcoming_report_sample_waits_for_its_render_then_arrives(client, mailbox, celery_worker):

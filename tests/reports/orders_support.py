@@ -9,6 +9,7 @@ from django.core.files.storage import storages
 from django.utils import timezone
 from pypdf import PdfWriter
 
+from enquiries.models import Contact
 from reports.models import Deliverable, Order
 from reports.services import checkout, downloads, webhooks
 from tests.support.jobs import run_job
@@ -104,3 +105,24 @@ def path_of(url: str) -> str:
 def link_in(message) -> str:
     body = message.get_body(preferencelist=("plain",)).get_content()
     return re.search(r"https?://\S+/download/\S+", body).group(0)
+
+
+def quote_for(report, *, kind="enterprise", price="6500.00", email="cfo@acme-pharma.example"):
+    """A special price sent by sales the way the inbox does it (an enquiry, a reply with a
+    quoted price); returns the token of the reply's checkout link."""
+    from decimal import Decimal
+
+    from enquiries.services import enquiries
+    from tests.factories import EnquiryFactory, UserFactory
+
+    contact = Contact.objects.get_or_create(email=email, defaults={"name": "Chris Fo"})[0]
+    enquiry = EnquiryFactory(report=report, contact=contact)
+    reply = enquiries.enquiry_reply_send(
+        enquiry=enquiry,
+        author=UserFactory(username=f"quoter-{enquiry.pk}"),
+        subject="Your price",
+        body="As agreed.",
+        licence=report.licences.get(kind=kind),
+        quoted_price=Decimal(price),
+    )
+    return reply.purchase_url.rsplit("?quote=", 1)[1]

@@ -160,14 +160,14 @@ def test_link_revoked_between_page_and_click_is_refused(client, delivered):
     assert download(client, path).status_code == 410 and not DownloadLog.objects.exists()
 
 
-def test_staff_resend_supersedes_old_links_and_extend_renews_time_and_allowance(delivered):
+def test_staff_resend_supersedes_old_links_and_extend_renews_the_live_link(delivered):
     order, _ = delivered
     link = DownloadLink.objects.get()
-    DownloadLink.objects.update(expires_at=timezone.now() - timedelta(days=1), download_count=5)
+    DownloadLink.objects.update(expires_at=timezone.now() + timedelta(hours=1), download_count=4)
     assert downloads.download_links_extend(order=order) == 1
     link.refresh_from_db()
     assert link.expires_at > timezone.now() + timedelta(days=6)
-    assert link.max_downloads == 10 and downloads.download_link_state(link=link) == "usable"
+    assert link.max_downloads == 9 and downloads.download_link_state(link=link) == "usable"
 
     downloads.download_link_reissue(order=order)
     link.refresh_from_db()

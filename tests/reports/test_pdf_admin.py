@@ -41,8 +41,7 @@ def test_staff_preview_streams_the_pdf_privately(rendered, admin_client):
 def test_preview_is_refused_to_visitors_and_non_staff(rendered, client):
     url = _pdf_url(rendered)
     assert client.get(url).status_code == 302  # to the admin login
-    User.objects.create_user("reader", password="pw-12345678")
-    client.login(username="reader", password="pw-12345678")
+    client.force_login(User.objects.create_user("reader", password="pw-12345678"))
     response = client.get(url)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 

@@ -90,7 +90,7 @@ def test_refund_that_stripe_refuses_is_reported_and_changes_nothing(
 def test_resend_and_extend_buttons(admin_client, report_on_sale):
     order, _ = fulfilled_order(report_on_sale)
     page = admin_client.get(f"/admin/reports/order/{order.pk}/change/").content.decode()
-    assert "Re-send download link" in page and "Extend links" in page
+    assert "Re-send download link" in page and "Extend the live link" in page
     admin_client.post(f"/admin/reports/order/{order.pk}/resend/")
     assert DownloadLink.objects.filter(order=order, revoked_at__isnull=True).count() == 1
     assert DownloadLink.objects.filter(order=order).count() == 2

@@ -7,8 +7,7 @@ import pytest
 
 from enquiries.models import Contact
 from reports.models import Order, OrderEvent, Report
-from reports.quotes import quote_token_create
-from tests.reports.orders_support import BUYER, order_started, purchase_post
+from tests.reports.orders_support import BUYER, order_started, purchase_post, quote_for
 
 pytestmark = pytest.mark.django_db
 
@@ -144,17 +143,6 @@ def test_unknown_promotion_code_is_a_field_error(client, stripe, report_on_sale)
     assert not Order.objects.exists()
 
 
-def quote_for(report, **overrides):
-    terms = {
-        "report_number": report.number,
-        "licence_kind": "enterprise",
-        "price": Decimal("6500.00"),
-        "currency": "USD",
-        "email": "cfo@acme-pharma.example",
-    }
-    return quote_token_create(**(terms | overrides))
-
-
 def test_quote_link_shows_the_quoted_price_locked_to_its_licence_and_email(
     client, stripe, report_on_sale
 ):
@@ -190,7 +178,9 @@ def test_paying_a_quote_uses_its_terms_whatever_the_browser_posts(client, stripe
 def test_tampered_or_foreign_quote_is_refused_with_a_clear_message(client, stripe, report_on_sale):
     page = client.get(f"/purchase/{report_on_sale.number}?quote=abc:def").content.decode()
     assert "This quote link is not valid" in page and "USD 3,900" in page
-    other = quote_for(report_on_sale, report_number=1)
+    from tests.factories import LicenceFactory
+
+    other = quote_for(LicenceFactory(kind="enterprise").report)
     page = client.get(f"/purchase/{report_on_sale.number}?quote={other}").content.decode()
     assert "not for this report" in page
     response = purchase_post(

@@ -129,8 +129,7 @@ def test_keep_open_zero_is_one_connection_per_message(smtp_peers):
 def test_smtp_urls_configure_the_kept_open_backend(monkeypatch):
     from smosite.settings import base
 
-    monkeypatch.setenv("EMAIL_URL", "smtp://127.0.0.1:2525")
     monkeypatch.setenv("EMAIL_KEEP_OPEN_SECONDS", "12")
-    mailer = base._mailers_from_env()["default"]
+    mailer = base.mailers_from_url("smtp://127.0.0.1:2525", timeout=5)["default"]
     assert mailer["BACKEND"] == "smosite.mail.KeptOpenSMTPBackend"
     assert mailer["OPTIONS"]["keep_open_seconds"] == 12

@@ -1,0 +1,23 @@
+"""A person's data on request, erased on request, and never kept past its purpose.
+
+- `contact_data_export`: everything we hold about one contact (the contact, sample requests,
+  enquiries with replies, orders with downloads, the emails sent to them) as plain data.
+- `contact_erase`: the right to erasure. Leads are anonymised in place (the rows keep the
+  report, dates, statuses and campaign, so the statistics stay right), personalised PDFs
+  are deleted from private storage, mail-log bodies dropped, orders kept as anonymised
+  accounting rows (reference, amounts, dates; no buyer), Stripe payloads emptied.
+- `personal_data_purge`: the scheduled clean-up (Celery beat, PRIVACY_PURGE_INTERVAL_SECONDS)
+  of what is past its retention setting.
+"""
+
+from .erasure import contact_erase, private_files_delete
+from .export import contact_data_export, contact_emails
+from .retention import personal_data_purge
+
+__all__ = [
+    "contact_data_export",
+    "contact_emails",
+    "contact_erase",
+    "personal_data_purge",
+    "private_files_delete",
+]

@@ -1,0 +1,200 @@
+"""The right to erasure: anonymise in place, delete personalised files."""
+
+import logging
+
+from django.core.files.storage import storages
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from reports.models import Deliverable, DownloadLink, DownloadLog, Order, StripeEvent
+
+from ...models import Contact, Enquiry, EnquiryReply, OutboundEmail, SampleRequest
+from .export import contact_emails
+
+logger = logging.getLogger(__name__)
+
+
+ERASED = "(erased)"
+
+
+def erased_address(contact: Contact) -> str:
+    return f"erased-{contact.pk}@erased.invalid"
+
+
+@transaction.atomic
+def contact_erase(*, contact: Contact) -> dict[str, int]:
+    """Anonymise everything that identifies the person; returns what was touched, by kind.
+    Files are deleted once the transaction has committed (a rollback keeps them). Bulk
+    `update()`s on purpose: these are redactions, not business changes, and must reach
+    rows a model rule would refuse to save half-anonymised."""
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    address, now = erased_address(contact), timezone.now()
+    files: list[str] = []
+    counts = {
+        "emails": _emails_erase(contact, address, now, files),
+        "sample_requests": _sample_requests_erase(contact, address, files),
+        "enquiries": _enquiries_erase(contact, now, files),
+        "orders": _orders_erase(contact, address, now, files),
+    }
+    Contact.objects.filter(pk=contact.pk).update(
+        email=address, name="Erased contact", company="", job_title="", country="", phone=""
+    )
+    Contact.objects.filter(pk=contact.pk).update(erased_at=now)
+    _admin_log_erase(contact)
+    transaction.on_commit(lambda: private_files_delete(files))
+    logger.info("contact %s erased: %s", contact.pk, counts)
+    return counts
+
+
+def _admin_log_erase(contact: Contact) -> None:
+    """The admin's history stores each object's name as it was ("Maria Lopez <maria@…>")."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    for model, ids in (
+        (Contact, [contact.pk]),
+        (SampleRequest, contact.sample_requests.values_list("pk", flat=True)),
+        (Enquiry, contact.enquiries.values_list("pk", flat=True)),
+    ):
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(model),
+            object_id__in=[str(pk) for pk in ids],
+        ).update(object_repr=ERASED)
+
+
+def _emails_erase(contact, address, now, files) -> int:
+    rows = contact_emails(contact=contact) | OutboundEmail.objects.filter(
+        reply_to__iexact=contact.email
+    )
+    rows = rows | _lead_emails(contact)
+    files += [path for path in rows.values_list("attachment_path", flat=True) if path]
+    # Still queued: never sent (its job finds it failed and does nothing).
+    rows.filter(status=OutboundEmail.Status.QUEUED).update(
+        status=OutboundEmail.Status.FAILED, last_error="Not sent: the person's data was erased."
+    )
+    count = rows.update(
+        subject=ERASED, body_text="", body_html="", attachment_path="", body_removed_at=now
+    )
+    # Last: the rows were found by these addresses.
+    rows.filter(reply_to__iexact=contact.email).update(reply_to="")
+    rows.filter(to__iexact=contact.email).update(to=address)
+    return count
+
+
+def _lead_emails(contact):
+    """Emails about the person's leads and orders (the sales notices quote their details)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    related = Q(pk__in=[])
+    for model, ids in (
+        (SampleRequest, contact.sample_requests.values_list("pk", flat=True)),
+        (Enquiry, contact.enquiries.values_list("pk", flat=True)),
+        (Order, contact.orders.values_list("pk", flat=True)),
+    ):
+        kind = ContentType.objects.get_for_model(model)
+        related |= Q(related_type=kind, related_id__in=[str(pk) for pk in ids])
+    return OutboundEmail.objects.filter(related)
+
+
+def _sample_requests_erase(contact, address, files) -> int:
+    requests = contact.sample_requests.all()
+    files += [path for path in requests.values_list("file_path", flat=True) if path]
+    requests.filter(
+        status__in=(SampleRequest.Status.RECEIVED, SampleRequest.Status.PDF_READY)
+    ).update(status=SampleRequest.Status.FAILED, error="Not sent: the person's data was erased.")
+    return requests.update(
+        email=address,
+        name="Erased",
+        company="",
+        job_title="",
+        country="",
+        phone="",
+        message="",
+        ip=None,
+        user_agent="",
+        file_path="",
+        utm_term="",
+        utm_content="",
+        utm_id="",
+        landing_page="",
+        referrer="",
+    )
+
+
+def _enquiries_erase(contact, now, files) -> int:
+    enquiries = contact.enquiries.all()
+    replies = EnquiryReply.objects.filter(enquiry__in=enquiries)
+    files += [path for path in replies.values_list("sample_path", flat=True) if path]
+    replies.filter(status=EnquiryReply.Status.PREPARING).update(
+        status=EnquiryReply.Status.FAILED, last_error="Not sent: the person's data was erased."
+    )
+    replies.update(subject=ERASED, body=ERASED, sample_path="", purchase_url="")
+    replies.filter(quoted_price__isnull=False, quote_revoked_at__isnull=True).update(
+        quote_revoked_at=now
+    )
+    Enquiry.history.model.objects.filter(id__in=enquiries.values("pk")).update(staff_notes="")
+    return enquiries.update(
+        question=ERASED,
+        staff_notes="",
+        name="",
+        company="",
+        job_title="",
+        country="",
+        phone="",
+        ip="",
+        user_agent="",
+        utm_term="",
+        utm_content="",
+        utm_id="",
+        landing_page="",
+        referrer="",
+    )
+
+
+def _orders_erase(contact, address, now, files) -> int:
+    """Accounting keeps the order (reference, report, licence, amounts, dates, Stripe ids:
+    the person's data at Stripe is erased in Stripe's dashboard); nothing names the buyer."""
+    orders = contact.orders.all()
+    deliverables = Deliverable.objects.filter(order__in=orders)
+    files += list(deliverables.values_list("path", flat=True))
+    deliverables.delete()
+    DownloadLink.objects.filter(order__in=orders, revoked_at__isnull=True).update(
+        revoked_at=now, revoke_reason=DownloadLink.RevokeReason.STAFF
+    )
+    DownloadLog.objects.filter(order__in=orders).update(ip="", user_agent="")
+    StripeEvent.objects.filter(order__in=orders).update(payload={})
+    for order in orders:
+        for event in order.events.exclude(message=""):
+            message = _without(event.message, contact)
+            if message != event.message:
+                type(event).objects.filter(pk=event.pk).update(message=message)
+    return orders.update(
+        buyer_email=address,
+        buyer_name="",
+        buyer_company="",
+        buyer_vat_id="",
+        landing_page="",
+        referrer="",
+    )
+
+
+def _without(text: str, contact: Contact) -> str:
+    for value in (contact.email, contact.name, contact.company):
+        if value:
+            text = text.replace(value, "[erased]")
+    return text
+
+
+def private_files_delete(paths) -> int:
+    """Delete personalised PDFs from private storage; a file already gone is fine, any other
+    failure is logged (by id-free path) and the rest carry on."""
+    storage, deleted = storages["private"], 0
+    for path in set(paths):
+        try:
+            if storage.exists(path):
+                storage.delete(path)
+                deleted += 1
+        except OSError:
+            logger.exception("could not delete a personalised PDF from private storage")
+    return deleted

@@ -1,0 +1,163 @@
+"""A buyer's download token stays secret: Sales never read it in the mail log, no log line
+carries it, and a link that stopped working (expired, used up, revoked) never works again,
+whatever staff press."""
+
+import io
+import logging
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from enquiries.models import OutboundEmail
+from reports.models import DownloadLink, Order
+from reports.services import downloads, refunds
+from tests.factories import LicenceFactory
+from tests.reports.orders_support import fulfilled_order, path_of
+from tests.support.staff import sales_member, superuser
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def delivered():
+    """A fulfilled order whose link was emailed the way fulfilment does it."""
+    order, _ = fulfilled_order(LicenceFactory(kind="single").report)
+    link = downloads.download_link_send(order=order, first=True)
+    email = OutboundEmail.objects.get(template="reports/email/order_download_link")
+    url = next(word for word in email.body_text.split() if "/download/" in word)
+    return order, link, email, path_of(url)
+
+
+def token_of(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+# --- The mail log ----------------------------------------------------------------------------
+
+
+def test_sales_see_that_a_download_email_was_sent_but_not_its_body(client, delivered):
+    _order, _link, email, path = delivered
+    client.force_login(sales_member())
+    page = client.get(f"/admin/enquiries/outboundemail/{email.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert email.subject in html and "Withheld" in html
+    assert token_of(path) not in html and "/download/" not in html
+
+
+def test_staff_who_may_change_orders_see_the_body(client, delivered):
+    _order, _link, email, _path = delivered
+    client.force_login(superuser())
+    html = client.get(f"/admin/enquiries/outboundemail/{email.pk}/change/").content.decode()
+    assert "Withheld" not in html and "Download it here" in html
+
+
+def test_other_emails_stay_readable_to_sales(client):
+    from enquiries.services.mail import email_queue
+
+    email = email_queue(to="jane@acme.example", template="tests/email/test_message", context={})
+    client.force_login(sales_member())
+    html = client.get(f"/admin/enquiries/outboundemail/{email.pk}/change/").content.decode()
+    assert "Withheld" not in html and email.body_text.split()[0] in html
+
+
+# --- Logs ------------------------------------------------------------------------------------
+
+
+def test_the_410_of_an_expired_link_is_logged_without_its_token(client, delivered, caplog):
+    order, _link, _email, path = delivered
+    DownloadLink.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert client.get(path).status_code == 410
+    assert f"/download/{order.reference}/[redacted]" in caplog.text
+    assert token_of(path) not in caplog.text
+    assert all(token_of(path) not in repr(getattr(r, "request", "")) for r in caplog.records)
+
+
+@pytest.mark.parametrize("logger_name", ["django.server", "gunicorn.access", "django.request"])
+def test_request_lines_are_redacted_for_every_handler(logger_name):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        logger.warning(
+            '"%s" %s',
+            "GET /download/SMO-2026-000001/s3cr3t.s1gn/renew?x=1 HTTP/1.1",
+            "410",
+        )
+        logger.warning("GET /enquiry/sample/st4tus /purchase/1?quote=q.u.o.t.e&licence=multi")
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    for secret in ("s3cr3t", "s1gn", "st4tus", "q.u.o.t.e"):
+        assert secret not in written
+    assert "/download/SMO-2026-000001/[redacted]/renew" in written
+    assert "licence=multi" in written
+
+
+def test_the_configured_handlers_redact_urls_from_any_logger():
+    """Records from our own loggers reach the handlers LOGGING configured on the root."""
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+    assert handlers, "LOGGING configures a console handler on the root logger"
+    handler = handlers[0]
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        logging.getLogger("reports.anything").warning("see /download/SMO-1/t0ken.sig")
+    finally:
+        handler.setStream(previous)
+    assert "t0ken" not in stream.getvalue() and "[redacted]" in stream.getvalue()
+
+
+# --- "Extend" never revives a link ------------------------------------------------------------
+
+
+def extend_as_staff(client, order):
+    client.force_login(superuser())
+    return client.post(f"/admin/reports/order/{order.pk}/extend/", follow=True)
+
+
+def test_extend_leaves_an_expired_link_expired(client, delivered):
+    order, link, _email, path = delivered
+    DownloadLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    page = extend_as_staff(client, order)
+    assert "stay closed" in page.content.decode()
+    assert client.get(path).status_code == 410
+    assert not order.events.filter(kind="link_extended").exists()
+
+
+def test_extend_leaves_a_used_up_link_used_up(client, delivered):
+    order, link, _email, path = delivered
+    DownloadLink.objects.filter(pk=link.pk).update(download_count=link.max_downloads)
+    extend_as_staff(client, order)
+    link.refresh_from_db()
+    assert downloads.download_link_state(link=link) == downloads.LinkState.EXHAUSTED
+    assert client.get(path).status_code == 410
+
+
+@pytest.mark.parametrize("withdraw", ["refund", "dispute"])
+def test_extend_leaves_a_revoked_link_revoked(client, delivered, withdraw):
+    order, link, _email, path = delivered
+    if withdraw == "refund":
+        refunds.order_refund_record(order=order, amount_refunded=390000, fully=True)
+    else:
+        refunds.order_dispute_record(order=order, dispute={"id": "dp_1"})
+    extend_as_staff(client, order)
+    # Even with the order put back to fulfilled by hand, the revoked link stays revoked.
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.FULFILLED)
+    extend_as_staff(client, order)
+    link.refresh_from_db()
+    assert link.revoked_at is not None
+    assert client.get(path).status_code == 410
+
+
+def test_extend_renews_the_live_link(client, delivered):
+    order, link, _email, path = delivered
+    DownloadLink.objects.filter(pk=link.pk).update(expires_at=timezone.now() + timedelta(hours=1))
+    extend_as_staff(client, order)
+    link.refresh_from_db()
+    assert link.expires_at > timezone.now() + timedelta(days=6)
+    assert client.get(path).status_code == 200
+    assert order.events.filter(kind="link_extended").count() == 1
