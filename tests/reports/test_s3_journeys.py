@@ -1,6 +1,6 @@
 """The journeys that touch PDFs, with private storage in an S3 bucket (moto's server mode on
 loopback) shared by the site (this process, and the live server) and a real worker process:
-render, stamp, the sample email with its attachment, a paid download. The worker has its own
+render, stamp, the sample email with its attachment, erasure of a contact, a paid download. The worker has its own
 Redis broker so the session's filesystem-storage worker never takes these tasks."""
 
 import io
@@ -13,6 +13,7 @@ from django.core.files.storage import storages
 from pypdf import PdfReader
 
 from enquiries.models import SampleRequest
+from enquiries.services.privacy import contact_erase
 from reports.models import Deliverable, Order, ReportDocument
 from reports.services.documents import report_documents_refresh
 from reports.services.seed import report_load_seed
@@ -138,6 +139,29 @@ def test_a_sample_request_is_stamped_into_the_bucket_and_emailed_with_the_pdf(
     assert not_written_locally(request.file_path, local_before)
     stamped = s3_server.body(s3_bucket, f"private/{request.file_path}")
     assert stamped == attachment(message).get_content()
+
+
+def test_erasing_a_contact_deletes_their_stamped_sample_from_the_bucket(
+    client, s3_site, s3_server, s3_bucket, mailbox
+):
+    report = rendered_report(s3_site)
+    assert post_sample_request(client, report, name="Erase Me").status_code == 302
+    mailbox.wait_for(1, to="jane.doe@acme-pharma.example", timeout=90)
+    request = wait_until(
+        lambda: SampleRequest.objects.filter(status=SampleRequest.Status.EMAILED).first(),
+        timeout=60,
+        message=s3_site.tail(),
+    )
+    assert in_bucket(s3_server, s3_bucket, request.file_path)
+
+    done = contact_erase(contact=request.contact)
+    assert done["sample_requests"] == 1
+    assert not in_bucket(s3_server, s3_bucket, request.file_path)
+    request.refresh_from_db()
+    assert request.file_path == "" and "Erase Me" not in request.name
+    # The report's own PDFs stay.
+    for document in ReportDocument.objects.filter(report=report):
+        assert in_bucket(s3_server, s3_bucket, document.file_path)
 
 
 def test_a_buyer_pays_and_downloads_the_copy_stamped_into_the_bucket_through_the_site(
