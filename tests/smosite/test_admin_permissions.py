@@ -40,6 +40,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.reports.orders_support import fulfilled_order, tiny_pdf
+from tests.support.worker import WorkerProcess
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # Standard admin URL names (after "<app>_<model>_") and the page kinds they give.
@@ -145,7 +146,11 @@ def expected_allowed(probe: Probe, who: str) -> bool:
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
     """One object of every registered model (and what their pages need), created once for
-    the module; each test runs in a savepoint inside it and is rolled back."""
+    the module; each test runs in a savepoint inside it and is rolled back. The session's
+    worker (if an earlier test file started it) is left with nothing to do first: a task of
+    that file finishing now would change the rows and files this test compares."""
+    if WorkerProcess.shared is not None:
+        WorkerProcess.shared.quiesce()
     with django_db_blocker.unblock(), transaction.atomic():
         yield _world()
         transaction.set_rollback(True)
@@ -248,17 +253,22 @@ def post_data(probe: Probe) -> dict:
     }
 
 
-def database_state() -> str:
-    """A digest of every row of every model (sessions aside) and of private storage."""
-    digest = hashlib.sha256()
+def database_state() -> dict[str, str]:
+    """A digest of every model's rows (sessions aside) and of private storage, by name, so a
+    difference says where it is."""
+    state = {}
     for model in sorted(apps.get_models(), key=lambda m: m._meta.label):
         if model is Session:
             continue
+        digest = hashlib.sha256()
         for row in model._default_manager.order_by("pk").values_list():
             digest.update(repr(row).encode())
-    for folder, _dirs, files in sorted(os.walk(settings.VAR_DIR / "private")):
-        digest.update(f"{folder}:{sorted(files)}".encode())
-    return digest.hexdigest()
+        state[model._meta.label] = digest.hexdigest()[:16]
+    files = hashlib.sha256()
+    for folder, _dirs, names in sorted(os.walk(settings.VAR_DIR / "private")):
+        files.update(f"{folder}:{sorted(names)}".encode())
+    state["private storage"] = files.hexdigest()[:16]
+    return state
 
 
 @pytest.mark.parametrize("who", ["sales", "superuser"])
