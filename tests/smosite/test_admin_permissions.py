@@ -21,6 +21,7 @@ from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import transaction
+from django.test import override_settings
 from django.urls import URLPattern, reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -144,7 +145,19 @@ def expected_allowed(probe: Probe, who: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker):
+def own_private_storage(tmp_path_factory):
+    """Private storage in a folder of this module's own: the files compared are the ones the
+    site's requests here could touch, not those of a worker or server another test file left
+    finishing its work (CI saw the shared folder change under a refused GET)."""
+    location = tmp_path_factory.mktemp("private")
+    private = {**settings.STORAGES["private"]}
+    private["OPTIONS"] = {**private.get("OPTIONS", {}), "location": str(location)}
+    with override_settings(STORAGES={**settings.STORAGES, "private": private}):
+        yield location
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, own_private_storage):
     """One object of every registered model (and what their pages need), created once for
     the module; each test runs in a savepoint inside it and is rolled back. The session's
     worker (if an earlier test file started it) is left with nothing to do first: a task of
@@ -265,7 +278,7 @@ def database_state() -> dict[str, str]:
             digest.update(repr(row).encode())
         state[model._meta.label] = digest.hexdigest()[:16]
     files = hashlib.sha256()
-    for folder, _dirs, names in sorted(os.walk(settings.VAR_DIR / "private")):
+    for folder, _dirs, names in sorted(os.walk(storages["private"].location)):
         files.update(f"{folder}:{sorted(names)}".encode())
     state["private storage"] = files.hexdigest()[:16]
     return state
