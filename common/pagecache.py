@@ -7,8 +7,9 @@ CSRF, authentication or the database are touched.
 
 - **Who gets a cached page**: GET/HEAD requests without a session cookie and without a
   messages cookie. Staff (logged in) always carry a session, so they never see one.
-- **What is stored**: 200 answers of opted-in views that set no cookie and used no CSRF
-  token (a token is personal; caching one would break other visitors' forms).
+- **What is stored**: 200 answers of opted-in views that set no cookie, used no CSRF
+  token (a token is personal; caching one would break other visitors' forms) and no
+  Content-Security-Policy nonce (each answer's policy names a fresh one).
 - **Two tiers**: each web process keeps the pages it served last in its own memory
   (`PAGE_CACHE_LOCAL_ENTRIES`); a page missing there comes from the shared cache, and only a
   page missing in both is rendered.
@@ -56,6 +57,7 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache as shared_cache
 from django.db import transaction
 from django.http import HttpResponse
+from django.middleware.csp import get_nonce
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
 
@@ -189,6 +191,9 @@ class PageCacheMiddleware:
             and not response.streaming
             and not response.cookies
             and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+            # A page that used the request's CSP nonce: the next answer's policy names
+            # another nonce, so its inline scripts would be blocked (and a nonce is single-use).
+            and not get_nonce(request)
             and vary <= ALLOWED_VARY
             and not any(word in cache_control for word in ("private", "no-store", "no-cache"))
         )

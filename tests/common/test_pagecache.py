@@ -349,6 +349,22 @@ def test_a_shared_view_that_put_a_csrf_token_in_its_page_is_not_stored(settings)
     assert urls_pagecache.calls == ["token", "plain", "token"]
 
 
+def test_a_shared_view_that_used_the_csp_nonce_is_not_stored(settings):
+    """A stored page would carry a nonce the next answer's policy does not name: its inline
+    script would be blocked (and a nonce must never be reused)."""
+    from tests.common import urls_pagecache
+
+    settings.ROOT_URLCONF = "tests.common.urls_pagecache"
+    urls_pagecache.calls.clear()
+    nonces = []
+    for _ in range(2):
+        response = Client().get("/nonce-page")
+        nonce = response.content.decode().split('nonce="')[1].split('"')[0]
+        assert f"'nonce-{nonce}'" in response["Content-Security-Policy"]
+        nonces.append(nonce)
+    assert urls_pagecache.calls == ["nonce", "nonce"] and nonces[0] != nonces[1]
+
+
 # --- The generation watch: no Redis round trip per hit, and it survives a Redis restart ------
 
 

@@ -1,6 +1,8 @@
-"""Two shareable views for the page cache's tests: one puts a CSRF token in its page."""
+"""Shareable views for the page cache's tests: one puts a CSRF token in its page, one the
+request's Content-Security-Policy nonce."""
 
 from django.http import HttpResponse
+from django.middleware.csp import get_nonce
 from django.middleware.csrf import get_token
 from django.urls import path
 
@@ -21,4 +23,14 @@ def plain_page(request):
     return HttpResponse("the same for everyone")
 
 
-urlpatterns = [path("token-page", token_page), path("plain-page", plain_page)]
+@page_cache_public
+def nonce_page(request):
+    calls.append("nonce")
+    return HttpResponse(f'<script nonce="{get_nonce(request)}">1</script>')
+
+
+urlpatterns = [
+    path("token-page", token_page),
+    path("plain-page", plain_page),
+    path("nonce-page", nonce_page),
+]
