@@ -413,7 +413,9 @@ class Site:
 
 
 def gunicorn_command(module: str, port: int, workers: int) -> list[str]:
-    """The same flags for the site and for the bare baseline: sync workers, no access log."""
+    """The same command for the site and for the bare baseline: sync workers, and
+    ./gunicorn.conf.py, which gunicorn reads by itself, as production does (its access log
+    included)."""
     return [
         sys.executable,
         "-m",
