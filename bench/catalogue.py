@@ -237,13 +237,17 @@ class Bench:
         self.processes = []
 
     def run_web(self) -> None:
-        """Every server at once (they start in parallel): the big database with the search
-        cache on and (unless --quick) off, and the one-report database."""
+        """Every server at once (they start in parallel): the big database with the caches
+        on and (unless --quick) off, and the one-report database. "Off" is both the search
+        cache and the page cache: with the page cache on, every search after the first is a
+        stored page whatever the search cache says."""
         cached = self.serve(self.big_url)
         uncached = (
             None
             if self.args.quick
-            else self.serve(self.big_url, CATALOGUE_SEARCH_CACHE_SECONDS="0")
+            else self.serve(
+                self.big_url, CATALOGUE_SEARCH_CACHE_SECONDS="0", PAGE_CACHE_SECONDS="0"
+            )
         )
         one = self.serve(self.one_url)
         self.wait_for(*[base for base in (cached, uncached, one) if base])
