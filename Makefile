@@ -112,7 +112,7 @@ test: system-deps-test install
 	  CACHE_URL=$${CACHE_URL:-$(TEST_CACHE_URL)} \
 	  $(RUN) pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
-# Every benchmark, one table, written to docs/benchmarks.md (about 15 minutes). Databases
+# Every benchmark, one table, written to docs/benchmarks.md (about 10 minutes). Databases
 # are made beside DATABASE_URL's (<name>_bench_<module>); Redis, gunicorn, the worker, SMTP
 # and the Stripe test server are started on free loopback ports and stopped at the end.
 bench: install
