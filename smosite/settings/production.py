@@ -26,9 +26,11 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET")
 if not env.str("EMAIL_URL", default=""):
     raise ImproperlyConfigured("Set EMAIL_URL: production does not write mail to files.")
+# Plain text is allowed only to this machine: nothing on the network can read it there.
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _smtp = MAILERS["default"]["OPTIONS"]  # noqa: F405
 _smtp_clear = not (_smtp.get("use_tls") or _smtp.get("use_ssl"))
-if _smtp.get("password") and _smtp_clear and _smtp["host"] not in ("127.0.0.1", "::1", "localhost"):
+if _smtp.get("password") and _smtp_clear and _smtp["host"] not in _LOOPBACK:
     raise ImproperlyConfigured(
         "EMAIL_URL sends an SMTP password without TLS: use smtp+tls://, smtps:// or ?tls=True."
     )
@@ -36,8 +38,7 @@ if _smtp.get("password") and _smtp_clear and _smtp["host"] not in ("127.0.0.1", 
 # plain HTTP (they carry download tokens) except on loopback (the benchmarks' servers).
 SITE_URL = env.str("SITE_URL").rstrip("/")
 _site = urllib.parse.urlsplit(SITE_URL)
-_loopback = _site.scheme == "http" and _site.hostname in ("127.0.0.1", "::1", "localhost")
-if _site.scheme != "https" and not _loopback:
+if _site.scheme != "https" and not (_site.scheme == "http" and _site.hostname in _LOOPBACK):
     raise ImproperlyConfigured("SITE_URL must be the site's https:// address.")
 if STRIPE_SECRET_KEY.startswith("sk_test_") and not env.bool("STRIPE_ALLOW_TEST_KEYS", False):
     raise ImproperlyConfigured("A Stripe test key in production; set STRIPE_ALLOW_TEST_KEYS=1.")
