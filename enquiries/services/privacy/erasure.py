@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 
 
 ERASED = "(erased)"
+# The error left on an email, a sample request or a reply that erasure stopped from going out.
+NOT_SENT = "Not sent: the person's data was erased."
 
 
 def erased_address(contact: Contact) -> str:
@@ -71,7 +73,7 @@ def _emails_erase(contact, address, now, files) -> int:
     files += [path for path in rows.values_list("attachment_path", flat=True) if path]
     # Still queued: never sent (its job finds it failed and does nothing).
     rows.filter(status=OutboundEmail.Status.QUEUED).update(
-        status=OutboundEmail.Status.FAILED, last_error="Not sent: the person's data was erased."
+        status=OutboundEmail.Status.FAILED, last_error=NOT_SENT
     )
     count = rows.update(
         subject=ERASED, body_text="", body_html="", attachment_path="", body_removed_at=now
@@ -102,7 +104,7 @@ def _sample_requests_erase(contact, address, files) -> int:
     files += [path for path in requests.values_list("file_path", flat=True) if path]
     requests.filter(
         status__in=(SampleRequest.Status.RECEIVED, SampleRequest.Status.PDF_READY)
-    ).update(status=SampleRequest.Status.FAILED, error="Not sent: the person's data was erased.")
+    ).update(status=SampleRequest.Status.FAILED, error=NOT_SENT)
     return requests.update(
         email=address,
         name="Erased",
@@ -127,7 +129,7 @@ def _enquiries_erase(contact, now, files) -> int:
     replies = EnquiryReply.objects.filter(enquiry__in=enquiries)
     files += [path for path in replies.values_list("sample_path", flat=True) if path]
     replies.filter(status=EnquiryReply.Status.PREPARING).update(
-        status=EnquiryReply.Status.FAILED, last_error="Not sent: the person's data was erased."
+        status=EnquiryReply.Status.FAILED, last_error=NOT_SENT
     )
     replies.update(subject=ERASED, body=ERASED, sample_path="", purchase_url="")
     replies.filter(quoted_price__isnull=False, quote_revoked_at__isnull=True).update(
