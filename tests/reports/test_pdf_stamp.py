@@ -3,11 +3,13 @@ base document (pages, bookmarks, links) at about the same size."""
 
 import io
 import logging
+import re
+import subprocess
 from datetime import date
 
 import pytest
 from django.core.files.storage import storages
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
 
 from reports.models import ReportDocument
 from reports.pdf.render import document_render
@@ -93,3 +95,68 @@ def test_visitor_values_are_literal_text_and_fetch_nothing(caplog):
     assert len(pages) == ReportDocument.objects.get(report=report, kind="sample").page_count
     assert all(stamp in normalise(text) for text in pages)
     assert PdfReader(io.BytesIO(copy)).metadata["/Subject"] == stamp
+
+
+def test_every_copy_is_one_complete_pdf_whose_cross_references_point_at_their_objects(full):
+    """Copies are written from a template prepared once per base (reports/pdf/stamp.py): the
+    cross-reference table is ours, so every entry is checked, and poppler reads the copy
+    without a complaint."""
+    first = pdf_stamp(base=full, text="Prepared for Jane Doe, Acme — 1 May 2025", metadata={})
+    second = pdf_stamp(base=full, text="Prepared for Ana, Beta — 2 June 2025", metadata={})
+
+    for copy in (first.pdf, second.pdf):
+        reader = PdfReader(io.BytesIO(copy), strict=True)
+        assert copy.count(b"%%EOF") == 1 and copy.count(b"\ntrailer\n") == 1  # not incremental
+        for number, offset in _xref(copy).items():
+            assert copy[offset:].startswith(f"{number} 0 obj".encode()), number
+        assert len(reader.pages) == first.page_count
+        info = subprocess.run(["pdfinfo", "-"], input=copy, capture_output=True, check=True)
+        assert info.stderr == b"", info.stderr
+    assert first.pdf != second.pdf
+    assert _trailer_id(first.pdf)[0] == _trailer_id(second.pdf)[0]  # the same document…
+    assert _trailer_id(first.pdf)[1] != _trailer_id(second.pdf)[1]  # …in another copy
+
+
+def test_copy_metadata_is_the_base_information_with_the_copy_own_entries(full):
+    base_info = PdfReader(io.BytesIO(full)).metadata
+    stamped = pdf_stamp(
+        base=full, text="Licensed to Zoë Ünal", metadata={"/Subject": "Licensed to Zoë Ünal"}
+    )
+    info = PdfReader(io.BytesIO(stamped.pdf)).metadata
+    assert info["/Subject"] == "Licensed to Zoë Ünal"
+    assert info["/Title"] == base_info["/Title"] and info["/Producer"] == base_info["/Producer"]
+
+
+def test_each_page_size_gets_its_own_stamp_and_pages_without_content_are_stamped_too():
+    writer = PdfWriter()
+    writer.add_blank_page(width=595.28, height=841.89)  # A4, no content stream at all
+    writer.add_blank_page(width=612, height=792)  # US Letter
+    writer.add_blank_page(width=595.28, height=841.89)
+    base = io.BytesIO()
+    writer.write(base)
+
+    stamped = pdf_stamp(base=base.getvalue(), text="Prepared for Mixed Sizes", metadata={})
+
+    reader = PdfReader(io.BytesIO(stamped.pdf), strict=True)
+    assert [normalise(t) for t in pdf_pages_text(stamped.pdf)] == ["Prepared for Mixed Sizes"] * 3
+    forms = [
+        page["/Resources"]["/XObject"][name].indirect_reference.idnum
+        for page in reader.pages
+        for name in page["/Resources"]["/XObject"]
+    ]
+    assert forms[0] == forms[2] != forms[1]
+
+
+def _xref(pdf: bytes) -> dict[int, int]:
+    start = int(re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", pdf)[1])
+    lines = pdf[start:].split(b"\n")
+    count = int(lines[1].split()[1])
+    return {
+        number: int(line.split()[0])
+        for number, line in enumerate(lines[2 : 2 + count])
+        if line.split()[2] == b"n"
+    }
+
+
+def _trailer_id(pdf: bytes) -> list[bytes]:
+    return [bytes(part.original_bytes) for part in PdfReader(io.BytesIO(pdf)).trailer["/ID"]]
