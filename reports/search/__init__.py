@@ -236,7 +236,9 @@ def _facets(params: SearchParams, counts: dict) -> list[Facet]:
 
 def category_choices(*, using: str = "default", generation: str | None = None) -> list[dict]:
     """Every category with published or upcoming reports and how many (the search form's
-    list), cached like searches: counting the whole catalogue on every visit is the cost."""
+    list). Cached apart from searches (CATALOGUE_COUNTS_CACHE_SECONDS), under the same
+    generation: it is the same beside every search, and counting the whole catalogue on
+    every visit is the cost."""
     key = f"catalogue-categories:{generation or catalogue_generation(using=using)}"
     choices = _cache_get(key)
     if choices is None:
@@ -244,7 +246,7 @@ def category_choices(*, using: str = "default", generation: str | None = None) -
             {"slug": c.slug, "name": c.name, "count": c.public_reports}
             for c in category_list_public().using(using)
         ]
-        _cache_set(key, choices)
+        _cache_set(key, choices, settings.CATALOGUE_COUNTS_CACHE_SECONDS)
     return choices
 
 
@@ -265,8 +267,11 @@ def _cache_get(key: str):
         return None
 
 
-def _cache_set(key: str, value) -> None:
+def _cache_set(key: str, value, seconds: int | None = None) -> None:
+    seconds = settings.CATALOGUE_SEARCH_CACHE_SECONDS if seconds is None else seconds
+    if seconds <= 0:
+        return
     try:
-        cache.set(key, value, settings.CATALOGUE_SEARCH_CACHE_SECONDS)
+        cache.set(key, value, seconds)
     except Exception:  # noqa: BLE001
         logger.warning("search cache unreachable; result not kept", exc_info=True)

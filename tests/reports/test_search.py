@@ -12,11 +12,14 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reports.models import Report
-from reports.search import SearchParams, catalogue_search
+from reports.search import SearchParams, catalogue_search, category_choices
 from reports.services.imports import Record, reports_import
+from reports.services.search_index import catalogue_changed
 from tests.factories import (
     CategoryFactory,
     RegionFactory,
@@ -206,6 +209,30 @@ def test_facet_counts_follow_the_search_and_the_other_facets():
     assert facets["year"] == {"2025": 2, "2024": 1}
     # Its own facet is counted without its own filter: the other categories stay choosable.
     assert facets["category"] == {"medical-devices": 3, "healthcare-services": 1}
+
+
+def test_the_category_list_is_counted_once_per_catalogue_change_even_with_searches_uncached(
+    settings, django_capture_on_commit_callbacks
+):
+    """Its counts span the whole catalogue and are the same beside every search: they stay
+    cached (CATALOGUE_COUNTS_CACHE_SECONDS) when searches are not, until the catalogue changes."""
+    settings.CATALOGUE_SEARCH_CACHE_SECONDS = 0
+    faceted_catalogue()
+
+    def counted() -> tuple[dict, int]:
+        with CaptureQueriesContext(connection) as queries:
+            choices = {c["slug"]: c["count"] for c in category_choices()}
+        return choices, sum("public_reports" in q["sql"] for q in queries.captured_queries)
+
+    assert counted() == ({"medical-devices": 3, "healthcare-services": 1}, 1)
+    assert counted() == ({"medical-devices": 3, "healthcare-services": 1}, 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        ReportFactory(category=CategoryFactory(name="Diagnostics", slug="diagnostics"))
+    assert counted() == ({"medical-devices": 3, "healthcare-services": 1, "diagnostics": 1}, 1)
+    settings.CATALOGUE_COUNTS_CACHE_SECONDS = 0
+    with django_capture_on_commit_callbacks(execute=True):
+        catalogue_changed()
+    assert counted()[1] == 1 and counted()[1] == 1  # 0: never kept
 
 
 # --- Pages, links, robots -----------------------------------------------------------------
