@@ -171,30 +171,23 @@ def catalogue_search(
     )
 
 
-def _filtered(reports: QuerySet, params: SearchParams, groups, *, skip: str = "") -> QuerySet:
+def _filtered(reports: QuerySet, params: SearchParams, groups) -> QuerySet:
     if groups:
         reports = matching(reports, groups)
     for name, value in params.filters().items():
-        if name != skip:
-            reports = facets.facet_filter(reports, name, value)
+        reports = facets.facet_filter(reports, name, value)
     return reports
 
 
 def _summary(base: QuerySet, params: SearchParams, words: list[str], *, using: str) -> dict:
     """Everything about a search but its rows: plain data, so it caches."""
     groups = spelling.word_groups(words, using=using) if words else []
-    total = _filtered(base, params, groups).count()
-    counts = {
-        name: [
-            (c.value, c.label, c.count)
-            for c in facets.facet_counts(
-                _filtered(base, params, groups, skip=name),
-                name,
-                limit=settings.CATALOGUE_FACET_LIMIT,
-            )
-        ]
-        for name in facets.FACETS
-    }
+    total, found = facets.facet_summary(
+        matching(base, groups) if groups else base,
+        params.filters(),
+        limit=settings.CATALOGUE_FACET_LIMIT,
+    )
+    counts = {name: [(c.value, c.label, c.count) for c in found[name]] for name in facets.FACETS}
     corrected = ""
     if any(group.alternatives for group in groups):
         corrected = " ".join(

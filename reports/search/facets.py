@@ -1,15 +1,21 @@
 """Facet counts beside the results: category, region, segment, status and edition year.
 Each facet is counted over the current search with every *other* facet's filter applied,
 so its numbers say how many results choosing that value gives (and switching values within
-a facet stays possible)."""
+a facet stays possible).
+
+All of it — the total and every facet — comes from one statement that finds the matches
+once (`facet_summary`): the words' matches become a common table with a true/false column
+per chosen filter, and each count reads that table with the other filters' columns. Finding
+the matches is the cost (the full-text match, or the whole catalogue when browsing); six
+statements found them six times."""
 
 from dataclasses import dataclass
 
 from django.db import connections
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.functions import ExtractYear
 
-from ..models import Region, Report, Segment
+from ..models import Category, Region, Report, Segment
 
 FACETS = ("category", "region", "segment", "status", "year")
 TITLES = {
@@ -30,80 +36,98 @@ class FacetCount:
 
 
 def facet_filter(reports: QuerySet, name: str, value: str) -> QuerySet:
-    """`reports` narrowed to one facet value (Exists, so a report never appears twice)."""
+    """`reports` narrowed to one facet value."""
+    return reports.filter(_chosen(name, value))
+
+
+def _chosen(name: str, value: str):
+    """The condition "this report has `value` for facet `name`" (Exists, so a report with
+    two matching rows is never counted or listed twice)."""
     if name == "category":
-        return reports.filter(category__slug=value)
+        return Q(category__slug=value)
     if name == "status":
-        return reports.filter(status=value)
+        return Q(status=value)
     if name == "year":
-        return reports.filter(edition_date__year=int(value))
+        return Q(edition_date__year=int(value))
     model = Region if name == "region" else Segment
-    return reports.filter(Exists(model.objects.filter(report=OuterRef("pk"), name=value)))
+    return Exists(model.objects.filter(report=OuterRef("pk"), name=value))
 
 
-def facet_counts(reports: QuerySet, name: str, *, limit: int) -> list[FacetCount]:
-    """The `limit` most frequent values of one facet among `reports`, with their counts."""
-    if name == "category":
-        rows = (
-            reports.values("category__slug", "category__name")
-            .annotate(n=Count("pk"))
-            .order_by("-n", "category__name")[:limit]
-        )
-        return [FacetCount(r["category__slug"], r["category__name"], r["n"]) for r in rows]
-    if name == "status":
-        rows = reports.values("status").annotate(n=Count("pk")).order_by("status")
-        return [FacetCount(r["status"], STATUS_LABELS.get(r["status"], ""), r["n"]) for r in rows]
-    if name == "year":
-        rows = (
-            reports.annotate(year=ExtractYear("edition_date"))
-            .values("year")
-            .annotate(n=Count("pk"))
-            .order_by("-year")[:limit]
-        )
-        return [FacetCount(str(r["year"]), str(r["year"]), r["n"]) for r in rows]
-    return _part_counts(Region if name == "region" else Segment, reports, limit)
+# Per facet: the rows it counts (`m` is the matches; `{where}` the other facets' filters).
+# Segment names repeat across a report's two dimensions: DISTINCT counts a report once.
+_COUNTS = {
+    "category": (
+        "SELECT 'category', c.slug, c.name, COUNT(*) FROM m "
+        "JOIN {category} c ON c.id = m.in_category WHERE {where} GROUP BY c.slug, c.name"
+    ),
+    "region": (
+        "SELECT 'region', g.name, g.name, COUNT(*) FROM m "
+        "JOIN {region} g ON g.report_id = m.report WHERE {where} GROUP BY g.name"
+    ),
+    "segment": (
+        "SELECT 'segment', d.name, d.name, COUNT(*) FROM (SELECT DISTINCT s.report_id, s.name "
+        "FROM m JOIN {segment} s ON s.report_id = m.report WHERE {where}) d GROUP BY d.name"
+    ),
+    "status": "SELECT 'status', m.state, m.state, COUNT(*) FROM m WHERE {where} GROUP BY m.state",
+    "year": (
+        "SELECT 'year', CAST(m.edition AS TEXT), '', COUNT(*) FROM m "
+        "WHERE {where} AND m.edition IS NOT NULL GROUP BY m.edition"
+    ),
+}
 
 
-def _part_counts(model, reports: QuerySet, limit: int) -> list[FacetCount]:
-    """Reports per region (or segment) name among `reports`: plain counts, which hash-
-    aggregate (COUNT(DISTINCT …) sorts every row: seconds over a whole catalogue). A region
-    name is unique within its report; a segment name only within its dimension, so a report
-    naming one segment under both dimensions is counted once: `_segment_doubles`."""
-    ids, params = _sql(reports.order_by().values("pk"))
-    table = model._meta.db_table
-    sql = (
-        f"SELECT name, count(*) AS n FROM {table} WHERE report_id IN ({ids}) "  # noqa: S608 - table name and Django's own SQL only
-        "GROUP BY name ORDER BY n DESC, name LIMIT %s"
+def facet_summary(
+    matches: QuerySet, filters: dict[str, str], *, limit: int
+) -> tuple[int, dict[str, list[FacetCount]]]:
+    """(total, counts per facet) for `matches` (the search's words, no facet filter yet)
+    narrowed by `filters`; each facet's `limit` most frequent values (years: the newest)."""
+    chosen = {
+        f"chosen_{name}": ExpressionWrapper(_chosen(name, value), output_field=BooleanField())
+        for name, value in filters.items()
+    }
+    rows = matches.order_by().values(
+        report=F("pk"),
+        in_category=F("category_id"),
+        state=F("status"),
+        edition=ExtractYear("edition_date"),
+        **chosen,
     )
-    with connections[reports.db].cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        counts = dict(cursor.fetchall())
-    if model is Segment and counts:
-        for name, doubles in _segment_doubles(reports, list(counts)).items():
-            counts[name] -= doubles
-    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [FacetCount(name, name, count) for name, count in ordered]
+    compiler = rows.query.get_compiler(using=rows.db)
+    matches_sql, params = compiler.as_sql()
+
+    def where(skip: str = "") -> str:
+        return " AND ".join(["1 = 1", *(f"m.chosen_{n}" for n in filters if n != skip)])
+
+    tables = {
+        "category": Category._meta.db_table,
+        "region": Region._meta.db_table,
+        "segment": Segment._meta.db_table,
+    }
+    parts = [f"SELECT 'total', '', '', COUNT(*) FROM m WHERE {where()}"]  # noqa: S608 - constants only
+    parts += [_COUNTS[name].format(where=where(name), **tables) for name in FACETS]
+    sql = f"WITH m AS ({matches_sql}) " + " UNION ALL ".join(parts)  # noqa: S608 - constants and Django's own SQL only
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    total = next(n for facet, _, _, n in found if facet == "total")
+    counts = {name: [] for name in FACETS}
+    for facet, value, label, n in found:
+        if facet in counts and n:
+            value = str(int(float(value))) if facet == "year" else str(value)
+            counts[facet].append(FacetCount(value, _label(facet, value, label), n))
+    for name, values in counts.items():
+        if name == "status":
+            values.sort(key=lambda c: c.value)
+        elif name == "year":
+            values.sort(key=lambda c: -int(c.value))
+            del values[limit:]
+        else:
+            values.sort(key=lambda c: (-c.count, c.label))
+            del values[limit:]
+    return total, counts
 
 
-def _segment_doubles(reports: QuerySet, names: list[str]) -> dict[str, int]:
-    """Reports among `reports` that list a segment name under both dimensions, per name:
-    a join of the two dimensions' rows for just these names (the name index)."""
-    ids, params = _sql(reports.order_by().values("pk"))
-    table = Segment._meta.db_table
-    marks = ", ".join(["%s"] * len(names))
-    sql = (
-        f"SELECT a.name, count(*) FROM {table} a JOIN {table} b "  # noqa: S608 - table name, placeholders and Django's own SQL only
-        "ON b.report_id = a.report_id AND b.name = a.name "
-        f"WHERE a.dimension = %s AND b.dimension = %s AND a.name IN ({marks}) "
-        f"AND b.name IN ({marks}) AND a.report_id IN ({ids}) GROUP BY a.name"
-    )
-    with connections[reports.db].cursor() as cursor:
-        cursor.execute(
-            sql,
-            [Segment.Dimension.APPLICATION, Segment.Dimension.TYPE, *names, *names, *params],
-        )
-        return dict(cursor.fetchall())
-
-
-def _sql(queryset: QuerySet) -> tuple[str, tuple]:
-    return queryset.query.get_compiler(using=queryset.db).as_sql()
+def _label(facet: str, value, label) -> str:
+    if facet == "status":
+        return STATUS_LABELS.get(value, "")
+    return value if facet == "year" else str(label)

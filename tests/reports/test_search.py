@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from reports.models import Report
+from reports.models import Report, Segment
 from reports.search import SearchParams, catalogue_search, category_choices
 from reports.services.imports import Record, reports_import
 from reports.services.search_index import catalogue_changed
@@ -209,6 +209,21 @@ def test_facet_counts_follow_the_search_and_the_other_facets():
     assert facets["year"] == {"2025": 2, "2024": 1}
     # Its own facet is counted without its own filter: the other categories stay choosable.
     assert facets["category"] == {"medical-devices": 3, "healthcare-services": 1}
+
+
+def test_a_segment_named_under_both_dimensions_counts_its_report_once(client):
+    """"Others" is a common name under both segment dimensions; the facet counts reports."""
+    faceted_catalogue()
+    report = Report.objects.get(title="Pump Market 0")
+    SegmentFactory(report=report, name="Others", dimension=Segment.Dimension.TYPE)
+    SegmentFactory(report=report, name="Others", dimension=Segment.Dimension.APPLICATION)
+
+    result = catalogue_search(SearchParams(q="pump"))
+
+    segments = next(f for f in result.facets if f.name == "segment")
+    others = next(v for v in segments.values if v.value == "Others")
+    assert others.count == 1
+    assert client.get("/?" + others.query).context["page"].paginator.count == 1
 
 
 def test_the_category_list_is_counted_once_per_catalogue_change_even_with_searches_uncached(
