@@ -224,7 +224,10 @@ def _form(overlay: PageObject) -> PdfObject:
 
 def _copy(template: _Template, forms: list[PdfObject], metadata: dict[str, str]) -> bytes:
     numbering = _Numbering(template.next_number)
-    objects = [(number, numbering.relabel(form)) for number, form in zip(template.forms, forms)]
+    objects = [
+        (number, numbering.relabel(form))
+        for number, form in zip(template.forms, forms, strict=True)
+    ]
     info = DictionaryObject(template.info_items)
     info.update({NameObject(k): create_string_object(str(v)) for k, v in metadata.items()})
     objects.append((template.info, info))
@@ -240,7 +243,7 @@ def _copy(template: _Template, forms: list[PdfObject], metadata: dict[str, str])
         out.write(b"\nendobj\n")
     xref = out.tell()
     free = [n for n, offset in enumerate(offsets, start=1) if offset < 0]
-    links = dict(zip([0, *free], [*free, 0]))  # the free list: 0 → first free → … → 0
+    links = dict(zip([0, *free], [*free, 0], strict=True))  # the free list: 0 → first free → … → 0
     out.write(f"xref\n0 {len(offsets) + 1}\n{links[0]:010} 65535 f \n".encode())
     for number, offset in enumerate(offsets, start=1):
         line = f"{offset:010} 00000 n \n" if offset >= 0 else f"{links[number]:010} 00001 f \n"

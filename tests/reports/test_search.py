@@ -212,7 +212,7 @@ def test_facet_counts_follow_the_search_and_the_other_facets():
 
 
 def test_a_segment_named_under_both_dimensions_counts_its_report_once(client):
-    """"Others" is a common name under both segment dimensions; the facet counts reports."""
+    """ "Others" is a common name under both segment dimensions; the facet counts reports."""
     faceted_catalogue()
     report = Report.objects.get(title="Pump Market 0")
     SegmentFactory(report=report, name="Others", dimension=Segment.Dimension.TYPE)
