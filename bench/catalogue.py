@@ -13,9 +13,11 @@ cache.
    a child process: wall time, and its resident memory sampled every half second (peak, and
    a quarter of the way through the run, to show it stays flat).
 2. Search at 16 connections (wrk, --latency): a common word, a rare word, a typo and a facet
-   combination; p50/p99. Each twice: with the search cache cold for every request (the
-   site started with CATALOGUE_SEARCH_CACHE_SECONDS=0: the database's real cost) and warm
-   (the default: what a popular search costs).
+   combination; p50/p99. Each twice: computed on every request (the site started with
+   CATALOGUE_SEARCH_CACHE_SECONDS=0 and PAGE_CACHE_SECONDS=0: the database's real cost; the
+   category list beside every search, counted over the whole catalogue, stays cached as in
+   production, CATALOGUE_COUNTS_CACHE_SECONDS) and with the caches on (the default: what a
+   popular search costs). Then the same search over one connection: the request's own time.
 3. The seed report's page at 16 connections on both databases: requests/s, and the ratio
    of 100,000 reports to one report (measured in the same run).
 4. /sitemap.xml (an index at 100,000 reports) and its first reports file: seconds per
@@ -273,11 +275,16 @@ class Bench:
                 f"{result['p50_ms']:.1f} / {result['p99_ms']:.1f} ms",
                 GOALS["search_p99"],
             )
+            # The 16 connections' last requests are still being answered after wrk stops;
+            # one request of our own waits behind them, so the next run starts on an idle site.
+            requests.get(base + path, timeout=120).raise_for_status()
             alone = wrk(base + path, seconds=max(1, self.args.seconds // 2), connections=1)
             self.row(
                 "search",
                 f"{name} ({label}) one connection p50 / p99 (the request's own time)",
-                f"{alone['p50_ms']:.1f} / {alone['p99_ms']:.1f} ms",
+                f"{alone['p50_ms']:.1f} / {alone['p99_ms']:.1f} ms, {alone['requests']} requests"
+                if alone["requests"]
+                else "no request completed",
             )
             if label == "cached":
                 self.row(
