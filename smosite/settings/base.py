@@ -326,7 +326,7 @@ if max(PDF_RENDER_TIME_LIMIT, JOB_TIME_LIMIT_SECONDS) >= JOB_LEASE_SECONDS:
 # failed, and the first retry delay (doubles).
 PDF_RENDER_MAX_ATTEMPTS = env.int("PDF_RENDER_MAX_ATTEMPTS", default=3)
 PDF_RENDER_RETRY_BACKOFF_SECONDS = env.int("PDF_RENDER_RETRY_BACKOFF_SECONDS", default=30)
-# Parsed base PDFs (and their bytes) each worker process keeps for stamping copies.
+# Base PDFs each worker process keeps, read and prepared for stamping (reports/pdf/stamp.py).
 PDF_STAMP_BASE_CACHE_SIZE = env.int("PDF_STAMP_BASE_CACHE_SIZE", default=4)
 
 # --- Stripe -------------------------------------------------------------------------------
