@@ -2,7 +2,9 @@
 when EMAIL_URL is unset) and SMTP with a connection kept open per worker process."""
 
 import contextlib
+import email.generator
 import email.policy
+import io
 import os
 import select
 import smtplib
@@ -66,6 +68,23 @@ class KeptOpenSMTPBackend(SMTPBackend):
             self.connection = None
         return sent
 
+    def _send(self, email_message):
+        """Django's `_send`, serialising with `_Generator` (same bytes, written at once)."""
+        if not email_message.recipients():
+            return False
+        from_email = self.prep_address(email_message.from_email)
+        recipients = [self.prep_address(addr) for addr in email_message.recipients()]
+        message = email_message.message(policy=email.policy.SMTP)
+        out = io.BytesIO()
+        _Generator(out, mangle_from_=False, policy=message.policy).flatten(message)
+        try:
+            self.connection.sendmail(from_email, recipients, out.getvalue())
+        except smtplib.SMTPException:
+            if not self.fail_silently:
+                raise
+            return False
+        return True
+
     def _key(self) -> tuple:
         return (os.getpid(), self.host, self.port, self.username, self.use_tls, self.use_ssl)
 
@@ -127,3 +146,16 @@ def _answers_noop(connection) -> bool:
         return connection.noop()[0] == 250
     except (smtplib.SMTPException, OSError):
         return False
+
+
+class _Generator(email.generator.BytesGenerator):
+    """The standard generator, writing a part's body in one piece rather than a line at a
+    time: a PDF attachment is thousands of base64 lines, and splitting and writing them one
+    by one took a third of the time of turning a sample email into bytes."""
+
+    def _write_lines(self, lines):
+        # The standard loop splits on \r\n, \r or \n and writes each line followed by the
+        # line separator, then the last piece if it is not empty: the same as replacing
+        # each separator in place.
+        if lines:
+            self.write(lines.replace("\r\n", "\n").replace("\r", "\n").replace("\n", self._NL))

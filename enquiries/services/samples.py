@@ -141,15 +141,18 @@ def sample_request_prepare(*, work: jobs.JobRun) -> None:
 
 def _record_stamped(sample_request: SampleRequest, path: str) -> None:
     """pdf_ready, and the email queued in the same transaction (sent after commit)."""
-    locked = SampleRequest.objects.select_for_update().get(pk=sample_request.pk)
+    locked = (
+        SampleRequest.objects.select_for_update(of=("self",))
+        .select_related("report", "contact")
+        .get(pk=sample_request.pk)
+    )
     if locked.status != Status.RECEIVED:
         return
     locked.file_path = path
     locked.status = Status.PDF_READY
     locked.pdf_ready_at = timezone.now()
     locked.error = ""
-    locked.full_clean()
-    locked.save()
+    locked.save(update_fields=["file_path", "status", "pdf_ready_at", "error", "updated_at"])
     # This already runs in a worker: sending here saves a task hop per sample.
     sample_request_deliver(sample_request=locked, send_here=True)
 
@@ -230,7 +233,7 @@ def sample_request_record_delivery(email: OutboundEmail) -> None:
         locked.status = Status.EMAILED
         locked.emailed_at = email.sent_at
         locked.error = ""
-        locked.save()
+        locked.save(update_fields=["status", "emailed_at", "error", "updated_at"])
     elif email.status == OutboundEmail.Status.FAILED:
         _mark_failed(locked, f"Email not delivered: {email.last_error}")
 

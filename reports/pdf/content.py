@@ -4,6 +4,7 @@ content other than the version it is filed under."""
 
 import hashlib
 import json
+import os
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -94,14 +95,34 @@ def report_content(*, report: Report) -> dict:
 
 
 def sources_digest() -> str:
-    """The PDF templates and stylesheets are part of a version: editing them re-renders."""
-    digest = hashlib.sha256(RENDERER_VERSION.encode())
-    for folder in (TEMPLATE_DIR, STATIC_PDF_DIR):
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                digest.update(str(path.relative_to(folder)).encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """The PDF templates and stylesheets are part of a version: editing them re-renders.
+    Every copy asks, so the files are read again only when one of them was added, removed or
+    written since (their names, sizes and modification times)."""
+    listing = tuple(
+        (folder, name, stat.st_size, stat.st_mtime_ns)
+        for folder in (TEMPLATE_DIR, STATIC_PDF_DIR)
+        for name, stat in _files(folder)
+    )
+    if _digest_cache.get("listing") != listing:
+        digest = hashlib.sha256(RENDERER_VERSION.encode())
+        for folder, name, _, _ in listing:
+            digest.update(name.encode())
+            digest.update((folder / name).read_bytes())
+        _digest_cache.update(listing=listing, digest=digest.hexdigest())
+    return _digest_cache["digest"]
+
+
+_digest_cache: dict = {}
+
+
+def _files(folder: Path) -> list[tuple[str, os.stat_result]]:
+    """(path relative to `folder`, stat) of every file below it, sorted by path."""
+    found = []
+    for directory, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(directory, name)
+            found.append((os.path.relpath(path, folder), os.stat(path)))
+    return sorted(found)
 
 
 def content_hash(content: dict) -> str:

@@ -40,7 +40,8 @@ from pypdf.generic import (
     PdfObject,
     create_string_object,
 )
-from weasyprint import HTML
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
 
 from .fetcher import StaticOnlyURLFetcher, static_base_url
 
@@ -54,12 +55,42 @@ class Stamped:
 
 
 def overlay_render(*, text: str, width: float, height: float, fetcher) -> PdfReader:
-    html = render_to_string(
-        "reports/pdf/stamp.html",
-        {"text": text, "width": round(width, 3), "height": round(height, 3)},
+    """The stamp alone, on one page of the given size. The stylesheet is parsed once per
+    page size and the font configuration made once, per thread: building either per copy
+    cost as much as laying out the stamp (a FontConfiguration loads fontconfig's setup)."""
+    html = render_to_string("reports/pdf/stamp.html", {"text": text})
+    pdf = HTML(string=html, base_url=static_base_url(), url_fetcher=fetcher).write_pdf(
+        stylesheets=[_stamp_css(round(width, 3), round(height, 3))],
+        font_config=_renderer().font_config,
     )
-    pdf = HTML(string=html, base_url=static_base_url(), url_fetcher=fetcher).write_pdf()
     return PdfReader(io.BytesIO(pdf))
+
+
+class _Renderer(threading.local):
+    def __init__(self):
+        self.font_config = FontConfiguration()
+        self.stylesheets: dict[tuple[float, float], CSS] = {}
+
+
+_renderer_local: _Renderer | None = None
+
+
+def _renderer() -> _Renderer:
+    global _renderer_local
+    if _renderer_local is None:
+        _renderer_local = _Renderer()
+    return _renderer_local
+
+
+def _stamp_css(width: float, height: float) -> CSS:
+    """reports/pdf/stamp.css for this page size (a base has one or two sizes)."""
+    renderer = _renderer()
+    css = renderer.stylesheets.get((width, height))
+    if css is None:
+        source = render_to_string("reports/pdf/stamp.css", {"width": width, "height": height})
+        css = CSS(string=source, font_config=renderer.font_config)
+        renderer.stylesheets[(width, height)] = css
+    return css
 
 
 def _stream(writer: PdfWriter, data: bytes) -> IndirectObject:
