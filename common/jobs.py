@@ -124,20 +124,32 @@ def register(
 
 
 def enqueue(
-    name: str, *, target_id: int, delay: int = 0, run_here: bool = False, restart: bool = False
+    name: str,
+    *,
+    target_id: int,
+    delay: int = 0,
+    run_here: bool = False,
+    restart: bool = False,
+    new_target: bool = False,
 ) -> Job:
     """Ask for `name` to be done for `target_id`, in the caller's transaction; published to
     a worker after commit. A job already waiting or running is left as it is (asking twice
     does the work once); a finished one is left alone unless `restart`, which starts it again
     with a fresh attempt budget. `run_here` (for code already in a worker): after commit, run
-    it in this process instead of publishing it, saving a queue hop."""
+    it in this process instead of publishing it, saving a queue hop. `new_target`: the
+    caller inserted the target row in this transaction, so it has no job yet: one INSERT
+    instead of a look-up and an insert in a savepoint."""
     if name not in KINDS:
         raise KeyError(f"unknown job kind {name!r}")
     now = timezone.now()
     due = now + timedelta(seconds=delay)
-    job, created = Job.objects.get_or_create(
-        kind=name, target_id=target_id, defaults={"due_at": due, "dispatched_at": due}
-    )
+    if new_target:
+        job = Job.objects.create(kind=name, target_id=target_id, due_at=due, dispatched_at=due)
+        created = True
+    else:
+        job, created = Job.objects.get_or_create(
+            kind=name, target_id=target_id, defaults={"due_at": due, "dispatched_at": due}
+        )
     if not created:
         if job.state in Job.ACTIVE or not restart:
             return job

@@ -10,7 +10,10 @@ def contact_upsert(*, email: str, **profile) -> Contact:
     later one only fills what is still blank. Anyone can type anyone's address into a
     public form, so an anonymous post never changes a name or company we already have (they
     are stamped on samples staff send); each lead keeps what was typed on it, and staff
-    correct the contact itself in admin."""
+    correct the contact itself in admin.
+
+    The contact comes back locked (SELECT … FOR UPDATE, or our own insert) until the
+    caller's transaction ends."""
     email = email.strip().lower()
     values = {k: v for k, v in profile.items() if k in PROFILE_FIELDS and v}
     try:

@@ -94,7 +94,7 @@ def email_queue(
     try:
         with transaction.atomic():
             email.save()
-            jobs.enqueue(JOB, target_id=email.pk, run_here=send_here)
+            jobs.enqueue(JOB, target_id=email.pk, run_here=send_here, new_target=True)
     except IntegrityError:
         if dedupe_key:  # lost a race with a concurrent call for the same key
             return OutboundEmail.objects.get(dedupe_key=dedupe_key)
