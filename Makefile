@@ -20,9 +20,11 @@ MANAGE := $(RUN) python manage.py
 APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
 	libfontconfig1 fonts-dejavu-core fonts-lato fonts-open-sans
 # What the benchmarks start beside the site: wrk drives the pages, each benchmark runs a
-# redis-server of its own (so do the fault tests), pdftotext checks the stamps (a quick
-# `make bench` runs in `make test`).
-APT_BENCH := wrk redis-server poppler-utils
+# redis-server of its own (so do the fault tests), pdftotext checks the stamps, and the
+# downloads benchmark puts nginx in front as docs/deploy.md does (Debian's package starts no
+# service where policy-rc.d forbids it; the benchmark runs its own nginx on loopback either
+# way). A quick `make bench` runs in `make test`.
+APT_BENCH := wrk redis-server poppler-utils nginx
 APT_TEST := poppler-utils chromium $(APT_BENCH)
 
 # Settings `make test` gives the suite unless the environment already sets them: this

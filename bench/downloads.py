@@ -1,8 +1,10 @@
 """Downloads: a 2 MB stamped PDF streamed to 16 connections, and the report page meanwhile.
 
-    python -m bench.downloads [--quick] [--seconds 10]
+    python -m bench.downloads [--quick] [--seconds 10] [--no-nginx]
 
-On the bench stack (gunicorn with production settings, 2 sync workers): an order is fulfilled
+On the bench stack behind nginx as docs/deploy.md sets it up (gunicorn with production
+settings, 2 sync workers for pages and 2 for /download/, nginx sending the counted file by
+X-Accel-Redirect; --no-nginx: one gunicorn with 2 workers does everything): an order is fulfilled
 with a 2 MB stamped copy of the full report (the real base, padded with an incompressible
 attachment, stamped by reports/pdf/stamp.py) and a download link that allows unlimited
 downloads (32,000). wrk presses its Download button (a POST with the CSRF token, as the link's page
@@ -15,6 +17,7 @@ import re
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -84,13 +87,27 @@ def prepare_download(site: Site) -> tuple[str, int, dict]:
     )
     assert check.status_code == 200 and check.content[:5] == b"%PDF-", check.status_code
     assert b"Licensed to Acme Pharmaceuticals" in check.content or len(check.content) == int(size)
+    assert check.headers["Content-Disposition"].startswith("attachment;"), check.headers
+    assert check.headers["Content-Type"] == "application/pdf", check.headers
+    if site.nginx:
+        # Behind nginx the site itself only counts the download and names the file.
+        path = urlsplit(url).path
+        direct = requests.post(
+            f"http://127.0.0.1:{site.download_port}{path}",
+            data={"csrfmiddlewaretoken": token},
+            cookies=page.cookies,
+            headers={"Referer": url, "Host": urlsplit(url).netloc},
+            timeout=30,
+        )
+        assert direct.headers.get("X-Accel-Redirect", "").startswith(stack.NGINX_PRIVATE)
+        assert direct.content == b"", len(direct.content)
     return url, int(size), {"token": token, "cookie": page.cookies["csrftoken"]}
 
 
-def run(seconds: float) -> tuple[list[dict], dict]:
+def run(seconds: float, nginx: bool = True) -> tuple[list[dict], dict]:
     details: dict = {"load_before": stack.machine_load()}
     extra = {"DOWNLOAD_LINK_MAX_DOWNLOADS": "32000"}  # the field's limit; a 10 s run stays below
-    with Site("downloads", worker_concurrency=1, extra_env=extra) as site:
+    with Site("downloads", worker_concurrency=1, extra_env=extra, nginx=nginx) as site:
         site.seed()
         wait_for_full_base(site)
         url, size, csrf = prepare_download(site)
@@ -144,8 +161,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 s (smoke run)")
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--no-nginx", action="store_true", help="gunicorn alone: pages and downloads share it"
+    )
     args = parser.parse_args()
-    rows, details = run(1 if args.quick else args.seconds)
+    rows, details = run(1 if args.quick else args.seconds, nginx=not args.no_nginx)
     stack.write_rows("downloads", rows, **details)
     for line in rows:
         print(f"{line['measure']}: {line['value']}")

@@ -9,6 +9,7 @@ Figures go to `var/bench/<name>.json` as a list of rows
 import contextlib
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -284,15 +285,21 @@ class Site:
         web_workers: int = 2,
         worker_concurrency: int = 0,
         extra_env: dict | None = None,
+        nginx: bool = False,
+        download_workers: int = 2,
     ):
         self.name = name
+        self.nginx = nginx
+        self.download_workers = download_workers
         self.extra_env = extra_env or {}
         self.web_workers = web_workers
         self.worker_concurrency = worker_concurrency
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         self.processes = Processes(VAR / f"{name}.processes.log")
         self.db_url = database_url(name)
-        self.port = free_port()
+        self.port = free_port()  # where visitors connect: nginx, or gunicorn without it
+        self.web_port = free_port() if nginx else self.port
+        self.download_port = free_port() if nginx else self.port
         self.base = f"http://127.0.0.1:{self.port}"
         self.inbox = Inbox()
         self.smtp = None
@@ -364,6 +371,7 @@ class Site:
             "SITE_URL": self.base,
             "TRUSTED_PROXY_COUNT": "1",  # each simulated visitor may have its own address
             "LOG_LEVEL": "WARNING",
+            **({"DOWNLOAD_ACCEL_REDIRECT": NGINX_PRIVATE} if self.nginx else {}),
             **self.extra_env,
         }
 
@@ -406,7 +414,18 @@ class Site:
         )
 
     def web_start(self) -> None:
-        gunicorn_start(self.processes, "bench.product.wsgi", self.port, self.env, self.web_workers)
+        gunicorn_start(
+            self.processes, "bench.product.wsgi", self.web_port, self.env, self.web_workers
+        )
+        if self.nginx:
+            gunicorn_start(
+                self.processes,
+                "bench.product.wsgi",
+                self.download_port,
+                self.env,
+                self.download_workers,
+            )
+            nginx_start(self)
 
     def seed(self) -> None:
         self.manage("load_seed_report")
@@ -439,6 +458,80 @@ def gunicorn_start(processes: Processes, module: str, port: int, env: dict, work
         return False
 
     wait_for(answers, timeout=60, message=f"gunicorn {module} did not start (see var/bench/)")
+
+
+NGINX_PRIVATE = "/_private/"
+NGINX_CONF = """
+daemon off;
+{user}
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    default_type application/octet-stream;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location {private} {{
+            internal;
+            alias {var}/private/;
+        }}
+        location /download/ {{
+            proxy_pass http://127.0.0.1:{download_port};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Request-ID $request_id;
+        }}
+        location / {{
+            proxy_pass http://127.0.0.1:{web_port};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Request-ID $request_id;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_start(site: "Site") -> None:
+    """nginx in front of the site as docs/deploy.md sets it up: pages go to the web pool,
+    /download/ to a pool of its own (a buyer's downloads never queue landing pages behind
+    them), and a counted download is sent from private storage by nginx (X-Accel-Redirect)."""
+    prefix = site.tmp / "nginx"
+    prefix.mkdir(parents=True, exist_ok=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            prefix=prefix,
+            port=site.port,
+            web_port=site.web_port,
+            download_port=site.download_port,
+            private=NGINX_PRIVATE,
+            var=site.tmp / "var",
+            # As root, nginx's workers would run as nobody, who can't read the benchmark's
+            # private temporary folder; the benchmark's own user can.
+            user=f"user {pwd.getpwuid(os.getuid()).pw_name};" if os.getuid() == 0 else "",
+        )
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    site.processes.start(
+        [nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)]
+    )
+
+    def answers():
+        with contextlib.suppress(requests.RequestException):
+            return requests.get(site.base, timeout=2).status_code < 500
+        return False
+
+    wait_for(answers, timeout=20, message=f"nginx did not start (see {prefix}/error.log)")
 
 
 # --- wrk ---------------------------------------------------------------------------------

@@ -3,12 +3,14 @@ download pages. Thin: each view validates, calls a service, renders or redirects
 
 import logging
 from functools import wraps
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import (
     FileResponse,
     Http404,
+    HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
     JsonResponse,
@@ -16,6 +18,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
+from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -383,12 +386,20 @@ def _download_stream(request, link):
         handle.close()
         raise
     order = link.order
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=f"{order.reference}-{order.report.slug}.pdf",
-        content_type="application/pdf",
-    )
+    filename = f"{order.reference}-{order.report.slug}.pdf"
+    if settings.DOWNLOAD_ACCEL_REDIRECT:
+        # nginx sends the file from its internal location (docs/deploy.md); the worker is
+        # free as soon as the download is counted.
+        handle.close()
+        response = HttpResponse(content_type="application/pdf")
+        response["X-Accel-Redirect"] = settings.DOWNLOAD_ACCEL_REDIRECT + quote(
+            order.deliverable.path
+        )
+        response["Content-Disposition"] = content_disposition_header(True, filename)
+    else:
+        response = FileResponse(
+            handle, as_attachment=True, filename=filename, content_type="application/pdf"
+        )
     response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response

@@ -367,6 +367,17 @@ DELIVERABLE_RETRY_BACKOFF_SECONDS = env.int("DELIVERABLE_RETRY_BACKOFF_SECONDS",
 # A download link's life and download allowance.
 DOWNLOAD_LINK_TTL_DAYS = env.int("DOWNLOAD_LINK_TTL_DAYS", default=7)
 DOWNLOAD_LINK_MAX_DOWNLOADS = env.int("DOWNLOAD_LINK_MAX_DOWNLOADS", default=5)
+# Behind nginx, the URL prefix of an `internal` location aliased to the private storage
+# folder (docs/deploy.md): the site counts a download and answers with X-Accel-Redirect, and
+# nginx sends the file, so a web worker is not held while a buyer's connection takes it.
+# Empty: gunicorn streams the file. Only for private storage on the local filesystem.
+DOWNLOAD_ACCEL_REDIRECT = env.str("DOWNLOAD_ACCEL_REDIRECT", default="")
+if DOWNLOAD_ACCEL_REDIRECT and not (
+    DOWNLOAD_ACCEL_REDIRECT.startswith("/") and DOWNLOAD_ACCEL_REDIRECT.endswith("/")
+):
+    raise ImproperlyConfigured("DOWNLOAD_ACCEL_REDIRECT is a path that starts and ends with /")
+if DOWNLOAD_ACCEL_REDIRECT and STORAGES["private"]["BACKEND"].endswith("S3Storage"):
+    raise ImproperlyConfigured("DOWNLOAD_ACCEL_REDIRECT needs private storage on the filesystem")
 # Fresh links a buyer may request for one order per day (sent only to the purchase email).
 DOWNLOAD_RENEW_LIMIT_PER_DAY = env.int("DOWNLOAD_RENEW_LIMIT_PER_DAY", default=3)
 

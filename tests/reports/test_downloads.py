@@ -5,6 +5,8 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
@@ -49,6 +51,41 @@ def test_download_streams_the_private_file_and_logs_time_ip_and_agent(client, de
     log = DownloadLog.objects.get()
     assert (log.order, log.ip, log.user_agent) == (order, "127.0.0.0", "Mozilla/5.0 Test")
     assert DownloadLink.objects.get().download_count == 1
+
+
+def test_behind_nginx_the_site_counts_the_download_and_nginx_sends_the_file(
+    client, delivered, settings
+):
+    """DOWNLOAD_ACCEL_REDIRECT: the answer names the file and where nginx finds it; the bytes
+    never pass through the web worker. (The downloads benchmark, whose quick run is in this
+    suite, sends the same answer through a real nginx and checks the PDF that arrives.)"""
+    settings.DOWNLOAD_ACCEL_REDIRECT = "/_private/"
+    order, path = delivered
+    order.deliverable.path = "orders/2026/SMO 1/a+b.pdf"
+    storages["private"].save(order.deliverable.path, ContentFile(b"%PDF-1.7 test"))
+    order.deliverable.save()
+    response = download(client, path)
+    assert response.status_code == 200
+    assert response["X-Accel-Redirect"] == "/_private/orders/2026/SMO%201/a%2Bb.pdf"
+    assert response.content == b""
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert f"{order.reference}-{order.report.slug}.pdf" in response["Content-Disposition"]
+    assert response["Cache-Control"] == "private, no-store"
+    assert DownloadLink.objects.get().download_count == 1
+    assert DownloadLog.objects.count() == 1
+
+
+@pytest.mark.parametrize("accel", ["", "/_private/"])
+def test_a_missing_file_is_a_404_and_costs_no_download(client, delivered, settings, accel):
+    settings.DOWNLOAD_ACCEL_REDIRECT = accel
+    order, path = delivered
+    storages["private"].delete(order.deliverable.path)
+    response = download(client, path)
+    assert response.status_code == 404
+    assert "X-Accel-Redirect" not in response
+    assert DownloadLink.objects.get().download_count == 0
+    assert not DownloadLog.objects.exists()
 
 
 @pytest.mark.parametrize(

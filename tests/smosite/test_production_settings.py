@@ -102,3 +102,22 @@ def test_production_requires_a_second_factor_for_staff_unless_turned_off():
     assert production_setting("ADMIN_REQUIRE_2FA", REQUIRED) == "True"
     off = production_setting("ADMIN_REQUIRE_2FA", REQUIRED | {"ADMIN_REQUIRE_2FA": "off"})
     assert off == "False"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DOWNLOAD_ACCEL_REDIRECT": "/_private/"}, None),
+        ({"DOWNLOAD_ACCEL_REDIRECT": "_private"}, "starts and ends with /"),
+        (
+            {"DOWNLOAD_ACCEL_REDIRECT": "/_private/", "PRIVATE_STORAGE_URL": "s3://bucket/pdfs"},
+            "private storage on the filesystem",
+        ),
+    ],
+)
+def test_downloads_through_nginx_need_a_path_and_files_on_disk(env, message):
+    result = load_production_settings(REQUIRED | env)
+    if message is None:
+        assert result.returncode == 0, result.stderr[-2000:]
+    else:
+        assert result.returncode != 0 and message in result.stderr
