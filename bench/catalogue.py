@@ -59,14 +59,6 @@ SEARCHES = {
 GOALS = {"import": "< 300 s", "search_p99": "≤ 50 ms", "ratio": "≥ 0.95", "sitemap": "< 1 s"}
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def database_url(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path="/" + name))
 
@@ -189,7 +181,8 @@ class Bench:
 
     def serve(self, db_url: str, **extra) -> str:
         """Start gunicorn on `db_url`; returns its base URL (see `wait_for`)."""
-        port = free_port()
+        reserved = stack.Reserved()
+        bind, fds = reserved.gunicorn_bind()
         log = open(RUN_DIR / "gunicorn.log", "ab")  # noqa: SIM115 - lives as long as the run
         process = subprocess.Popen(
             [
@@ -197,8 +190,7 @@ class Bench:
                 "-m",
                 "gunicorn",
                 "smosite.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
+                *bind,
                 "--workers",
                 str(self.args.web_workers),
                 "--log-level",
@@ -208,9 +200,10 @@ class Bench:
             cwd=ROOT,
             stdout=log,
             stderr=log,
+            pass_fds=fds,
         )
         self.processes.append(process)
-        return f"http://127.0.0.1:{port}"
+        return f"http://127.0.0.1:{reserved.release()}"
 
     @staticmethod
     def wait_for(*bases: str) -> None:

@@ -44,9 +44,9 @@ def run(seconds: float, connections: int) -> tuple[list[dict], dict]:
     details: dict = {"load_before": stack.machine_load(), "results": {}}
     with stack.Site("pages") as site:
         site.seed()
-        bare_port = stack.free_port()
+        bare_port = stack.Reserved()
         stack.gunicorn_start(site.processes, "bench.bare.wsgi", bare_port, site.env, 2)
-        bare = measure(f"http://127.0.0.1:{bare_port}/", seconds, connections)
+        bare = measure(f"http://127.0.0.1:{bare_port.port}/", seconds, connections)
         results = [("Bare Django view (bench/bare)", bare, "")]
         for label, url, goal in urls(site):
             results.append((label, measure(url, seconds, connections), goal))

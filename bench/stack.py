@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import requests
 
+from tests.support.ports import Reserved, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
 REPORT_NUMBER = 1780960
@@ -34,12 +36,6 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench"
 SECRET_KEY = "bench-secret-key-not-for-production-0123456789-abcdefghijklmnop"  # noqa: S105
 STRIPE_KEY = "sk_test_bench"
 STRIPE_WEBHOOK_SECRET = "whsec_bench"  # noqa: S105 - the Stripe test server
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(check, *, timeout: float, message: str, interval: float = 0.1):
@@ -85,9 +81,15 @@ class Processes:
         self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.started: list[subprocess.Popen] = []
 
-    def start(self, command: list[str], *, env: dict | None = None, cwd=ROOT):
+    def start(self, command: list[str], *, env: dict | None = None, cwd=ROOT, pass_fds=()):
         process = subprocess.Popen(
-            command, env=env, cwd=cwd, stdout=self.log, stderr=self.log, start_new_session=True
+            command,
+            env=env,
+            cwd=cwd,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+            pass_fds=pass_fds,
         )
         self.started.append(process)
         return process
@@ -297,9 +299,14 @@ class Site:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         self.processes = Processes(VAR / f"{name}.processes.log")
         self.db_url = database_url(name)
-        self.port = free_port()  # where visitors connect: nginx, or gunicorn without it
-        self.web_port = free_port() if nginx else self.port
-        self.download_port = free_port() if nginx else self.port
+        # Where visitors connect (nginx, or gunicorn without it), and gunicorn's pools behind
+        # nginx: reserved now, taken over when each server starts (tests/support/ports.py).
+        self.front = Reserved()
+        self.web = Reserved() if nginx else self.front
+        self.downloads = Reserved() if nginx else None
+        self.port = self.front.port
+        self.web_port = self.web.port
+        self.download_port = self.downloads.port if nginx else self.port
         self.base = f"http://127.0.0.1:{self.port}"
         self.inbox = Inbox()
         self.smtp = None
@@ -414,14 +421,12 @@ class Site:
         )
 
     def web_start(self) -> None:
-        gunicorn_start(
-            self.processes, "bench.product.wsgi", self.web_port, self.env, self.web_workers
-        )
+        gunicorn_start(self.processes, "bench.product.wsgi", self.web, self.env, self.web_workers)
         if self.nginx:
             gunicorn_start(
                 self.processes,
                 "bench.product.wsgi",
-                self.download_port,
+                self.downloads,
                 self.env,
                 self.download_workers,
             )
@@ -431,7 +436,7 @@ class Site:
         self.manage("load_seed_report")
 
 
-def gunicorn_command(module: str, port: int, workers: int) -> list[str]:
+def gunicorn_command(module: str, bind: list[str], workers: int) -> list[str]:
     """The same command for the site and for the bare baseline: sync workers, and
     ./gunicorn.conf.py, which gunicorn reads by itself, as production does (its access log
     included)."""
@@ -440,8 +445,7 @@ def gunicorn_command(module: str, port: int, workers: int) -> list[str]:
         "-m",
         "gunicorn",
         module,
-        "--bind",
-        f"127.0.0.1:{port}",
+        *bind,
         "--workers",
         str(workers),
         "--log-level",
@@ -449,10 +453,16 @@ def gunicorn_command(module: str, port: int, workers: int) -> list[str]:
     ]
 
 
-def gunicorn_start(processes: Processes, module: str, port: int, env: dict, workers: int):
-    processes.start(gunicorn_command(module, port, workers), env=env)
+def gunicorn_start(processes: Processes, module: str, reserved: Reserved, env: dict, workers: int):
+    """gunicorn on the reserved port's socket (it inherits it: no moment when another
+    server could take the port)."""
+    bind, fds = reserved.gunicorn_bind()
+    process = processes.start(gunicorn_command(module, bind, workers), env=env, pass_fds=fds)
+    port = reserved.release()
 
     def answers():
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn {module} exited (see var/bench/)")
         with contextlib.suppress(requests.RequestException):
             return requests.get(f"http://127.0.0.1:{port}/", timeout=2).status_code < 500
         return False
@@ -522,6 +532,7 @@ def nginx_start(site: "Site") -> None:
         )
     )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    site.front.release()  # nginx binds it right away
     site.processes.start(
         [nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)]
     )

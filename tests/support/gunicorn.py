@@ -11,13 +11,14 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .smtp import free_port
+from .ports import Reserved
 from .worker import database_url
 
 
 class GunicornServer:
     def __init__(self, *, log_path: Path, settings_module: str, workers: int = 2, env=None):
-        self.port = free_port()
+        self.reserved = Reserved()
+        self.port = self.reserved.port
         self.log_path = log_path
         self.settings_module = settings_module
         self.workers = workers
@@ -37,14 +38,14 @@ class GunicornServer:
             **self.env,
         }
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        bind, fds = self.reserved.gunicorn_bind()
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [
                 sys.executable,
                 "-m",
                 "gunicorn",
                 "smosite.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
+                *bind,
                 "--workers",
                 str(self.workers),
                 "--timeout",
@@ -55,7 +56,9 @@ class GunicornServer:
             stderr=subprocess.STDOUT,
             cwd=settings.BASE_DIR,
             start_new_session=True,
+            pass_fds=fds,
         )
+        self.reserved.release()  # gunicorn holds the listening socket now
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

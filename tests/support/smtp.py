@@ -8,6 +8,8 @@ import time
 
 from aiosmtpd.controller import Controller
 
+from .ports import free_port
+
 
 class Sink:
     def __init__(self):
@@ -59,12 +61,6 @@ class SmtpServer:
 
     def stop(self):
         self.controller.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class SmtpEndpoint:
