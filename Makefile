@@ -114,9 +114,10 @@ test: system-deps-test install
 	  CACHE_URL=$${CACHE_URL:-$(TEST_CACHE_URL)} \
 	  $(RUN) pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
-# Every benchmark, one table, written to docs/benchmarks.md (about 10 minutes). Databases
-# are made beside DATABASE_URL's (<name>_bench_<module>); Redis, gunicorn, the worker, SMTP
-# and the Stripe test server are started on free loopback ports and stopped at the end.
+# Every benchmark, one table, written to docs/benchmarks.md (15 to 20 minutes on 2 cores).
+# Databases are made beside DATABASE_URL's (<name>_bench_<module>); Redis, gunicorn, nginx
+# (downloads), the worker, SMTP and the Stripe test server are started on free loopback ports
+# and stopped at the end.
 bench: install
 	@bash .ci/apt-ensure $(APT_RUNTIME) $(APT_BENCH)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(RUN) python -m bench $(BENCH_ARGS)

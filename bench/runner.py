@@ -78,6 +78,7 @@ def machine() -> dict:
                 _first_line(["psql", "--version"]),
                 _first_line(["redis-server", "--version"]).split(" sha=")[0],
                 _first_line(["wrk", "--version"]).split(" [")[0],
+                _first_line(["nginx", "-v"]).removeprefix("nginx version: "),
             ]
         ),
     }
