@@ -533,11 +533,13 @@ def nginx_start(site: "Site") -> None:
     )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     site.front.release()  # nginx binds it right away
-    site.processes.start(
+    process = site.processes.start(
         [nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)]
     )
 
     def answers():
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx exited (see {prefix}/error.log)")
         with contextlib.suppress(requests.RequestException):
             return requests.get(site.base, timeout=2).status_code < 500
         return False

@@ -265,3 +265,35 @@ def test_a_child_row_changed_behind_the_services_back_is_not_served_from_the_old
     with pytest.raises(documents.DocumentNotReady):
         _copy(report)
     assert ReportDocument.objects.get(report=report, kind="sample", version=2).status == "queued"
+
+
+def test_editing_a_pdf_template_or_stylesheet_changes_the_version(tmp_path, monkeypatch):
+    """The sources' digest is kept between copies and read again only when a file changed:
+    an edit, a new file and a removed one must each still make a new version."""
+    import os
+
+    from reports.pdf import content
+
+    templates, static = tmp_path / "templates", tmp_path / "static"
+    (templates / "parts").mkdir(parents=True)
+    static.mkdir()
+    (templates / "report.html").write_text("<h1>{{ title }}</h1>")
+    (templates / "parts" / "toc.html").write_text("<ol></ol>")
+    (static / "report.css").write_text("h1 { color: navy }")
+    monkeypatch.setattr(content, "TEMPLATE_DIR", templates)
+    monkeypatch.setattr(content, "STATIC_PDF_DIR", static)
+
+    first = content.sources_digest()
+    assert content.sources_digest() == first
+    seen = {first}
+
+    css = static / "report.css"
+    css.write_text("h1 { color: teal }")  # same size: only the time and the bytes change
+    stat = css.stat()
+    os.utime(css, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    seen.add(content.sources_digest())
+    (templates / "parts" / "chart.html").write_text("<svg></svg>")
+    seen.add(content.sources_digest())
+    (templates / "parts" / "toc.html").unlink()
+    seen.add(content.sources_digest())
+    assert len(seen) == 4

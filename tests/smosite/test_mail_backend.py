@@ -2,6 +2,7 @@
 connection kept open per process (real aiosmtpd servers on loopback)."""
 
 import email
+import email.message
 import email.policy
 
 import pytest
@@ -29,6 +30,39 @@ def test_each_message_is_written_as_an_eml_file_a_mail_client_can_read(tmp_path)
     assert parsed["Subject"] == "Your sample"
     assert parsed.get_body(preferencelist=("plain",)).get_content().strip() == "Plain body"
     assert [part.get_filename() for part in parsed.iter_attachments()] == ["sample.pdf"]
+
+
+def test_the_smtp_backend_writes_the_same_bytes_as_the_standard_generator():
+    """`_Generator` writes each body in one piece; what it writes must not differ, whatever
+    the line endings in a body (CRLF, lone CR, LF, blank lines, none at the end)."""
+    import io
+    import os
+
+    from smosite.mail import _Generator
+
+    message = EmailMultiAlternatives(
+        subject="Your sample: Clinical Trials Site Management Organizations Market, 2025–2032",
+        body="Dear Zoë,\r\nline two\rline three\n\nfrom here\n.\nlast line without end",
+        from_email="Reliable Research IQ <reports@localhost>",
+        to=["Jöhn Smith <john@acme-pharma.example>"],
+    )
+    message.attach_alternative("<p>Dear Zoë,</p>\r\n<p>two</p>\n", "text/html")
+    message.attach("sample.pdf", os.urandom(150_000), "application/pdf")
+    message.attach("notes.txt", "a\r\nb\rc\n\nd", "text/plain")
+    built = message.message(policy=email.policy.SMTP)
+    standard = built.as_bytes()  # fixes the boundaries for both
+    out = io.BytesIO()
+    _Generator(out, mangle_from_=False, policy=built.policy).flatten(built)
+    assert out.getvalue() == standard
+    # Django normalises its bodies' line endings; a raw payload shows the generator's own
+    # handling of each kind.
+    raw = email.message.EmailMessage(policy=email.policy.SMTP)
+    raw["Subject"] = "raw"
+    raw.set_payload("a\r\nb\rc\n\nd\r\r\ne")
+    out = io.BytesIO()
+    _Generator(out, mangle_from_=False, policy=raw.policy).flatten(raw)
+    assert out.getvalue() == raw.as_bytes()
+    assert out.getvalue().endswith(b"\r\n\r\na\r\nb\r\nc\r\n\r\nd\r\n\r\ne")
 
 
 # --- SMTP with a connection kept open per process ---------------------------------------
