@@ -28,6 +28,12 @@ CSRF, authentication or the database are touched.
   after the transaction commits: a page rendered from data read before the commit, stored
   under the first bump, is discarded by the second. `PAGE_CACHE_SECONDS` bounds what a write
   that bypasses the invalidation (a raw SQL fix) can leave behind.
+- **After an edit**, a popular page is rendered again by one request, not by every
+  request that arrives before the new version is stored: the first takes a lock
+  (common/recompute.py) and renders; requests overlapping that render get the previous
+  version (tens of milliseconds out of date, like a CDN's stale-while-revalidate). A request
+  that follows another always gets the page as it is now. A lock whose holder died expires
+  after `PAGE_CACHE_RENDER_SECONDS`.
 - **Compressed once**: a stored page is also kept gzip-compressed and sent so to browsers
   that accept it (all do): a 70 KB report page leaves as about 15 KB. Only shared pages are
   compressed: they hold no secret (no CSRF token, nothing personal), so BREACH does not apply.
@@ -60,6 +66,8 @@ from django.http import HttpResponse
 from django.middleware.csp import get_nonce
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
+
+from common.recompute import recomputing
 
 logger = logging.getLogger(__name__)
 
@@ -164,9 +172,16 @@ class PageCacheMiddleware:
             return self.get_response(request)
         if stored is not None and stored[0] == generation:
             return self._rebuild(stored, gzipped=self._accepts_gzip(request))
-        response = self.get_response(request)
-        if self._storable(request, response):
-            self._store(key, generation, response)
+        with recomputing(key, settings.PAGE_CACHE_RENDER_SECONDS) as rendering:
+            if rendering is False and stored is not None:
+                # Another request is rendering this page for the new generation: the
+                # previous version meanwhile (see "After an edit" above).
+                return self._rebuild(stored, gzipped=self._accepts_gzip(request))
+            response = self.get_response(request)
+            if self._storable(request, response):
+                self._store(key, generation, response)
+            elif stored is not None:
+                self._forget(key)  # no previous version for the next overlapping request
         return response
 
     @staticmethod
@@ -212,6 +227,15 @@ class PageCacheMiddleware:
         except Exception:
             logger.exception("page cache: could not store a page")
 
+    def _forget(self, key: str) -> None:
+        """The page is no longer one to share (a 404 now, a form that needs a token): its
+        stored previous version goes, or overlapping requests would keep getting it."""
+        self.local.forget(key)
+        try:
+            shared_cache.delete(key)
+        except Exception:
+            logger.exception("page cache: could not drop a page")
+
     @staticmethod
     def _accepts_gzip(request) -> bool:
         return bool(ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")))
@@ -245,6 +269,10 @@ class LocalPages:
                 return None
             self.pages.move_to_end(key)
             return stored
+
+    def forget(self, key: str) -> None:
+        with self.lock:
+            self.pages.pop(key, None)
 
     def put(self, key: str, stored: tuple) -> None:
         with self.lock:

@@ -2,15 +2,25 @@
 `region`, `segment`, `status`, `year`) and `page`. One selector, `catalogue_search`, serves
 the browsing page too (no words: newest first).
 
-What a search costs beyond one page of rows — the total, the facet counts, the spelling —
-is cached for CATALOGUE_SEARCH_CACHE_SECONDS under a key that changes with any catalogue
-write (`catalogue_changed`, and the newest `updated_at` as a backstop for writes that do not
-call it), so a popular search is counted once, not on every visit."""
+What a search costs beyond one page of rows — the total, the facet counts, the spelling,
+the ids of a page — is cached for CATALOGUE_SEARCH_CACHE_SECONDS with the catalogue's
+generation it was computed under (changed by any catalogue write: `catalogue_changed`, and
+the newest `updated_at` as a backstop for writes that do not call it), so a popular search
+is counted once, not on every visit.
+
+After a write, a popular search is computed again by one request, not by every request
+that arrives meanwhile (`_shared`): the first takes a lock and computes; the others are
+answered with the previous generation's figures while it does (a second or so out of date,
+as a search engine's refresh interval is), or, when there are none, wait for it
+(CATALOGUE_SEARCH_WAIT_SECONDS at most, then compute themselves). One request after another
+always sees the catalogue as it is: only requests that overlap a computation get the
+previous figures."""
 
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
@@ -18,6 +28,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Max, QuerySet
+
+from common.recompute import is_recomputing, recomputing
 
 from ..models import Category, Report
 from ..selectors import PUBLIC_STATUSES, category_list_public
@@ -28,6 +40,7 @@ from .text import query_words
 logger = logging.getLogger(__name__)
 LISTING_ORDER = ("status", "-published_at", "title")
 GENERATION_KEY = "catalogue:generation"
+SHARED_POLL_SECONDS = 0.02  # how often a request waiting for another's computation looks
 # The card shows these; the long texts stay in the database.
 CARD_DEFERRED = (
     "analysis",
@@ -108,8 +121,8 @@ class _Results(Sequence):
     """What the paginator pages through: the total from the cache, a page of rows from the
     database (or the page's ids from the cache, for a ranked search)."""
 
-    def __init__(self, reports: QuerySet, total: int, key: str):
-        self.reports, self.total, self.key = reports, total, key
+    def __init__(self, reports: QuerySet, total: int, key: str, generation: str):
+        self.reports, self.total, self.key, self.generation = reports, total, key, generation
 
     def count(self) -> int:
         return self.total
@@ -120,12 +133,14 @@ class _Results(Sequence):
     def __getitem__(self, index):
         if not isinstance(index, slice):
             raise TypeError("pages only")
-        key = f"{self.key}:ids:{index.start}:{index.stop}"
-        ids = _cache_get(key)
-        if ids is None:
-            ids = list(self.reports.values_list("pk", flat=True)[index])
-            _cache_set(key, ids)
-        rows = Report.objects.using(self.reports.db).filter(pk__in=ids)
+        ids = _shared(
+            f"{self.key}:ids:{index.start}:{index.stop}",
+            self.generation,
+            lambda: list(self.reports.values_list("pk", flat=True)[index]),
+        )
+        # The ids may be the previous generation's (see _shared): a report unpublished since
+        # is left out rather than shown.
+        rows = Report.objects.using(self.reports.db).filter(pk__in=ids, status__in=PUBLIC_STATUSES)
         found = {r.pk: r for r in rows.select_related("category").defer(*CARD_DEFERRED)}
         return [found[pk] for pk in ids if pk in found]
 
@@ -142,18 +157,15 @@ def catalogue_search(
     words = query_words(params.q)
     base = Report.objects.using(using).filter(status__in=PUBLIC_STATUSES)
     generation = generation or catalogue_generation(using=using)
-    key = f"catalogue-search:{generation}:{params.key()}"
-    summary = _cache_get(key)
-    if summary is None:
-        summary = _summary(base, params, words, using=using)
-        _cache_set(key, summary)
+    key = f"catalogue-search:{params.key()}"
+    summary = _shared(key, generation, lambda: _summary(base, params, words, using=using))
     groups = [spelling.WordGroup(w, tuple(alts)) for w, alts in summary["groups"]]
     reports = _filtered(base, params, groups)
     if groups:
         reports = ranked(reports, groups).order_by("-rank", *LISTING_ORDER, "pk")
     else:
         reports = reports.order_by(*LISTING_ORDER, "pk")
-    results = _Results(reports, summary["total"], key)
+    results = _Results(reports, summary["total"], key, generation)
     paginator = Paginator(results, settings.CATALOGUE_PAGE_SIZE)
     return SearchResult(
         params=params,
@@ -232,15 +244,15 @@ def category_choices(*, using: str = "default", generation: str | None = None) -
     list). Cached apart from searches (CATALOGUE_COUNTS_CACHE_SECONDS), under the same
     generation: it is the same beside every search, and counting the whole catalogue on
     every visit is the cost."""
-    key = f"catalogue-categories:{generation or catalogue_generation(using=using)}"
-    choices = _cache_get(key)
-    if choices is None:
-        choices = [
+    return _shared(
+        "catalogue-categories",
+        generation or catalogue_generation(using=using),
+        lambda: [
             {"slug": c.slug, "name": c.name, "count": c.public_reports}
-            for c in category_list_public().using(using)
-        ]
-        _cache_set(key, choices, settings.CATALOGUE_COUNTS_CACHE_SECONDS)
-    return choices
+            for c in category_list_public(using=using)
+        ],
+        seconds=settings.CATALOGUE_COUNTS_CACHE_SECONDS,
+    )
 
 
 def catalogue_generation(*, using: str = "default") -> str:
@@ -251,6 +263,43 @@ def catalogue_generation(*, using: str = "default") -> str:
     return f"{bumped}:{newest.timestamp() if newest else 0}"
 
 
+def _shared(key: str, generation: str, compute: Callable, *, seconds: int | None = None):
+    """`compute()`'s value for this catalogue generation, computed once for every request
+    that asks for it: from the cache when it was computed under `generation`; else the
+    request that gets the lock (common/recompute.py) computes and stores it, while the others
+    are answered with the previous generation's value, or (when there is none) wait for the
+    new one (CATALOGUE_SEARCH_WAIT_SECONDS at most, then compute it themselves)."""
+    seconds = settings.CATALOGUE_SEARCH_CACHE_SECONDS if seconds is None else seconds
+    if seconds <= 0:
+        return compute()
+    entry = _cache_get(key)
+    if entry is not None and entry[0] == generation:
+        return entry[1]
+    wait = settings.CATALOGUE_SEARCH_WAIT_SECONDS
+    with recomputing(key, wait) as locked:
+        if locked is False:
+            if entry is not None:
+                return entry[1]  # another request is computing this generation's
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                time.sleep(SHARED_POLL_SECONDS)
+                entry = _cache_get(key)
+                if entry is not None and entry[0] == generation:
+                    return entry[1]
+                if not is_recomputing(key):  # it finished without storing (it failed)
+                    break
+        value = compute()
+        _cache_set(key, (generation, value), seconds)
+    return value
+
+
+def _cache_set(key: str, value, seconds: int) -> None:
+    try:
+        cache.set(key, value, seconds)
+    except Exception:  # noqa: BLE001 - any cache backend's connection error
+        logger.warning("search cache unreachable; result not kept", exc_info=True)
+
+
 def _cache_get(key: str):
     """The cache only saves work: when it is unreachable, search computes everything."""
     try:
@@ -258,13 +307,3 @@ def _cache_get(key: str):
     except Exception:  # noqa: BLE001 - any cache backend's connection error
         logger.warning("search cache unreachable; computing without it", exc_info=True)
         return None
-
-
-def _cache_set(key: str, value, seconds: int | None = None) -> None:
-    seconds = settings.CATALOGUE_SEARCH_CACHE_SECONDS if seconds is None else seconds
-    if seconds <= 0:
-        return
-    try:
-        cache.set(key, value, seconds)
-    except Exception:  # noqa: BLE001
-        logger.warning("search cache unreachable; result not kept", exc_info=True)

@@ -2,16 +2,18 @@
 admin (the real admin forms) shows on the next anonymous visit; staff never get a cached page;
 form pages keep their personal CSRF tokens; a campaign landing on a cached page is remembered."""
 
+import threading
 from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from common import pagecache
+from common.recompute import recomputing
 from enquiries.middleware import COOKIE_NAME
 from reports.models import Category, KeyPlayer, Licence, Report
 from reports.services.seed import report_load_seed
@@ -472,3 +474,86 @@ def test_the_watch_drops_with_redis_and_recovers_when_it_is_back(own_redis, seed
     seed_report.title = "Edited after Redis came back"
     seed_report.save()
     assert b"Edited after Redis came back" in visitor.get(REPORT_URL).content
+
+
+# --- After an edit: one request renders, overlapping ones get the previous version -----------
+
+
+class HeldRenders:
+    """The report page's view held at a gate: a request held there is "a request rendering
+    the page" for as long as the test likes. Counts the renders."""
+
+    def __init__(self, monkeypatch):
+        import reports.views.catalogue as views
+
+        self.count, self.started, self.gate = 0, threading.Event(), threading.Event()
+        real = views.report_page_build
+
+        def held(**kwargs):
+            self.count += 1
+            self.started.set()
+            assert self.gate.wait(timeout=30)
+            return real(**kwargs)
+
+        monkeypatch.setattr(views, "report_page_build", held)
+
+
+def visit_in_thread(url: str) -> tuple[threading.Thread, dict]:
+    """A visitor in a thread of its own (its own middleware chain and database connection)."""
+    outcome = {}
+
+    def visit():
+        try:
+            outcome["response"] = Client().get(url)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=visit)
+    thread.start()
+    return thread, outcome
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_an_edit_overlapping_visitors_get_the_previous_page_while_one_renders_it(
+    monkeypatch,
+):
+    seed = report_load_seed().report
+    assert anonymous_get(REPORT_URL)[0].status_code == 200
+    Report.objects.filter(pk=seed.pk).update(title="Renamed While Visitors Read")
+    pagecache.page_cache_invalidate()  # committed at once (no transaction here)
+    renders = HeldRenders(monkeypatch)
+
+    rendering, rendered = visit_in_thread(REPORT_URL)
+    assert renders.started.wait(timeout=10)
+    overlapping, queries = anonymous_get(REPORT_URL)
+    assert overlapping.status_code == 200 and queries == 0
+    assert seed.title.encode() in overlapping.content  # the previous version, at once
+    assert renders.count == 1
+
+    renders.gate.set()
+    rendering.join(timeout=30)
+    assert b"Renamed While Visitors Read" in rendered["response"].content
+    following, queries = anonymous_get(REPORT_URL)
+    assert b"Renamed While Visitors Read" in following.content and queries == 0
+    assert renders.count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_visit_after_another_always_gets_the_page_as_it_is_now():
+    seed = report_load_seed().report
+    for n in range(3):
+        Report.objects.filter(pk=seed.pk).update(title=f"Edition {n} of the title")
+        pagecache.page_cache_invalidate()
+        assert f"Edition {n} of the title".encode() in anonymous_get(REPORT_URL)[0].content
+
+
+def test_a_page_taken_down_is_not_served_to_overlapping_visitors(seed_report):
+    assert anonymous_get(REPORT_URL)[0].status_code == 200
+    seed_report.status = Report.Status.DRAFT
+    seed_report.save()
+    assert anonymous_get(REPORT_URL)[0].status_code == 404  # rendered: the stored page goes
+    # Whoever renders it next, a visitor meanwhile gets no previous version to fall back on.
+    key = pagecache.page_key(RequestFactory().get(REPORT_URL))
+    with recomputing(key, 30) as rendering:
+        assert rendering is True
+        assert anonymous_get(REPORT_URL)[0].status_code == 404

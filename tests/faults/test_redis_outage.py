@@ -6,11 +6,13 @@ import time
 from collections import Counter
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from common.models import Job
 from enquiries.models import Enquiry, OutboundEmail, SampleRequest
 from reports.models import StripeEvent
+from reports.search import SearchParams
 from reports.services.seed import report_load_seed
 from tests.faults.conftest import redis_cache
 from tests.reports.orders_support import webhook_post
@@ -153,3 +155,25 @@ def test_the_webhook_answers_fast_with_the_broker_down_and_the_events_run_once_i
     order.refresh_from_db()
     assert order.status in ("paid", "fulfilled")
     assert order.events.filter(kind="paid").count() == 1
+
+
+def test_the_catalogue_search_answers_with_the_cache_down_and_caches_again_once_it_is_back(
+    client, private_redis, settings
+):
+    """The search's cache and its lock (reports/search/`_shared`) only save work: with Redis
+    stopped every search is computed, right and at once (no wait for a lock it cannot take)."""
+    settings.CACHES = redis_cache(private_redis.url(1))
+    report = report_load_seed().report
+    words = report.market_name.split()[0]
+    assert client.get("/", {"q": words}).context["page"].paginator.count == 1
+
+    private_redis.stop()
+    response, seconds = timed(lambda: client.get("/", {"q": words, "page": "1"}))
+    assert response.status_code == 200
+    assert response.context["page"].paginator.count == 1
+    assert [r.number for r in response.context["reports"]] == [report.number]
+    assert seconds < 2.0, f"the search took {seconds:.2f}s with the cache down"
+
+    private_redis.start()  # answers pings when it returns; it starts empty
+    assert client.get("/", {"q": words}).context["page"].paginator.count == 1
+    assert cache.get(f"catalogue-search:{SearchParams(q=words).key()}") is not None

@@ -1,0 +1,46 @@
+"""One request recomputes, the others do not: after a catalogue write every cached page and
+search is stale at once, and without this every request that arrives before the first
+recomputation is stored would recompute the same thing (a popular search's counts over the
+whole catalogue, sixteen times over on two cores).
+
+`recomputing(key, seconds)` is a lock in the shared cache (Redis `SET NX` with an expiry):
+the caller that gets it recomputes; the others serve what they had (the previous version of
+a page, the previous figures of a search) or wait for the new one. The lock expires after
+`seconds` in case its holder dies; it is released as soon as the holder is done. Used by the
+page cache (common/pagecache.py) and the catalogue's search (reports/search/)."""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def recomputing(key: str, seconds: int) -> Iterator[bool | None]:
+    """True: this caller recomputes `key` (it holds the lock for the block). False: another
+    caller is recomputing it. None: the cache is unreachable, nobody can tell (recompute)."""
+    lock = f"{key}:recomputing"
+    try:
+        locked = cache.add(lock, 1, max(1, seconds))
+    except Exception:  # noqa: BLE001 - any cache backend's connection error
+        logger.warning("cache unreachable: recomputing %s without its lock", key)
+        locked = None
+    try:
+        yield locked
+    finally:
+        if locked:
+            try:
+                cache.delete(lock)
+            except Exception:  # noqa: BLE001 - it expires on its own
+                logger.warning("cache unreachable: the lock on %s expires on its own", key)
+
+
+def is_recomputing(key: str) -> bool:
+    """Whether some caller holds `key`'s lock (False when the cache is unreachable)."""
+    try:
+        return cache.get(f"{key}:recomputing") is not None
+    except Exception:  # noqa: BLE001
+        return False
