@@ -18,6 +18,10 @@ cache.
    category list beside every search, counted over the whole catalogue, stays cached as in
    production, CATALOGUE_COUNTS_CACHE_SECONDS) and with the caches on (the default: what a
    popular search costs). Then the same search over one connection: the request's own time.
+   Then the results page rendered on every request from cached figures (page cache off:
+   the floor under any search computed per request), and the four searches with the caches
+   on while a report is saved every CHURN_SECONDS (bench/churn.py: every save makes every
+   cached search and page stale).
 3. The seed report's page at 16 connections on both databases: requests/s, and the ratio
    of 100,000 reports to one report (measured in the same run).
 4. /sitemap.xml (an index at 100,000 reports) and its first reports file: seconds per
@@ -56,6 +60,7 @@ SEARCHES = {
     "facet combination": "/?q=sensor&category=semiconductors-and-electronics"
     "&region=Europe&status=published",
 }
+CHURN_SECONDS = 2.0  # a report saved this often during the "catalogue being edited" runs
 GOALS = {"import": "< 300 s", "search_p99": "≤ 50 ms", "ratio": "≥ 0.95", "sitemap": "< 1 s"}
 
 
@@ -244,11 +249,15 @@ class Bench:
                 self.big_url, CATALOGUE_SEARCH_CACHE_SECONDS="0", PAGE_CACHE_SECONDS="0"
             )
         )
+        rendered = None if self.args.quick else self.serve(self.big_url, PAGE_CACHE_SECONDS="0")
         one = self.serve(self.one_url)
-        self.wait_for(*[base for base in (cached, uncached, one) if base])
+        self.wait_for(*[base for base in (cached, uncached, rendered, one) if base])
         for label, base in (("uncached", uncached), ("cached", cached)):
             if base:
                 self.run_search(base, label)
+        if not self.args.quick:
+            self.run_render_floor(rendered)
+            self.run_search_churn(cached)
         self.run_report_page(one=one, big=cached)
         self.run_sitemaps(cached)
         self.stop_servers()
@@ -285,6 +294,53 @@ class Bench:
                     f"{name}: first request (computes the cache)",
                     f"{first * 1000:.0f} ms",
                 )
+
+    def run_render_floor(self, base: str) -> None:
+        """The results page rendered on every request (page cache off) from a search whose
+        figures and ids are all cached: no search statement at all, only the page's own
+        work. What any search computed per request costs at least."""
+        path = SEARCHES["rare word"]
+        requests.get(base + path, timeout=60).raise_for_status()  # the search's figures
+        result = wrk(base + path, seconds=self.args.seconds)
+        self.row(
+            "search",
+            "rare word, page rendered per request from cached figures (page cache off) "
+            f"p50 / p99, {result['requests']} requests",
+            f"{result['p50_ms']:.1f} / {result['p99_ms']:.1f} ms",
+        )
+        requests.get(base + path, timeout=120).raise_for_status()
+        alone = wrk(base + path, seconds=max(1, self.args.seconds // 2), connections=1)
+        self.row(
+            "search",
+            "rare word, page rendered per request: one connection p50 / p99",
+            f"{alone['p50_ms']:.1f} / {alone['p99_ms']:.1f} ms, {alone['requests']} requests",
+        )
+
+    def run_search_churn(self, base: str) -> None:
+        """The caches on while a staff member saves a report every CHURN_SECONDS (bench/churn.py):
+        every save makes every cached search and page stale, so this is what visitors see
+        on a catalogue that is being edited, not only a search repeated on a still one."""
+        churn = subprocess.Popen(
+            [sys.executable, "-m", "bench.churn", "--interval", str(CHURN_SECONDS)],
+            env=self.env(self.big_url),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            for name, path in SEARCHES.items():
+                result = wrk(base + path, seconds=self.args.seconds)
+                self.row(
+                    "search",
+                    f"{name}, a report saved every {CHURN_SECONDS:g} s (cached) p50 / p99, "
+                    f"{result['requests']} requests",
+                    f"{result['p50_ms']:.1f} / {result['p99_ms']:.1f} ms",
+                    GOALS["search_p99"],
+                )
+        finally:
+            churn.terminate()
+            saves, _ = churn.communicate(timeout=30)
+        print(f"  churn: {saves.strip()}", flush=True)
 
     def run_report_page(self, *, one: str, big: str) -> None:
         rates = {}
