@@ -265,32 +265,39 @@ def catalogue_generation(*, using: str = "default") -> str:
 
 def _shared(key: str, generation: str, compute: Callable, *, seconds: int | None = None):
     """`compute()`'s value for this catalogue generation, computed once for every request
-    that asks for it: from the cache when it was computed under `generation`; else the
-    request that gets the lock (common/recompute.py) computes and stores it, while the others
-    are answered with the previous generation's value, or (when there is none) wait for the
-    new one (CATALOGUE_SEARCH_WAIT_SECONDS at most, then compute it themselves)."""
+    that asks for it: from the cache when it was computed under `generation` less than
+    `seconds` ago; else the request that gets the lock (common/recompute.py) computes and
+    stores it, while the others are answered with the value there was (another generation's,
+    or past its time), or (when there is none) wait for the new one
+    (CATALOGUE_SEARCH_WAIT_SECONDS at most, then compute it themselves). Values are kept
+    twice their time, so that a popular search past its time is there to answer with."""
     seconds = settings.CATALOGUE_SEARCH_CACHE_SECONDS if seconds is None else seconds
     if seconds <= 0:
         return compute()
     entry = _cache_get(key)
-    if entry is not None and entry[0] == generation:
-        return entry[1]
+    if entry is not None and _fresh(entry, generation, seconds):
+        return entry[2]
     wait = settings.CATALOGUE_SEARCH_WAIT_SECONDS
     with recomputing(key, wait) as locked:
         if locked is False:
             if entry is not None:
-                return entry[1]  # another request is computing this generation's
+                return entry[2]  # another request is computing the new one
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 time.sleep(SHARED_POLL_SECONDS)
                 entry = _cache_get(key)
-                if entry is not None and entry[0] == generation:
-                    return entry[1]
+                if entry is not None and _fresh(entry, generation, seconds):
+                    return entry[2]
                 if not is_recomputing(key):  # it finished without storing (it failed)
                     break
         value = compute()
-        _cache_set(key, (generation, value), seconds)
+        _cache_set(key, (generation, time.time(), value), seconds * 2)
     return value
+
+
+def _fresh(entry: tuple, generation: str, seconds: int) -> bool:
+    stored_generation, stored_at, _value = entry
+    return stored_generation == generation and time.time() - stored_at < seconds
 
 
 def _cache_set(key: str, value, seconds: int) -> None:

@@ -184,3 +184,23 @@ def test_the_previous_page_of_results_never_shows_a_report_unpublished_since(mon
     shown = [r.number for r in catalogue_search(PUMP).page.object_list]
 
     assert shown == first[1:]
+
+
+def test_a_search_past_its_time_is_computed_again_by_one_request_the_others_answered_at_once(
+    monkeypatch, settings
+):
+    settings.CATALOGUE_SEARCH_CACHE_SECONDS = 1
+    pump_reports(2)
+    assert total() == 2
+    time.sleep(1.1)  # past its time: no write, but recomputed all the same
+    computations = Computations(monkeypatch, held=True)
+
+    computing, outcome = in_thread(total)
+    assert computations.started.wait(timeout=10)
+    started = time.monotonic()
+    assert total() == 2
+    assert time.monotonic() - started < 0.5
+    assert computations.count == 1
+    computations.gate.set()
+    computing.join(timeout=30)
+    assert outcome == {"value": 2}
