@@ -23,17 +23,20 @@ CSRF, authentication or the database are touched.
   Redis's two writes (microseconds). While the watch is down, each request reads the
   generation from the cache.
 - **Invalidation**: every page is stored with the cache *generation* it was rendered under
-  and is served only while the generation is unchanged. Anything that changes
-  what pages show calls `page_cache_invalidate()`, which bumps the generation at once and again
-  after the transaction commits: a page rendered from data read before the commit, stored
+  and is served as current only while the generation is unchanged (see "After an edit").
+  Anything that changes what pages show calls `page_cache_invalidate()`, which bumps the
+  generation at once and again after the transaction commits: a page rendered from data read before the commit, stored
   under the first bump, is discarded by the second. `PAGE_CACHE_SECONDS` bounds what a write
   that bypasses the invalidation (a raw SQL fix) can leave behind.
 - **After an edit**, a popular page is rendered again by one request, not by every
   request that arrives before the new version is stored: the first takes a lock
   (common/recompute.py) and renders; requests overlapping that render get the previous
-  version (tens of milliseconds out of date, like a CDN's stale-while-revalidate). A request
-  that follows another always gets the page as it is now. A lock whose holder died expires
-  after `PAGE_CACHE_RENDER_SECONDS`.
+  version (out of date for as long as the render takes, tens of milliseconds, like a CDN's
+  stale-while-revalidate), a page just taken down included. A request that follows another
+  always gets the page as it is now. The lock stops holding the others back after
+  `PAGE_CACHE_RENDER_SECONDS` (a render that died or is that slow). A page rendered from
+  search figures that were themselves being recomputed is not stored; a page that is no
+  longer shareable (a 404 now) loses its stored version.
 - **Compressed once**: a stored page is also kept gzip-compressed and sent so to browsers
   that accept it (all do): a 70 KB report page leaves as about 15 KB. Only shared pages are
   compressed: they hold no secret (no CSRF token, nothing personal), so BREACH does not apply.
@@ -67,7 +70,7 @@ from django.middleware.csp import get_nonce
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
 
-from common.recompute import recomputing
+from common.recompute import previous_was_served, recomputing, request_started
 
 logger = logging.getLogger(__name__)
 
@@ -172,16 +175,24 @@ class PageCacheMiddleware:
             return self.get_response(request)
         if stored is not None and stored[0] == generation:
             return self._rebuild(stored, gzipped=self._accepts_gzip(request))
+        if stored is None:  # nothing to answer overlapping requests with: no lock
+            return self._render(request, key, generation, stored)
         with recomputing(key, settings.PAGE_CACHE_RENDER_SECONDS) as rendering:
-            if rendering is False and stored is not None:
+            if rendering is False:
                 # Another request is rendering this page for the new generation: the
                 # previous version meanwhile (see "After an edit" above).
                 return self._rebuild(stored, gzipped=self._accepts_gzip(request))
-            response = self.get_response(request)
-            if self._storable(request, response):
-                self._store(key, generation, response)
-            elif stored is not None:
-                self._forget(key)  # no previous version for the next overlapping request
+            return self._render(request, key, generation, stored)
+
+    def _render(self, request, key: str, generation: int, stored):
+        request_started()
+        response = self.get_response(request)
+        if previous_was_served():
+            pass  # built from figures being recomputed: not the page's current version
+        elif self._storable(request, response):
+            self._store(key, generation, response)
+        elif stored is not None:
+            self._forget(key)  # no previous version for the next overlapping request
         return response
 
     @staticmethod

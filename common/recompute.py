@@ -3,19 +3,27 @@ search is stale at once, and without this every request that arrives before the 
 recomputation is stored would recompute the same thing (a popular search's counts over the
 whole catalogue, sixteen times over on two cores).
 
-`recomputing(key, seconds)` is a lock in the shared cache (Redis `SET NX` with an expiry):
-the caller that gets it recomputes; the others serve what they had (the previous version of
-a page, the previous figures of a search) or wait for the new one. The lock expires after
-`seconds` in case its holder dies; it is released as soon as the holder is done. Used by the
-page cache (common/pagecache.py) and the catalogue's search (reports/search/)."""
+`recomputing(key, seconds)` is a lock in the shared cache (`cache.add`: Redis `SET NX` with
+an expiry; with the local-memory cache of tests and `make run`, a lock per process): the
+caller that gets it recomputes; the others serve what they had (the previous version of a
+page, the previous figures of a search) or wait for the new one. The lock expires after
+`seconds`, so a holder that dies or takes longer than that stops holding the others back;
+the holder releases it when done, unless its time is up (the lock may be another's by then).
+Used by the page cache (common/pagecache.py) and the catalogue's search (reports/search/).
 
+A response built from previous figures must not be kept as the current version of its
+page: `previous_served()` marks the request, and the page cache does not store it."""
+
+import contextvars
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
+_previous = contextvars.ContextVar("recompute_previous_served", default=False)
 
 
 @contextmanager
@@ -23,15 +31,17 @@ def recomputing(key: str, seconds: int) -> Iterator[bool | None]:
     """True: this caller recomputes `key` (it holds the lock for the block). False: another
     caller is recomputing it. None: the cache is unreachable, nobody can tell (recompute)."""
     lock = f"{key}:recomputing"
+    seconds = max(1, seconds)
+    started = time.monotonic()
     try:
-        locked = cache.add(lock, 1, max(1, seconds))
+        locked = cache.add(lock, 1, seconds)
     except Exception:  # noqa: BLE001 - any cache backend's connection error
         logger.warning("cache unreachable: recomputing %s without its lock", key)
         locked = None
     try:
         yield locked
     finally:
-        if locked:
+        if locked and time.monotonic() - started < seconds:
             try:
                 cache.delete(lock)
             except Exception:  # noqa: BLE001 - it expires on its own
@@ -44,3 +54,17 @@ def is_recomputing(key: str) -> bool:
         return cache.get(f"{key}:recomputing") is not None
     except Exception:  # noqa: BLE001
         return False
+
+
+def previous_served() -> None:
+    """This request was answered (in part) with a previous version of something."""
+    _previous.set(True)
+
+
+def previous_was_served() -> bool:
+    return _previous.get()
+
+
+def request_started() -> None:
+    """A new request: nothing previous served yet (the page cache calls it first thing)."""
+    _previous.set(False)

@@ -10,11 +10,11 @@ is counted once, not on every visit.
 
 After a write, a popular search is computed again by one request, not by every request
 that arrives meanwhile (`_shared`): the first takes a lock and computes; the others are
-answered with the previous generation's figures while it does (a second or so out of date,
-as a search engine's refresh interval is), or, when there are none, wait for it
-(CATALOGUE_SEARCH_WAIT_SECONDS at most, then compute themselves). One request after another
-always sees the catalogue as it is: only requests that overlap a computation get the
-previous figures."""
+answered with the previous figures while it does (out of date for as long as the
+computation takes, like a search engine's refresh interval; their pages are not stored by
+the page cache), or, when there are none, wait for it (CATALOGUE_SEARCH_WAIT_SECONDS at
+most, then compute themselves). One request after another always sees the catalogue as it
+is: only requests that overlap a computation get the previous figures."""
 
 import hashlib
 import json
@@ -29,7 +29,7 @@ from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Max, QuerySet
 
-from common.recompute import is_recomputing, recomputing
+from common.recompute import is_recomputing, previous_served, recomputing
 
 from ..models import Category, Report
 from ..selectors import PUBLIC_STATUSES, category_list_public
@@ -268,9 +268,10 @@ def _shared(key: str, generation: str, compute: Callable, *, seconds: int | None
     that asks for it: from the cache when it was computed under `generation` less than
     `seconds` ago; else the request that gets the lock (common/recompute.py) computes and
     stores it, while the others are answered with the value there was (another generation's,
-    or past its time), or (when there is none) wait for the new one
-    (CATALOGUE_SEARCH_WAIT_SECONDS at most, then compute it themselves). Values are kept
-    twice their time, so that a popular search past its time is there to answer with."""
+    or past its time; the request is marked so its page is not cached as current), or (when
+    there is none) wait for the new one (CATALOGUE_SEARCH_WAIT_SECONDS at most, then compute
+    it themselves). Values are kept twice their time, so that a popular search past its time
+    is there to answer with."""
     seconds = settings.CATALOGUE_SEARCH_CACHE_SECONDS if seconds is None else seconds
     if seconds <= 0:
         return compute()
@@ -281,6 +282,7 @@ def _shared(key: str, generation: str, compute: Callable, *, seconds: int | None
     with recomputing(key, wait) as locked:
         if locked is False:
             if entry is not None:
+                previous_served()
                 return entry[2]  # another request is computing the new one
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
@@ -290,14 +292,22 @@ def _shared(key: str, generation: str, compute: Callable, *, seconds: int | None
                     return entry[2]
                 if not is_recomputing(key):  # it finished without storing (it failed)
                     break
+        elif locked:
+            entry = _cache_get(key)  # the previous holder may have stored it meanwhile
+            if entry is not None and _fresh(entry, generation, seconds):
+                return entry[2]
         value = compute()
-        _cache_set(key, (generation, time.time(), value), seconds * 2)
+        _cache_set(key, (generation, _now(), value), seconds * 2)
     return value
 
 
 def _fresh(entry: tuple, generation: str, seconds: int) -> bool:
     stored_generation, stored_at, _value = entry
-    return stored_generation == generation and time.time() - stored_at < seconds
+    return stored_generation == generation and _now() - stored_at < seconds
+
+
+def _now() -> float:
+    return time.time()
 
 
 def _cache_set(key: str, value, seconds: int) -> None:

@@ -465,7 +465,7 @@ PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=600)
 # Pages each web process also keeps in its own memory (about 70 KB each for a report page).
 PAGE_CACHE_LOCAL_ENTRIES = env.int("PAGE_CACHE_LOCAL_ENTRIES", default=200)
 # Seconds a page's render may keep overlapping requests on the page's previous version
-# after an edit, should the rendering process die (a finished render ends it at once).
+# after an edit (a render that died or is that slow; a finished render ends it at once).
 PAGE_CACHE_RENDER_SECONDS = env.int("PAGE_CACHE_RENDER_SECONDS", default=10)
 # Days the signed first-touch cookie (the campaign that brought a visitor) is kept.
 ATTRIBUTION_COOKIE_DAYS = env.int("ATTRIBUTION_COOKIE_DAYS", default=14)
@@ -484,8 +484,8 @@ CATALOGUE_IMPORT_ADMIN_MAX_MB = env.int("CATALOGUE_IMPORT_ADMIN_MAX_MB", default
 CATALOGUE_IMPORT_BATCH_SIZE = env.int("CATALOGUE_IMPORT_BATCH_SIZE", default=500)
 # Seconds a search's counts and facets are reused; any catalogue write starts afresh.
 CATALOGUE_SEARCH_CACHE_SECONDS = env.int("CATALOGUE_SEARCH_CACHE_SECONDS", default=300)
-# Seconds a search waits for another request computing the same search (after a catalogue
-# write) before computing it itself; meanwhile requests with the previous figures get those.
+# Seconds one request's computation of a search (after a catalogue write) holds the others:
+# those without previous figures wait this long at most, then compute it themselves.
 CATALOGUE_SEARCH_WAIT_SECONDS = env.int("CATALOGUE_SEARCH_WAIT_SECONDS", default=10)
 # Seconds the category list's counts (the whole catalogue's, the same beside every search)
 # are reused; any catalogue write starts afresh. Counting 100,000 reports takes 30-150 ms.

@@ -498,6 +498,22 @@ class HeldRenders:
         monkeypatch.setattr(views, "report_page_build", held)
 
 
+@pytest.fixture
+def held_renders(monkeypatch):
+    """HeldRenders for the test; its gate opens at the end whatever the test's outcome, and
+    the threads it held finish before the next test."""
+    renders = HeldRenders(monkeypatch)
+    yield renders
+    renders.gate.set()
+    for thread in VISITS:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in VISITS)
+    VISITS.clear()
+
+
+VISITS: list[threading.Thread] = []
+
+
 def visit_in_thread(url: str) -> tuple[threading.Thread, dict]:
     """A visitor in a thread of its own (its own middleware chain and database connection)."""
     outcome = {}
@@ -509,19 +525,24 @@ def visit_in_thread(url: str) -> tuple[threading.Thread, dict]:
             connection.close()
 
     thread = threading.Thread(target=visit)
+    VISITS.append(thread)
     thread.start()
     return thread, outcome
 
 
 @pytest.mark.django_db(transaction=True)
 def test_after_an_edit_overlapping_visitors_get_the_previous_page_while_one_renders_it(
-    monkeypatch,
+    held_renders,
 ):
     seed = report_load_seed().report
+    renders = held_renders
+    renders.gate.set()
     assert anonymous_get(REPORT_URL)[0].status_code == 200
     Report.objects.filter(pk=seed.pk).update(title="Renamed While Visitors Read")
     pagecache.page_cache_invalidate()  # committed at once (no transaction here)
-    renders = HeldRenders(monkeypatch)
+    renders.gate.clear()
+    renders.started.clear()
+    renders.count = 0
 
     rendering, rendered = visit_in_thread(REPORT_URL)
     assert renders.started.wait(timeout=10)
@@ -547,7 +568,7 @@ def test_one_visit_after_another_always_gets_the_page_as_it_is_now():
         assert f"Edition {n} of the title".encode() in anonymous_get(REPORT_URL)[0].content
 
 
-def test_a_page_taken_down_is_not_served_to_overlapping_visitors(seed_report):
+def test_a_page_taken_down_leaves_no_previous_version_once_it_has_been_rendered(seed_report):
     assert anonymous_get(REPORT_URL)[0].status_code == 200
     seed_report.status = Report.Status.DRAFT
     seed_report.save()
