@@ -328,6 +328,8 @@ class Bench:
             text=True,
         )
         try:
+            if churn.stdout.readline().strip() != "saving":  # Django set up, reports found
+                raise RuntimeError(f"bench.churn did not start (exit code {churn.wait()})")
             for name, path in SEARCHES.items():
                 result = wrk(base + path, seconds=self.args.seconds)
                 self.row(
@@ -340,7 +342,9 @@ class Bench:
         finally:
             churn.terminate()
             saves, _ = churn.communicate(timeout=30)
-        print(f"  churn: {saves.strip()}", flush=True)
+        self.row("search", "reports saved during those runs", saves.strip())
+        if not saves.strip().split()[0].isdigit() or int(saves.split()[0]) == 0:
+            raise RuntimeError(f"bench.churn saved nothing: {saves!r}")
 
     def run_report_page(self, *, one: str, big: str) -> None:
         rates = {}

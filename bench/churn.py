@@ -30,6 +30,9 @@ def main() -> None:
         .order_by("pk")
         .values_list("pk", flat=True)[:100]
     )
+    if not ids:
+        sys.exit("no published demo report to save: run it on the catalogue benchmark's database")
+    print("saving", flush=True)
     saves = 0
     while not stopping:
         report = Report.objects.get(pk=ids[saves % len(ids)])
