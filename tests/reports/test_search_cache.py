@@ -97,27 +97,33 @@ def in_thread(threads, call) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
+def answered_at_once_while_another_computes(monkeypatch, threads, *, previous, new):
+    """Another request computes the pump search (held at the gate); this one gets the
+    `previous` total at once (waiting would last until the gate opens) and computes nothing;
+    then the other finishes with the `new` total, and nothing was computed twice."""
+    computations = Computations(monkeypatch, threads, held=True)
+    computing, outcome = in_thread(threads, total)
+    assert computations.started.wait(timeout=10)
+    started = time.monotonic()
+    assert total() == previous
+    assert time.monotonic() - started < 5
+    assert computations.count == 1
+    computations.gate.set()
+    computing.join(timeout=30)
+    assert outcome == {"value": new}
+    assert computations.count == 1
+    return computations
+
+
 def test_after_a_write_overlapping_requests_get_the_previous_figures_while_one_computes(
     monkeypatch, threads
 ):
     pump_reports(2)
     assert total() == 2
     ReportFactory(title="Pump Market 2", category=Report.objects.first().category)
-    computations = Computations(monkeypatch, threads, held=True)
-
-    computing, outcome = in_thread(threads, total)
-    assert computations.started.wait(timeout=10)
-    # Meanwhile: the previous figures at once (waiting would last until the gate opens).
-    started = time.monotonic()
-    assert total() == 2
-    assert time.monotonic() - started < 5
-    assert computations.count == 1
-
-    computations.gate.set()
-    computing.join(timeout=30)
-    assert outcome == {"value": 3}
-    assert total() == 3  # stored: the next request computes nothing
-    assert computations.count == 1
+    computations = answered_at_once_while_another_computes(monkeypatch, threads, previous=2, new=3)
+    assert total() == 3
+    assert computations.count == 1  # stored: the next request computed nothing
 
 
 def test_requests_one_after_another_always_see_the_catalogue_as_it_is(monkeypatch, threads):
@@ -214,17 +220,7 @@ def test_a_search_past_its_time_is_computed_again_by_one_request_the_others_answ
     assert total() == 2
     later = time.time() + 61  # past its time (no write): recomputed all the same
     monkeypatch.setattr(search, "_now", lambda: later)
-    computations = Computations(monkeypatch, threads, held=True)
-
-    computing, outcome = in_thread(threads, total)
-    assert computations.started.wait(timeout=10)
-    started = time.monotonic()
-    assert total() == 2
-    assert time.monotonic() - started < 5
-    assert computations.count == 1
-    computations.gate.set()
-    computing.join(timeout=30)
-    assert outcome == {"value": 2}
+    answered_at_once_while_another_computes(monkeypatch, threads, previous=2, new=2)
 
 
 def test_the_previous_page_of_results_never_shows_a_report_unpublished_since():
