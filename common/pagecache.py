@@ -25,9 +25,10 @@ CSRF, authentication or the database are touched.
 - **Invalidation**: every page is stored with the cache *generation* it was rendered under
   and is served as current only while the generation is unchanged (see "After an edit").
   Anything that changes what pages show calls `page_cache_invalidate()`, which bumps the
-  generation at once and again after the transaction commits: a page rendered from data read before the commit, stored
-  under the first bump, is discarded by the second. `PAGE_CACHE_SECONDS` bounds what a write
-  that bypasses the invalidation (a raw SQL fix) can leave behind.
+  generation at once and again after the transaction commits: a page rendered from data
+  read before the commit, stored under the first bump, is discarded by the second.
+  `PAGE_CACHE_SECONDS` bounds what a write that bypasses the invalidation (a raw SQL fix)
+  can leave behind.
 - **After an edit**, a popular page is rendered again by one request, not by every
   request that arrives before the new version is stored: the first takes a lock
   (common/recompute.py) and renders; requests overlapping that render get the previous
