@@ -290,7 +290,12 @@ def _shared(key: str, generation: str, compute: Callable, *, seconds: int | None
                 entry = _cache_get(key)
                 if entry is not None and _fresh(entry, generation, seconds):
                     return entry[2]
-                if not is_recomputing(key):  # it finished without storing (it failed)
+                if not is_recomputing(key):
+                    # It finished: it stored the value between the read above and this
+                    # check, or it failed without storing (then compute it here).
+                    entry = _cache_get(key)
+                    if entry is not None and _fresh(entry, generation, seconds):
+                        return entry[2]
                     break
         elif locked:
             entry = _cache_get(key)  # the previous holder may have stored it meanwhile
