@@ -84,6 +84,11 @@ def local_files() -> dict[str, int]:
 
 @pytest.fixture
 def local_before():
+    """Taken once the session's worker (local storage) finished whatever an earlier test in
+    this process left it: a render of the same report still running would write the same
+    file name during the test."""
+    if WorkerProcess.shared is not None:
+        WorkerProcess.shared.quiesce()
     return local_files()
 
 
