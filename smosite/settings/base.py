@@ -126,8 +126,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, anonymous pages) ------------------------------------------------
 # Seconds a Redis cache may take to connect or answer: rate limits fail open rather than let
-# a cache outage hang a form (common/ratelimit.py).
+# a cache outage hang a form (common/ratelimit.py), pages and searches are computed afresh.
 CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.5)
+# After a cache call fails (or times out), each process leaves the cache alone this long, then
+# one request tries it again (common/breaker.py): a hung cache costs one timeout per period.
+CACHE_BREAKER_SECONDS = env.float("CACHE_BREAKER_SECONDS", default=5)
 
 
 def cache_with_timeouts(cache: dict) -> dict:
