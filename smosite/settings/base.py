@@ -476,8 +476,12 @@ ATTRIBUTION_COOKIE_DAYS = env.int("ATTRIBUTION_COOKIE_DAYS", default=14)
 # --- Pages and health --------------------------------------------------------------------
 # Reports per catalogue page.
 CATALOGUE_PAGE_SIZE = env.int("CATALOGUE_PAGE_SIZE", default=12)
-# Seconds /healthz waits for the broker before it reports it unreachable.
-HEALTHZ_TIMEOUT_SECONDS = env.int("HEALTHZ_TIMEOUT_SECONDS", default=2)
+# /healthz/ready (smosite/health.py): each probe's time limit, how long its answer is reused
+# (polls meanwhile cost nothing), and the token that opens it to other machines than this one
+# (`Authorization: Bearer <token>` or `?token=`; empty: this machine only).
+HEALTHZ_TIMEOUT_SECONDS = env.float("HEALTHZ_TIMEOUT_SECONDS", default=2)
+HEALTHZ_CACHE_SECONDS = env.float("HEALTHZ_CACHE_SECONDS", default=5)
+HEALTHZ_TOKEN = env.str("HEALTHZ_TOKEN", default="")
 
 # --- Catalogue: import, search, sitemaps -------------------------------------------------
 # Largest file the admin's import page accepts (it imports in the request); bigger feeds go
