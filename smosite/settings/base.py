@@ -596,14 +596,18 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Failed admin sign-ins (a wrong password, or a wrong authenticator code) before a lockout,
-# and how long it lasts. Counted per username (from any address) and per client address
-# (for any username); `manage.py axes_reset_username <name>` / `axes_reset_ip <address>`, or
-# deleting the "access attempt" in admin, unlocks early.
+# and how long it lasts. Counted per (username, client address) pair: failures from one
+# address never lock the person out at another (smosite/staff/lockout.py). An address that
+# fails for any usernames this many times is locked for every username (a whole office may
+# share one address: keep it well above the first). `manage.py axes_reset_username <name>` /
+# `axes_reset_ip <address>`, or deleting the "access attempt" in admin, unlocks early.
 ADMIN_LOGIN_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
 ADMIN_LOGIN_LOCKOUT_MINUTES = env.int("ADMIN_LOGIN_LOCKOUT_MINUTES", default=30)
+AXES_HANDLER = "smosite.staff.lockout.StaffLockoutHandler"
 AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=ADMIN_LOGIN_LOCKOUT_MINUTES)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "smosite.staff.lockout.client_address"
 AXES_USERNAME_CALLABLE = "smosite.staff.lockout.username"
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"

@@ -1,10 +1,13 @@
-"""Staff sign-in: a lockout after repeated failures (per username and per address, lifted
-from admin or the command line), and a second factor (TOTP) that staff enrol in with a QR
-code the site draws. Codes are real TOTP codes computed from the device's key."""
+"""Staff sign-in: a lockout after repeated failures (per username and address, and per
+address; lifted from admin or the command line; behind nginx, the client's address), and a
+second factor (TOTP) that staff enrol in with a QR code the site draws. Codes are real TOTP
+codes computed from the device's key."""
 
+import re
 from datetime import timedelta
 
 import pytest
+import requests
 from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -12,6 +15,8 @@ from django.test import Client
 from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.support.nginx import Nginx, deploy_trusted_proxy_count
 
 pytestmark = pytest.mark.django_db
 
@@ -62,18 +67,43 @@ def test_five_failures_lock_the_account_with_a_clear_message(client, staff, sett
     assert sign_in(client).status_code == 429 and not signed_in(client)
 
 
-def test_the_lockout_follows_the_username_across_addresses(client, staff):
-    for n in range(5):
-        sign_in(client, password="wrong", address=f"203.0.113.{n}")
-    assert sign_in(Client(), address="192.0.2.200").status_code == 429
+def test_failures_from_one_address_do_not_lock_the_user_out_at_another(client, staff):
+    """Anyone could lock any staff member out by typing their name with a wrong password:
+    failures now lock the username only from the address they came from."""
+    for _ in range(5):
+        sign_in(client, password="wrong", address="203.0.113.9")
+    assert sign_in(Client(), address="203.0.113.9").status_code == 429  # locked there
+    assert sign_in(Client(), address="192.0.2.200").status_code == 302  # not here
+    # Four failures from each of many addresses lock nothing either.
+    for n in range(4):
+        for _ in range(4):
+            sign_in(Client(), password="wrong", address=f"198.51.100.{n}")
+    assert sign_in(Client(), address="192.0.2.201").status_code == 302
 
 
-def test_the_lockout_follows_the_address_across_usernames(client, staff):
-    for n in range(5):
+def test_an_address_failing_for_many_usernames_is_locked_for_every_username(
+    client, staff, settings
+):
+    settings.ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT = 8
+    for n in range(7):  # each username fails less than its own limit
         sign_in(client, username=f"guess{n}", password="wrong", address="2001:db8:7:7::1")
+    assert sign_in(Client(), address="2001:db8:7:7::1").status_code == 302  # 7 < 8
+    Client().post("/admin/logout/")
+    sign_in(client, username="guess7", password="wrong", address="2001:db8:7:7::1")
     # Another address in the same IPv6 /64 is the same client.
     assert sign_in(Client(), address="2001:db8:7:7::beef").status_code == 429
     assert sign_in(Client(), address="2001:db8:7:8::1").status_code == 302
+
+
+def test_a_sign_in_between_guesses_does_not_reset_the_address_count(client, staff, settings):
+    """Someone with an account of their own signing in between guesses at others' clears
+    their own failures only."""
+    settings.ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT = 8
+    for n in range(7):
+        sign_in(client, username=f"colleague{n}", password="wrong", address="192.0.2.77")
+    assert sign_in(Client(), address="192.0.2.77").status_code == 302  # anna's own account
+    sign_in(Client(), username="colleague7", password="wrong", address="192.0.2.77")
+    assert sign_in(Client(), address="192.0.2.77").status_code == 429
 
 
 def test_an_administrator_unlocks_from_the_admin(client, staff):
@@ -206,3 +236,57 @@ def test_signing_out_works_before_enrolling(client, staff, settings):
     sign_in(client)
     assert client.post("/admin/logout/").status_code == 200
     assert client.get("/admin/two-factor/").status_code == 302  # to the sign-in page
+
+
+# --- Behind nginx -----------------------------------------------------------------------------
+
+
+class FromAddress(requests.adapters.HTTPAdapter):
+    """Connections from one loopback address (Linux routes all of 127.0.0.0/8 to lo): a
+    visitor at that address, as nginx sees it."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def visitor_at(address: str) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", FromAddress(address))
+    return session
+
+
+def sign_in_over_http(session, base: str, password: str, **headers) -> int:
+    page = session.get(f"{base}{LOGIN}", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    data = {"username": "anna", "password": password, "next": "/admin/"}
+    response = session.post(
+        f"{base}{LOGIN}",
+        {**data, "csrfmiddlewaretoken": token},
+        headers=headers,
+        allow_redirects=False,
+        timeout=10,
+    )
+    return response.status_code
+
+
+@pytest.mark.django_db(transaction=True)
+def test_behind_nginx_failures_count_against_the_client_address(live_server, settings, tmp_path):
+    """nginx configured as docs/deploy.md's recipe, with the TRUSTED_PROXY_COUNT it names:
+    the lockout counts the visitor's own address (not nginx's, not one the visitor forged in
+    X-Forwarded-For), so failures at one address lock nobody out at another."""
+    settings.TRUSTED_PROXY_COUNT = deploy_trusted_proxy_count()
+    User.objects.create_user("anna", password=PASSWORD, is_staff=True, is_superuser=True)
+    with Nginx(int(live_server.url.rsplit(":", 1)[1]), tmp_path) as nginx:
+        base = f"http://127.0.0.1:{nginx.port}"
+        guesser = visitor_at("127.0.0.2")
+        forged = {"X-Forwarded-For": "192.0.2.66"}
+        statuses = [sign_in_over_http(guesser, base, "wrong", **forged) for _ in range(5)]
+        assert statuses == [200, 200, 200, 200, 429]
+        assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"127.0.0.2"}
+        assert sign_in_over_http(guesser, base, PASSWORD) == 429
+        assert sign_in_over_http(visitor_at("127.0.0.3"), base, PASSWORD) == 302
