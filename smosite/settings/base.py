@@ -32,6 +32,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 INSTALLED_APPS = [
     "smosite.staff.apps.StaffAdminConfig",  # django.contrib.admin with the site's AdminSite
+    "smosite.staff.apps.StaffConfig",  # staff sign-in: two-factor set-up links
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -617,6 +618,9 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 # Staff must confirm each sign-in with an authenticator app (TOTP); staff without one are
 # sent to set it up. Off by default here, on by default in production.
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=False)
+# A first authenticator is set up with the password and a one-time link emailed to the staff
+# member (or printed by `manage.py two_factor_link`); the link works this many minutes.
+ADMIN_2FA_ENROLMENT_LINK_MINUTES = env.int("ADMIN_2FA_ENROLMENT_LINK_MINUTES", default=60)
 OTP_TOTP_ISSUER = PUBLISHER_NAME
 # Nobody, superusers included, can read another person's authenticator key in admin (it
 # would let them copy that person's second factor); a lost phone means delete and enrol.
