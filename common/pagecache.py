@@ -47,9 +47,8 @@ authentication or the database are touched.
   the same page and stores nothing new. The view's `request.GET` holds only the declared
   parameters too (and `utm_*`, which never change a page), so what it reads is what the key
   holds. The raw query string stays as sent, for redirects, which are never stored: a stored
-  page must not echo it. Keys live
-  under a namespace of the code and template files and the database, so a deploy or a second
-  site on the same Redis never serves another's pages.
+  page must not echo it. Keys live under a namespace of the code and template files and the
+  database, so a deploy or a second site on the same Redis never serves another's pages.
 - **A cache that fails or hangs** is asked through the shared cache's breaker
   (common/breaker.py): after one failure (at most CACHE_TIMEOUT_SECONDS) pages are rendered
   without it, neither looked up nor stored, for CACHE_BREAKER_SECONDS; then one request tries
