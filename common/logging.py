@@ -1,6 +1,7 @@
 """Secrets that travel in URLs never reach a log: a buyer's download token, a sample
-request's status token, a quote, a Checkout Session id. Django logs the path of every 4xx
-("Gone: /download/…" for each expired link), runserver and gunicorn every request line."""
+request's status token, a quote, a Checkout Session id, a staff member's two-factor set-up
+link, any `?token=` (the readiness probe's). Django logs the path of every 4xx ("Gone: /download/…" for each expired link),
+runserver and gunicorn every request line."""
 
 import logging
 import re
@@ -11,7 +12,8 @@ SECRET_URL_PARTS = (
     (re.compile(r"(/download/[^/\s?#\"']+/)[^/\s?#\"']+"), rf"\1{REDACTED}"),
     (re.compile(r"(/enquiry/sample/)[^/\s?#\"']+"), rf"\1{REDACTED}"),
     (re.compile(r"(/enquiry/request-sample/thank-you/)[^/\s?#\"']+"), rf"\1{REDACTED}"),
-    (re.compile(r"([?&](?:quote|session_id)=)[^&\s#\"']+"), rf"\1{REDACTED}"),
+    (re.compile(r"(/admin/two-factor/enrol/)[^/\s?#\"']+"), rf"\1{REDACTED}"),
+    (re.compile(r"([?&](?:quote|session_id|token)=)[^&\s#\"']+"), rf"\1{REDACTED}"),
 )
 # Loggers that write request paths themselves. A filter on a logger runs for every handler
 # the record reaches (a JSON formatter, pytest's capture, gunicorn's own handlers).

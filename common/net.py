@@ -1,9 +1,13 @@
 """Client addresses: which hop of X-Forwarded-For to trust, how much of an address to keep,
 and which network a per-client limit counts against."""
 
+import functools
 import ipaddress
+import logging
 
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 # One subscriber is usually given a whole IPv6 /64 (RFC 6177), so a limit counted per
 # address would give each of them 2^64 fresh counters.
@@ -17,7 +21,18 @@ def client_ip(request) -> str:
     forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p]
     if hops and len(forwarded) >= hops:
         return forwarded[-hops]
+    if forwarded and not hops:
+        proxy_count_warning()
     return request.META.get("REMOTE_ADDR", "")
+
+
+@functools.cache  # once per process: the setting is the same for every request
+def proxy_count_warning() -> None:
+    logger.warning(
+        "Requests carry X-Forwarded-For but TRUSTED_PROXY_COUNT is 0: if a proxy is in front "
+        "of the site, every visitor shares its address for the rate limits and the admin "
+        "sign-in lockout (docs/deploy.md, nginx)."
+    )
 
 
 def _parse(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

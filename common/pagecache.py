@@ -1,9 +1,10 @@
 """Whole-page cache for anonymous visitors, shared by every web process (the default cache).
 
 Campaigns and crawlers bring hundreds of anonymous visitors a second to a handful of pages
-that change only when staff edit the catalogue. Views opt in with `@page_cache_public`; the
-middleware answers a later anonymous GET for the same page from the cache before sessions,
-CSRF, authentication or the database are touched.
+that change only when staff edit the catalogue. Views opt in with
+`@page_cache_public(params=(...))`, naming the query parameters they read; the middleware
+answers a later anonymous GET for the same page from the cache before sessions, CSRF,
+authentication or the database are touched.
 
 - **Who gets a cached page**: GET/HEAD requests without a session cookie and without a
   messages cookie. Staff (logged in) always carry a session, so they never see one.
@@ -41,9 +42,17 @@ CSRF, authentication or the database are touched.
 - **Compressed once**: a stored page is also kept gzip-compressed and sent so to browsers
   that accept it (all do): a 70 KB report page leaves as about 15 KB. Only shared pages are
   compressed: they hold no secret (no CSRF token, nothing personal), so BREACH does not apply.
-- **Keys** hold the scheme, host, path and query string without `utm_*` parameters (they do
-  not change the page), under a namespace of the code and template files and the database, so
-  a deploy or a second site on the same Redis never serves another's pages.
+- **Keys** hold the scheme, host, path and the values of the parameters the view declared
+  (in their order), nothing else: a tracking id (`utm_*`, `gclid`) or a junk parameter gets
+  the same page and stores nothing new. The view's `request.GET` holds only the declared
+  parameters too (and `utm_*`, which never change a page), so what it reads is what the key
+  holds. The raw query string stays as sent, for redirects, which are never stored: a stored
+  page must not echo it. Keys live under a namespace of the code and template files and the
+  database, so a deploy or a second site on the same Redis never serves another's pages.
+- **A cache that fails or hangs** is asked through the shared cache's breaker
+  (common/breaker.py): after one failure (at most CACHE_TIMEOUT_SECONDS) pages are rendered
+  without it, neither looked up nor stored, for CACHE_BREAKER_SECONDS; then one request tries
+  it again. The generation watch connects with the same timeout.
 
 https://docs.djangoproject.com/en/6.1/topics/cache/#the-per-site-cache does the same for
 every page but keys on the Cookie header, which campaign (first-touch) and CSRF cookies vary.
@@ -57,20 +66,21 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
 
 import redis
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache as shared_cache
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.middleware.csp import get_nonce
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
 
+from common.breaker import cache_call
 from common.recompute import previous_was_served, recomputing, request_started
 
 logger = logging.getLogger(__name__)
@@ -86,10 +96,18 @@ PERSONAL_HEADERS = {"set-cookie", "date"}
 SOURCE_SUFFIXES = (".py", ".html", ".txt", ".json", ".css", ".svg")
 
 
-def page_cache_public(view):
-    """Marks a view whose anonymous GET answer may be shared by every anonymous visitor."""
-    view.page_cache_public = True
-    return view
+def page_cache_public(view=None, *, params: Iterable[str] = ()):
+    """Marks a view whose anonymous GET answer may be shared by every anonymous visitor.
+    `params`: every query parameter the view reads (the page is stored under their values
+    alone, and the view's request.GET holds nothing else); none by default. Use as
+    `@page_cache_public` or `@page_cache_public(params=("q", "page"))`."""
+
+    def mark(view):
+        view.page_cache_public = True
+        view.page_cache_params = tuple(sorted(set(params)))
+        return view
+
+    return mark if view is None else mark(view)
 
 
 def page_cache_invalidate() -> None:
@@ -100,13 +118,16 @@ def page_cache_invalidate() -> None:
 
 def _generation_bump() -> None:
     generation_watch.forget()  # this process knows at once, without waiting for the message
+    # Tried even while the breaker is open: other processes serve pages while this one can't
+    # reach the cache. If it fails, PAGE_CACHE_SECONDS bounds what they keep serving.
+    cache_call(_generation_incr, fallback=None, purpose="pages not invalidated", always=True)
+
+
+def _generation_incr() -> None:
     try:
         shared_cache.incr(GENERATION_KEY)
     except ValueError:  # no generation yet (or evicted): a new one invalidates everything
         generation_current()
-    except Exception:
-        # The cache is down: pages are not served from it either (see lookup).
-        logger.exception("page cache: could not invalidate")
 
 
 def generation_current() -> int:
@@ -140,14 +161,35 @@ def namespace() -> str:
     return digest.hexdigest()[:16]
 
 
-def page_key(request) -> str:
-    query = sorted(
-        (name, value)
-        for name, value in parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
-        if not name.startswith("utm_")
-    )
-    address = f"{request.scheme}://{request.get_host()}{request.path}?{urlencode(query)}"
+def page_key(request, params: Iterable[str] = ()) -> str:
+    """The page's key: its address with the declared parameters' values, each parameter's
+    values in the order sent (a view reading the last of two values gets another page)."""
+    query = _query_kept(request.GET, params).urlencode()
+    address = f"{request.scheme}://{request.get_host()}{request.path}?{query}"
     return f"pagecache:{namespace()}:{hashlib.sha256(address.encode()).hexdigest()}"
+
+
+def _query_kept(query: QueryDict, params: Iterable[str]) -> QueryDict:
+    kept = QueryDict(mutable=True)
+    for name in sorted(set(params)):
+        if name in query:
+            kept.setlist(name, query.getlist(name))
+    kept._mutable = False
+    return kept
+
+
+@contextlib.contextmanager
+def _only_parameters(request, params: Iterable[str]) -> Iterator[None]:
+    """The view reads only the declared parameters (see page_cache_public) and the campaign
+    ones (`utm_*`: they never change a page, but a redirect keeps them); the middleware around
+    this one gets request.GET back as it came (first-touch attribution reads it on the way
+    out)."""
+    sent = request.GET
+    request.GET = _query_kept(sent, (*params, *(n for n in sent if n.startswith("utm_"))))
+    try:
+        yield
+    finally:
+        request.GET = sent
 
 
 class PageCacheMiddleware:
@@ -161,19 +203,20 @@ class PageCacheMiddleware:
         self.local = LocalPages()
 
     def __call__(self, request):
-        if not self._eligible(request):
+        params = self._shared_params(request)
+        if params is None:
             return self.get_response(request)
-        key = page_key(request)
-        try:
-            generation = generation_watch.current()
-            stored = self.local.get(key, generation)
-            if stored is None:
-                stored = shared_cache.get(key)
-                if stored is not None and stored[0] == generation:
-                    self.local.put(key, stored)
-        except Exception:
-            logger.exception("page cache: unreachable, rendering the page")
+        key = page_key(request, params)
+        with _only_parameters(request, params):
+            return self._answer(request, key)
+
+    def _answer(self, request, key: str):
+        found = cache_call(
+            lambda: self._lookup(key), fallback=None, purpose="pages rendered without it"
+        )
+        if found is None:  # the cache failed, or its breaker is open: render, store nothing
             return self.get_response(request)
+        generation, stored = found
         if stored is not None and stored[0] == generation:
             return self._rebuild(stored, gzipped=self._accepts_gzip(request))
         if stored is None:  # nothing to answer overlapping requests with: no lock
@@ -184,6 +227,15 @@ class PageCacheMiddleware:
                 # previous version meanwhile (see "After an edit" above).
                 return self._rebuild(stored, gzipped=self._accepts_gzip(request))
             return self._render(request, key, generation, stored)
+
+    def _lookup(self, key: str) -> tuple[int, tuple | None]:
+        generation = generation_watch.current()
+        stored = self.local.get(key, generation)
+        if stored is None:
+            stored = shared_cache.get(key)
+            if stored is not None and stored[0] == generation:
+                self.local.put(key, stored)
+        return generation, stored
 
     def _render(self, request, key: str, generation: int, stored):
         request_started()
@@ -197,17 +249,21 @@ class PageCacheMiddleware:
         return response
 
     @staticmethod
-    def _eligible(request) -> bool:
+    def _shared_params(request) -> tuple[str, ...] | None:
+        """The parameters the view reads, when this request's answer may be shared; None
+        when it may not (not a GET, a visitor with a session or a message, another view)."""
         if settings.PAGE_CACHE_SECONDS <= 0 or request.method not in ("GET", "HEAD"):
-            return False
+            return None
         cookies = request.COOKIES
         if settings.SESSION_COOKIE_NAME in cookies or CookieStorage.cookie_name in cookies:
-            return False
+            return None
         try:
             match = resolve(request.path_info)
         except Resolver404:
-            return False
-        return getattr(match.func, "page_cache_public", False)
+            return None
+        if not getattr(match.func, "page_cache_public", False):
+            return None
+        return getattr(match.func, "page_cache_params", ())
 
     @staticmethod
     def _storable(request, response) -> bool:
@@ -234,19 +290,17 @@ class PageCacheMiddleware:
         compressed = gzip.compress(response.content, compresslevel=6, mtime=0)
         stored = (generation, response.status_code, headers, response.content, compressed)
         self.local.put(key, stored)
-        try:
-            shared_cache.set(key, stored, timeout=settings.PAGE_CACHE_SECONDS)
-        except Exception:
-            logger.exception("page cache: could not store a page")
+        cache_call(
+            lambda: shared_cache.set(key, stored, timeout=settings.PAGE_CACHE_SECONDS),
+            fallback=None,
+            purpose="page not stored",
+        )
 
     def _forget(self, key: str) -> None:
         """The page is no longer one to share (a 404 now, a form that needs a token): its
         stored previous version goes, or overlapping requests would keep getting it."""
         self.local.forget(key)
-        try:
-            shared_cache.delete(key)
-        except Exception:
-            logger.exception("page cache: could not drop a page")
+        cache_call(lambda: shared_cache.delete(key), fallback=None, purpose="page not dropped")
 
     @staticmethod
     def _accepts_gzip(request) -> bool:
@@ -344,17 +398,25 @@ class GenerationWatch:
         self.attempted, self.next_attempt = location, time.monotonic() + self.RECONNECT_SECONDS
         try:
             self.connection = self._subscribe(location)
-        except (redis.RedisError, OSError):
+        except redis.ResponseError:  # a Redis without client tracking (before 6, or disabled)
             logger.warning("page cache: cannot watch the generation; reading it per request")
             self._drop()
             return False
+        except (redis.RedisError, OSError):
+            self._drop()
+            raise  # unreachable or hung: the caller's breaker stops asking (common/breaker.py)
         self.location = location
         return True
 
     @staticmethod
     def _subscribe(location: str):
+        timeout = settings.CACHE_TIMEOUT_SECONDS
         pool = redis.ConnectionPool.from_url(
-            location, protocol=2, socket_connect_timeout=1, socket_timeout=1, socket_keepalive=True
+            location,
+            protocol=2,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            socket_keepalive=True,
         )
         connection = pool.make_connection()
         connection.connect()

@@ -1,35 +1,27 @@
 """Fixed-window rate limits in the shared cache, and the friendly 429 page.
 
 If the cache is unreachable the limit lets the request through (and logs it): losing a real
-lead or order in an outage costs more than a burst of spam. After a failure the cache is not
-asked again for CACHE_TIMEOUT_SECONDS × 10, so a hung cache costs one timeout, not one per
+lead or order in an outage costs more than a burst of spam. The cache is asked through its
+breaker (common/breaker.py), shared with the page and search caches: after a failure it is
+not asked again for CACHE_BREAKER_SECONDS, so a hung cache costs one timeout, not one per
 request."""
 
-import logging
-
-from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import render
 
-from .breaker import Breaker
+from .breaker import cache_breaker, cache_call
 
-logger = logging.getLogger(__name__)
-cache_breaker = Breaker()
+__all__ = ["cache_breaker", "rate_limit_exceeded", "rate_limited_response"]
 
 
 def rate_limit_exceeded(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
     """Count one hit for (scope, key) in a fixed window; True once the count exceeds `limit`.
     cache.add + incr are atomic on Redis, so concurrent web processes share one count."""
-    if cache_breaker.is_open:
-        return False
-    try:
-        return _count(f"ratelimit:{scope}:{key}", limit=limit, window_seconds=window_seconds)
-    except Exception as exc:  # noqa: BLE001 - any cache error: fail open, see above
-        cache_breaker.trip(seconds=settings.CACHE_TIMEOUT_SECONDS * 10)
-        logger.warning(
-            "rate-limit cache unavailable (%s); %s let through", type(exc).__name__, scope
-        )
-        return False
+    return cache_call(
+        lambda: _count(f"ratelimit:{scope}:{key}", limit=limit, window_seconds=window_seconds),
+        fallback=False,
+        purpose=f"{scope} let through without a rate limit",
+    )
 
 
 def _count(cache_key: str, *, limit: int, window_seconds: int) -> bool:

@@ -4,7 +4,8 @@ recomputation is stored would recompute the same thing (a popular search's count
 whole catalogue, sixteen times over on two cores).
 
 `recomputing(key, seconds)` is a lock in the shared cache (`cache.add`: Redis `SET NX` with
-an expiry; with the local-memory cache of tests and `make run`, a lock per process): the
+an expiry; with the local-memory cache of `make run`, a lock per process), asked through the
+cache's breaker (common/breaker.py: while the cache is out, everyone recomputes): the
 caller that gets it recomputes; the others serve what they had (the previous version of a
 page, the previous figures of a search) or wait for the new one. The lock expires after
 `seconds`, so a holder that dies or takes longer than that stops holding the others back;
@@ -15,14 +16,14 @@ A response built from previous figures must not be kept as the current version o
 page: `previous_served()` marks the request, and the page cache does not store it."""
 
 import contextvars
-import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.core.cache import cache
 
-logger = logging.getLogger(__name__)
+from .breaker import cache_call
+
 _previous = contextvars.ContextVar("recompute_previous_served", default=False)
 
 
@@ -33,27 +34,25 @@ def recomputing(key: str, seconds: int) -> Iterator[bool | None]:
     lock = f"{key}:recomputing"
     seconds = max(1, seconds)
     started = time.monotonic()
-    try:
-        locked = cache.add(lock, 1, seconds)
-    except Exception:  # noqa: BLE001 - any cache backend's connection error
-        logger.warning("cache unreachable: recomputing %s without its lock", key)
-        locked = None
+    locked = cache_call(
+        lambda: cache.add(lock, 1, seconds), fallback=None, purpose="recomputing without a lock"
+    )
     try:
         yield locked
     finally:
         if locked and time.monotonic() - started < seconds:
-            try:
-                cache.delete(lock)
-            except Exception:  # noqa: BLE001 - it expires on its own
-                logger.warning("cache unreachable: the lock on %s expires on its own", key)
+            cache_call(
+                lambda: cache.delete(lock), fallback=None, purpose="the lock expires on its own"
+            )
 
 
 def is_recomputing(key: str) -> bool:
     """Whether some caller holds `key`'s lock (False when the cache is unreachable)."""
-    try:
-        return cache.get(f"{key}:recomputing") is not None
-    except Exception:  # noqa: BLE001
-        return False
+    return cache_call(
+        lambda: cache.get(f"{key}:recomputing") is not None,
+        fallback=False,
+        purpose="nobody known to be recomputing",
+    )
 
 
 def previous_served() -> None:

@@ -22,6 +22,7 @@ from .models import Report
 from .selectors import PUBLIC_STATUSES
 
 XMLNS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+BIGINT_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,11 @@ def sitemap_pages_xml() -> str:
 
 
 def sitemap_reports_xml(*, part: int) -> str | None:
-    """File `part` (from 1) of the index; None past the last one."""
+    """File `part` (from 1) of the index; None past the last one. The URL takes any number:
+    an offset past what the database's OFFSET takes (a bigint) is past the last file too."""
     limit = settings.SITEMAP_MAX_URLS
-    rows = list(_report_rows(offset=(part - 1) * limit, limit=limit))
-    return _urlset(_report_entries(rows)) if rows and part >= 1 else None
+    offset = (part - 1) * limit
+    if part < 1 or offset > BIGINT_MAX:
+        return None
+    rows = list(_report_rows(offset=offset, limit=limit))
+    return _urlset(_report_entries(rows)) if rows else None

@@ -14,6 +14,7 @@ urlpatterns = [
 urlpatterns += [
     path("privacy", views.privacy, name="privacy"),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/ready", views.healthz_ready, name="healthz-ready"),
     path("robots.txt", views.robots_txt, name="robots-txt"),
     path("sitemap.xml", sitemaps.sitemap, name="sitemap"),
     path("sitemaps/pages.xml", sitemaps.sitemap_pages, name="sitemap-pages"),

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .health import health_report
+from .health import health_report, readiness_allowed
 
 # Crawlers stay out of the admin and of the pages that only make sense after a click.
 ROBOTS_DISALLOW = ("/admin/", "/enquiry/", "/purchase/")
@@ -17,8 +17,18 @@ ROBOTS_DISALLOW = ("/admin/", "/enquiry/", "/purchase/")
 @never_cache
 @require_GET
 def healthz(request):
+    """Liveness: this web process answers. No service is touched (smosite/health.py)."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def healthz_ready(request):
     """200 when the database, broker, cache and private storage all answer; 503 naming the
-    one(s) that did not (smosite/health.py)."""
+    one(s) that did not. Only for this machine or with HEALTHZ_TOKEN (smosite/health.py)."""
+    if not readiness_allowed(request):
+        message = "Readiness answers this machine, or a request with HEALTHZ_TOKEN."
+        return JsonResponse({"error": message}, status=403)
     checks = health_report()
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse(checks, status=200 if healthy else 503)

@@ -138,10 +138,10 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(autouse=True)
 def _fresh_publisher():
     """A test that made the broker or the cache unreachable leaves no open breaker behind."""
-    from common import jobs, ratelimit
+    from common import breaker, jobs
 
     jobs.publisher_reset()
-    ratelimit.cache_breaker.reset()
+    breaker.cache_breaker.reset()
     yield
 
 

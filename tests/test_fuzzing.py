@@ -370,3 +370,111 @@ def test_path_segments(client, report, delivered, segment, which):
         assert_answered(response, 200, 301, 404, 410)
         renew = client.post(f"/download/{order.reference}/{part}/renew")
         assert_answered(renew, 200, 302, 404, 410)
+
+
+# --- Every URL converter ---------------------------------------------------------------------
+# Every route of the URL configuration (the public site and the admin, read from the resolver,
+# so a new route is fuzzed without a change here) with each of its converters given what its
+# pattern matches: numbers of any size (past PostgreSQL's integer and bigint, which Python's
+# int converter accepts), the ids of rows that exist, and any text a str, slug or path accepts.
+# A superuser and an anonymous visitor, GET and POST: never a 5xx.
+
+OUT_OF_RANGE = [0, 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, 10**30]
+CONVERTER_GROUP = re.compile(r"<(?:(?P<kind>\w+):)?(?P<name>\w+)>")
+
+
+def url_routes() -> list[tuple[str, dict]]:
+    """(route with `<kind:name>` placeholders, {name: converter}) for every URL pattern that
+    takes a value; regex patterns as `(regex, {})`."""
+    from django.urls import URLResolver, get_resolver
+    from django.urls.resolvers import RegexPattern, RoutePattern
+
+    def walk(resolver, prefix, converters):
+        for entry in resolver.url_patterns:
+            route = prefix + str(entry.pattern)
+            found = {**converters, **getattr(entry.pattern, "converters", {})}
+            if isinstance(entry, URLResolver):
+                yield from walk(entry, route, found)
+            elif isinstance(entry.pattern, RoutePattern) and found:
+                yield route, found
+            elif isinstance(entry.pattern, RegexPattern) and "(?P<" in route:
+                yield route, {}
+
+    return list(walk(get_resolver(), "/", {}))
+
+
+ROUTES = url_routes()
+INT_ROUTES = [(route, conv) for route, conv in ROUTES if "<int:" in route]
+
+
+def converter_values(converter, ids: list[int]):
+    from django.urls.converters import IntConverter, PathConverter
+
+    matching = st.from_regex(f"(?:{converter.regex})", fullmatch=True)
+    if isinstance(converter, IntConverter):
+        numbers = st.one_of(st.integers(0, 2**80), st.sampled_from(OUT_OF_RANGE + ids))
+        return st.one_of(numbers.map(str), matching)
+    safe = "/" if isinstance(converter, PathConverter) else ""
+    return st.one_of(matching, HOSTILE, st.sampled_from([str(i) for i in ids])).map(
+        lambda text: quote(text, safe=safe) or "x"
+    )
+
+
+def route_path(route: str, values: dict[str, str]) -> str:
+    return CONVERTER_GROUP.sub(lambda m: values[m.group("name")], route)
+
+
+@pytest.fixture
+def known_rows(report, delivered):
+    """Rows every kind of route can find, so examples also reach past the lookup."""
+    from common.models import Job
+    from tests.factories import ContactFactory
+
+    order, _ = delivered
+    enquiry = EnquiryFactory(report=report)
+    contact = ContactFactory()
+    ids = {report.pk, report.number, order.pk, enquiry.pk, contact.pk}
+    ids |= set(Job.objects.values_list("pk", flat=True))
+    return sorted(ids)
+
+
+@st.composite
+def route_requests(draw, ids):
+    route, converters = draw(st.sampled_from(ROUTES))
+    if converters:
+        values = {name: draw(converter_values(c, ids)) for name, c in converters.items()}
+        path = route_path(route, values)
+    else:  # a regex route: whatever its pattern matches
+        regex = route[1:].replace("^", "").replace("$", "")
+        path = "/" + quote(draw(st.from_regex(f"(?:{regex})", fullmatch=True)), safe="/")
+    return path, draw(st.sampled_from(["get", "post"])), draw(st.booleans())
+
+
+@hypothesis_settings(FUZZ, max_examples=150)
+@given(data=st.data())
+def test_every_url_converter(client, known_rows, data):
+    count("URL converters")
+    root = UserFactory(username="root", is_superuser=True)
+    path, method, as_superuser = data.draw(route_requests(known_rows))
+    with Example():
+        if as_superuser:
+            client.force_login(root)
+        else:
+            client.logout()
+        response = getattr(client, method)(path)
+        assert response.status_code < 500, (method, path, response.status_code)
+
+
+def test_out_of_range_numbers_in_every_numeric_route_are_not_found(client, report):
+    """`/sitemaps/reports-9223372036854775808.xml` answered 500 (bigint out of range)."""
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    assert len(INT_ROUTES) >= 10, INT_ROUTES  # the walk found the routes
+    for route, converters in INT_ROUTES:
+        for number in OUT_OF_RANGE[1:]:
+            values = {name: str(number) for name in converters}
+            values |= {name: "x" for name in converters if f"<int:{name}>" not in route}
+            path = route_path(route, values)
+            with Example():
+                response = client.get(path)
+            assert response.status_code < 500, (path, response.status_code)
+    assert client.get("/sitemaps/reports-9223372036854775808.xml").status_code == 404

@@ -29,6 +29,7 @@ from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Max, QuerySet
 
+from common.breaker import cache_call
 from common.recompute import is_recomputing, previous_served, recomputing
 
 from ..models import Category, Report
@@ -316,16 +317,10 @@ def _now() -> float:
 
 
 def _cache_set(key: str, value, seconds: int) -> None:
-    try:
-        cache.set(key, value, seconds)
-    except Exception:  # noqa: BLE001 - any cache backend's connection error
-        logger.warning("search cache unreachable; result not kept", exc_info=True)
+    cache_call(lambda: cache.set(key, value, seconds), fallback=None, purpose="search not kept")
 
 
 def _cache_get(key: str):
-    """The cache only saves work: when it is unreachable, search computes everything."""
-    try:
-        return cache.get(key)
-    except Exception:  # noqa: BLE001 - any cache backend's connection error
-        logger.warning("search cache unreachable; computing without it", exc_info=True)
-        return None
+    """The cache only saves work: when it is unreachable (or its breaker is open: a hung
+    cache is waited on once, common/breaker.py), search computes everything."""
+    return cache_call(lambda: cache.get(key), fallback=None, purpose="search computed afresh")

@@ -1,19 +1,17 @@
 """Writes that keep search right: a report's key-player names on the report row (the
 search document reads them from there) and the vocabulary typos are matched against."""
 
-import logging
 from collections.abc import Iterable
 
 from django.core.cache import cache
 from django.db import transaction
 
+from common.breaker import cache_call
 from common.pagecache import page_cache_invalidate
 
 from ..models import Report, SearchTerm
 from ..search import GENERATION_KEY
 from ..search.text import vocabulary_words
-
-logger = logging.getLogger(__name__)
 
 
 def key_player_names(names: Iterable[str]) -> str:
@@ -54,7 +52,10 @@ def catalogue_changed() -> None:
             cache.incr(GENERATION_KEY)
         except ValueError:  # not there yet
             cache.set(GENERATION_KEY, 1, None)
-        except Exception:  # noqa: BLE001 - cache down: entries expire on their own
-            logger.warning("cache unreachable; cached searches expire on their own")
 
-    transaction.on_commit(bump)
+    # Tried even while the cache's breaker is open: other processes' searches depend on it.
+    transaction.on_commit(
+        lambda: cache_call(
+            bump, fallback=None, purpose="cached searches expire on their own", always=True
+        )
+    )

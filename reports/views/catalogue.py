@@ -1,5 +1,6 @@
 """The catalogue (search, facets, pages) and the report page."""
 
+import dataclasses
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpResponsePermanentRedirect
@@ -14,8 +15,11 @@ from ..presentation import report_page_build
 from ..search import SearchParams, catalogue_generation, catalogue_search, category_choices
 from ..seo import catalogue_structured_data, catalogue_url
 
+# What the catalogue reads from the query string: the search's words and facets, and the page.
+CATALOGUE_PARAMETERS = ("page", *(field.name for field in dataclasses.fields(SearchParams)))
 
-@page_cache_public
+
+@page_cache_public(params=CATALOGUE_PARAMETERS)
 def catalogue(request):
     params = SearchParams.from_query(request.GET)
     generation = catalogue_generation()
@@ -49,7 +53,7 @@ def catalogue(request):
     )
 
 
-@page_cache_public
+@page_cache_public  # reads no parameter (its redirect keeps the raw query string)
 def report_detail(request, slug, number):
     report = selectors.report_get_public(number=number)
     if report is None:

@@ -32,6 +32,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 INSTALLED_APPS = [
     "smosite.staff.apps.StaffAdminConfig",  # django.contrib.admin with the site's AdminSite
+    "smosite.staff.apps.StaffConfig",  # staff sign-in: two-factor set-up links
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -126,8 +127,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, anonymous pages) ------------------------------------------------
 # Seconds a Redis cache may take to connect or answer: rate limits fail open rather than let
-# a cache outage hang a form (common/ratelimit.py).
+# a cache outage hang a form (common/ratelimit.py), pages and searches are computed afresh.
 CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.5)
+# After a cache call fails (or times out), each process leaves the cache alone this long, then
+# one request tries it again (common/breaker.py): a hung cache costs one timeout per period.
+CACHE_BREAKER_SECONDS = env.float("CACHE_BREAKER_SECONDS", default=5)
 
 
 def cache_with_timeouts(cache: dict) -> dict:
@@ -473,8 +477,12 @@ ATTRIBUTION_COOKIE_DAYS = env.int("ATTRIBUTION_COOKIE_DAYS", default=14)
 # --- Pages and health --------------------------------------------------------------------
 # Reports per catalogue page.
 CATALOGUE_PAGE_SIZE = env.int("CATALOGUE_PAGE_SIZE", default=12)
-# Seconds /healthz waits for the broker before it reports it unreachable.
-HEALTHZ_TIMEOUT_SECONDS = env.int("HEALTHZ_TIMEOUT_SECONDS", default=2)
+# /healthz/ready (smosite/health.py): each probe's time limit, how long its answer is reused
+# (polls meanwhile cost nothing), and the token that opens it to other machines than this one
+# (`Authorization: Bearer <token>` or `?token=`; empty: this machine only).
+HEALTHZ_TIMEOUT_SECONDS = env.float("HEALTHZ_TIMEOUT_SECONDS", default=2)
+HEALTHZ_CACHE_SECONDS = env.float("HEALTHZ_CACHE_SECONDS", default=5)
+HEALTHZ_TOKEN = env.str("HEALTHZ_TOKEN", default="")
 
 # --- Catalogue: import, search, sitemaps -------------------------------------------------
 # Largest file the admin's import page accepts (it imports in the request); bigger feeds go
@@ -589,14 +597,18 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Failed admin sign-ins (a wrong password, or a wrong authenticator code) before a lockout,
-# and how long it lasts. Counted per username (from any address) and per client address
-# (for any username); `manage.py axes_reset_username <name>` / `axes_reset_ip <address>`, or
-# deleting the "access attempt" in admin, unlocks early.
+# and how long it lasts. Counted per (username, client address) pair: failures from one
+# address never lock the person out at another (smosite/staff/lockout.py). An address that
+# fails for any usernames this many times is locked for every username (a whole office may
+# share one address: keep it well above the first). `manage.py axes_reset_username <name>` /
+# `axes_reset_ip <address>`, or deleting the "access attempt" in admin, unlocks early.
 ADMIN_LOGIN_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
 ADMIN_LOGIN_LOCKOUT_MINUTES = env.int("ADMIN_LOGIN_LOCKOUT_MINUTES", default=30)
+AXES_HANDLER = "smosite.staff.lockout.StaffLockoutHandler"
 AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=ADMIN_LOGIN_LOCKOUT_MINUTES)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "smosite.staff.lockout.client_address"
 AXES_USERNAME_CALLABLE = "smosite.staff.lockout.username"
 AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
@@ -606,6 +618,9 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 # Staff must confirm each sign-in with an authenticator app (TOTP); staff without one are
 # sent to set it up. Off by default here, on by default in production.
 ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=False)
+# A first authenticator is set up with the password and a one-time link emailed to the staff
+# member (or printed by `manage.py two_factor_link`); the link works this many minutes.
+ADMIN_2FA_ENROLMENT_LINK_MINUTES = env.int("ADMIN_2FA_ENROLMENT_LINK_MINUTES", default=60)
 OTP_TOTP_ISSUER = PUBLISHER_NAME
 # Nobody, superusers included, can read another person's authenticator key in admin (it
 # would let them copy that person's second factor); a lost phone means delete and enrol.

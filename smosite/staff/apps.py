@@ -1,4 +1,13 @@
+from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
+
+
+class StaffConfig(AppConfig):
+    """smosite/staff itself, for its management command (`two_factor_link`). No models."""
+
+    name = "smosite.staff"
+    label = "staff"
+    default = False  # INSTALLED_APPS names this class; StaffAdminConfig is the admin
 
 
 class StaffAdminConfig(AdminConfig):

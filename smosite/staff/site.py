@@ -14,7 +14,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
 from .forms import StaffAuthenticationForm
-from .two_factor import enrolment_needed, is_staff_member, two_factor_satisfied, two_factor_view
+from .two_factor import (
+    enrolment_link_after_sign_in,
+    enrolment_needed,
+    is_staff_member,
+    two_factor_enrol_view,
+    two_factor_satisfied,
+    two_factor_view,
+)
 
 # The POST fields that name an action: the change list's select, and the change form's.
 ACTION_FIELDS = (
@@ -42,11 +49,20 @@ class StaffAdminSite(admin.AdminSite):
     def login(self, request, extra_context=None):
         if request.method == "GET" and enrolment_needed(request):
             return redirect("admin:two-factor")
-        return super().login(request, extra_context)
+        response = super().login(request, extra_context)
+        signed_in = request.method == "POST" and response.status_code == 302
+        if signed_in and enrolment_needed(request):
+            enrolment_link_after_sign_in(request)
+        return response
 
     def get_urls(self):
         return [
             path("two-factor/", self._staff_only(two_factor_view), name="two-factor"),
+            path(
+                "two-factor/enrol/<str:token>/",
+                self._staff_only(two_factor_enrol_view),
+                name="two-factor-enrol",
+            ),
             *super().get_urls(),
         ]
 
@@ -55,10 +71,10 @@ class StaffAdminSite(admin.AdminSite):
 
         @never_cache
         @csrf_protect
-        def inner(request):
+        def inner(request, **kwargs):
             if not is_staff_member(request.user):
                 return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-            return view(request, self)
+            return view(request, self, **kwargs)
 
         return inner
 

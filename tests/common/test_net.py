@@ -97,3 +97,23 @@ def test_pay_presses_from_one_ipv6_slash_64_share_one_limit(client, stripe, sett
         assert purchase_post(client, report, name="").status_code == 200  # a form error
     client.defaults["REMOTE_ADDR"] = "2001:db8:9:9:abcd::"
     assert purchase_post(client, report).status_code == 429
+
+
+@pytest.mark.django_db
+def test_a_proxy_without_its_count_is_warned_about_once(client, settings, caplog):
+    """Behind nginx with TRUSTED_PROXY_COUNT=0 every visitor shares nginx's address: one
+    visitor's failed sign-ins would lock everyone out. The log says so, once per process."""
+    from common.net import proxy_count_warning
+
+    proxy_count_warning.cache_clear()
+    settings.TRUSTED_PROXY_COUNT = 0
+    for n in range(3):
+        client.post(
+            "/admin/login/", {"username": f"x{n}", "password": "y"}, HTTP_X_FORWARDED_FOR="1.2.3.4"
+        )
+    warnings = [r for r in caplog.records if "TRUSTED_PROXY_COUNT is 0" in r.getMessage()]
+    assert len(warnings) == 1
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy_count_warning.cache_clear()
+    client.post("/admin/login/", {"username": "x", "password": "y"}, HTTP_X_FORWARDED_FOR="1.2.3.4")
+    assert len([r for r in caplog.records if "TRUSTED_PROXY_COUNT is 0" in r.getMessage()]) == 1

@@ -177,6 +177,75 @@ def test_an_unknown_page_and_a_draft_are_never_cached(seed_report):
         assert anonymous_get(url)[1] > 0
 
 
+# --- Keyed by the parameters the view reads ---------------------------------------------------
+
+
+def stored_pages() -> set[bytes]:
+    """The pages stored in Redis (not the generation, not the render locks)."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    return {
+        key
+        for key in client.scan_iter(match="*pagecache:*", count=1000)
+        if not key.endswith(b":recomputing") and pagecache.GENERATION_KEY.encode() not in key
+    }
+
+
+def test_junk_parameters_get_the_same_page_and_store_nothing_new(seed_report):
+    """Anyone could fill the cache: each unknown parameter stored a page of its own (50 junk
+    requests, 51 keys). The answer to a URL with junk parameters is the page itself, under
+    its one key (no redirect: ad clicks carry gclid and fbclid, and a redirect would cost
+    each of them a round trip)."""
+    clean = {url: anonymous_get(url)[0].content for url in ("/", REPORT_URL, "/?q=clinical")}
+    pages = stored_pages()
+    assert len(pages) == 3
+    visitor = Client()
+    with CaptureQueriesContext(connection) as queries:
+        for n in range(1000):
+            url = ("/", REPORT_URL, "/?q=clinical")[n % 3]
+            junk = urlencode({f"junk{n}": "x" * (n % 50), "gclid": f"Cj0K{n}"})
+            response = visitor.get(f"{url}{'&' if '?' in url else '?'}{junk}")
+            assert response.status_code == 200 and response.content == clean[url], url
+    assert len(queries) == 0  # every one answered from the cache
+    many = urlencode({f"p{n}": n for n in range(500)})
+    assert visitor.get(f"/?{many}").content == clean["/"]
+    assert stored_pages() == pages
+
+
+def test_the_view_reads_only_the_parameters_it_declared(settings):
+    """A stored page can't carry what one visitor put in a parameter the view did not
+    declare: the view never sees it."""
+    from tests.common import urls_pagecache
+
+    settings.ROOT_URLCONF = "tests.common.urls_pagecache"
+    urls_pagecache.calls.clear()
+    first = Client().get("/echo-page?colour=red&junk=%3Cscript%3E&size=L")
+    assert first.content.decode() == "[('colour', ['red']), ('size', ['L'])]"
+    again = Client().get("/echo-page?size=L&colour=red&other=1")  # same values, any order
+    assert again.content == first.content and urls_pagecache.calls == ["echo"]
+
+
+def test_repeated_values_keep_their_order_in_the_key(settings):
+    """`?colour=red&colour=blue` is not `?colour=blue&colour=red`: a view reading the last
+    value shows another page."""
+    from tests.common import urls_pagecache
+
+    settings.ROOT_URLCONF = "tests.common.urls_pagecache"
+    urls_pagecache.calls.clear()
+    one = Client().get("/echo-page?colour=red&colour=blue").content
+    other = Client().get("/echo-page?colour=blue&colour=red").content
+    assert one != other and urls_pagecache.calls == ["echo", "echo"]
+
+
+def test_a_campaign_still_lands_on_the_page_with_its_parameters_recorded(seed_report):
+    anonymous_get(REPORT_URL)
+    response, queries = anonymous_get(f"{REPORT_URL}?utm_source=mail&fbclid=abc&junk=1")
+    assert response.status_code == 200 and queries == 0
+    assert COOKIE_NAME in response.cookies  # first-touch attribution saw the utm_* as sent
+
+
 # --- Staff edits in admin show on the next anonymous visit -------------------------------
 
 
@@ -459,7 +528,10 @@ def test_a_hit_asks_redis_nothing_while_the_generation_is_watched(own_redis, see
     assert b"Seen by the watching process" in visitor.get(REPORT_URL).content
 
 
-def test_the_watch_drops_with_redis_and_recovers_when_it_is_back(own_redis, seed_report):
+def test_the_watch_drops_with_redis_and_recovers_when_it_is_back(own_redis, seed_report, settings):
+    from tests.support.waiting import wait_until
+
+    settings.CACHE_BREAKER_SECONDS = 0.5
     visitor = Client()
     visitor.get(REPORT_URL)
     own_redis.stop()
@@ -467,8 +539,12 @@ def test_the_watch_drops_with_redis_and_recovers_when_it_is_back(own_redis, seed
     assert down.status_code == 200 and pagecache.generation_watch.connection is None
     own_redis.start()
     pagecache.generation_watch.next_attempt = 0  # don't wait out the reconnect pause
-    visitor.get(REPORT_URL)
-    assert pagecache.generation_watch.connection is not None
+
+    def watching_again():  # once the cache's breaker lets a request try it
+        assert visitor.get(REPORT_URL).status_code == 200
+        return pagecache.generation_watch.connection is not None
+
+    wait_until(watching_again, timeout=10, message="the page cache never used Redis again")
     visitor.get(REPORT_URL)
     assert own_redis.commands_during(lambda: visitor.get(REPORT_URL)) == 0  # a hit again
     seed_report.title = "Edited after Redis came back"

@@ -1,5 +1,5 @@
 """Shareable views for the page cache's tests: one puts a CSRF token in its page, one the
-request's Content-Security-Policy nonce."""
+request's Content-Security-Policy nonce, one echoes the query parameters it was given."""
 
 from django.http import HttpResponse
 from django.middleware.csp import get_nonce
@@ -29,7 +29,14 @@ def nonce_page(request):
     return HttpResponse(f'<script nonce="{get_nonce(request)}">1</script>')
 
 
+@page_cache_public(params=("colour", "size"))
+def echo_page(request):
+    calls.append("echo")
+    return HttpResponse(repr(sorted(request.GET.lists())))
+
+
 urlpatterns = [
+    path("echo-page", echo_page),
     path("token-page", token_page),
     path("plain-page", plain_page),
     path("nonce-page", nonce_page),

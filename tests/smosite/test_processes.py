@@ -152,7 +152,7 @@ def test_make_run_starts_web_worker_and_beat_and_stops_them_all_on_a_group_signa
         run.wait_answering()
         wait_until(lambda: " ready." in run.output(), timeout=120, message=run.tail())
         wait_until(lambda: "beat: Starting" in run.output(), timeout=60, message=run.tail())
-        status, _, body = run.get("/healthz")
+        status, _, body = run.get("/healthz/ready")
         assert json.loads(body) == {
             "database": "ok", "broker": "ok", "cache": "ok", "storage": "ok",
         }  # fmt: skip
@@ -209,7 +209,9 @@ def test_make_run_prod_serves_through_gunicorn_with_a_worker_per_queue_and_one_b
     run = MakeRun("run-prod", env=env, log_path=tmp_path / "make-run-prod.log").start()
     try:
         run.wait_answering()
-        status, headers, body = run.get("/healthz", headers={"X-Request-ID": "prod-check-0001"})
+        status, headers, body = run.get(
+            "/healthz/ready", headers={"X-Request-ID": "prod-check-0001"}
+        )
         assert status == 200 and headers["X-Request-ID"] == "prod-check-0001"
         assert json.loads(body) == {
             "database": "ok", "broker": "ok", "cache": "ok", "storage": "ok",
@@ -223,7 +225,10 @@ def test_make_run_prod_serves_through_gunicorn_with_a_worker_per_queue_and_one_b
             timeout=30,
             message=run.tail(),
         )
-        assert access[0]["logger"] == "gunicorn.access" and "GET /healthz" in access[0]["message"]
+        assert (
+            access[0]["logger"] == "gunicorn.access"
+            and "GET /healthz/ready" in access[0]["message"]
+        )
 
         queues = wait_until(lambda: active_queues(env), timeout=120, interval=1, message=run.tail())
         assert queues == {
