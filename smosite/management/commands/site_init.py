@@ -19,6 +19,7 @@ import base64
 import io
 import os
 import sys
+import time
 from pathlib import Path
 
 import qrcode
@@ -28,6 +29,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from smosite.staff.forms import confirmed_device
 from smosite.staff.two_factor import pending_device
@@ -160,6 +162,7 @@ class Command(BaseCommand):
             code = input("  Six-digit code from the app (empty to do it later): ").strip()
             if not code:
                 break
+            wait_out_throttle(device)
             if device.verify_token(code):
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
@@ -167,6 +170,15 @@ class Command(BaseCommand):
                 return True
             self.say("That code is not right (or has expired); try the current one.")
         return False
+
+
+def wait_out_throttle(device) -> None:
+    """After a wrong code django-otp refuses every code for a second, then two, four…
+    (throttling against guessing); someone typing at a terminal waits that out rather than
+    being told a right code is wrong."""
+    allowed, details = device.verify_is_allowed()
+    if not allowed and details.get("locked_until"):
+        time.sleep(max(0.0, (details["locked_until"] - timezone.now()).total_seconds()))
 
 
 def qr_code_text(data: str) -> str:
