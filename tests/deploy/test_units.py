@@ -221,3 +221,24 @@ def test_the_units_commands_serve_with_the_env_files_settings(tmp_path_factory, 
         for process in processes:
             process.stop()
         redis.cleanup()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_backup_units_command_writes_a_dump_into_the_backup_folder(tmp_path_factory):
+    """smosite-backup.service's own command line, with BACKUP_DATABASE_URL left empty (the
+    dump reads DATABASE_URL's database)."""
+    installed = installation(tmp_path_factory.mktemp("backup") / "root")
+    with installed.env_file.open("a") as env_file:
+        env_file.write(f"DATABASE_URL={database_url()}\nEMAIL_URL=smtp://127.0.0.1:25\n"
+                       "STRIPE_SECRET_KEY=\nSTRIPE_WEBHOOK_SECRET=\n")  # fmt: skip
+    unit = UnitProcess(installed, "smosite-backup.service", runtime_dir=tmp_path_factory.mktemp("run"),
+                       log_dir=tmp_path_factory.mktemp("logs"))  # fmt: skip
+    assert unit.environment["BACKUP_DATABASE_URL"] == ""
+    result = subprocess.run(unit.command, cwd=unit.unit.value("WorkingDirectory"), env=unit.environment,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    backups = installed.prefix / "var" / "backups" / "smosite"
+    (dump,) = backups.iterdir()
+    assert (
+        dump.name.startswith(database_url().rsplit("/", 1)[1] + "-") and dump.stat().st_size > 10000
+    )
