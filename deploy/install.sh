@@ -155,9 +155,13 @@ system usermod -a -G "$SERVICE_GROUP" www-data
 run install -d -m 0750 -o root -g "$OWNER_GROUP" "$HOME_DIR"
 run install -d -m 0750 -o "$OWNER" -g "$OWNER_GROUP" "$VAR_DIR" "$VAR_DIR/private" \
   "$VAR_DIR/cache" "$BACKUP_DIR"
-run install -d -m 0755 -o root -g root "$ETC_DIR" "$UNIT_DIR" "$BIN_DIR" \
-  "$NGINX_DIR/sites-available" "$NGINX_DIR/sites-enabled" "$NGINX_LOG" "$ACME_ROOT" \
-  "$HOOK_DIR" "$JOURNALD_DIR"
+run install -d -m 0755 -o root -g root "$ETC_DIR" "$ACME_ROOT"
+# The system's own folders keep the owners and modes their packages gave them
+# (/var/log/nginx is root:adm, /etc/redis redis:redis 2770): made only where missing.
+for folder in "$UNIT_DIR" "$BIN_DIR" "$NGINX_DIR/sites-available" "$NGINX_DIR/sites-enabled" \
+              "$NGINX_LOG" "$HOOK_DIR" "$JOURNALD_DIR"; do
+  [ -d "$folder" ] || run install -d -m 0755 -o root -g root "$folder"
+done
 
 step "Python $PYTHON_VERSION and the site's environment (uv $UV_VERSION, $APP/.venv)"
 [ -x "$UV" ] || system python3 -m venv "$APP/.tools"
@@ -247,7 +251,7 @@ if [ "$LOCAL_SERVICES" = 1 ]; then
   else
     redis_owner=root
     id -u redis >/dev/null 2>&1 && redis_owner=redis
-    run install -d -m 0755 -o root -g root "$REDIS_DIR"
+    [ -d "$REDIS_DIR" ] || run install -d -m 0755 -o root -g root "$REDIS_DIR"
     put redis/redis-cache.conf "$REDIS_DIR/redis-cache.conf" 640 "$redis_owner" "$redis_owner"
   fi
   system systemctl enable --now redis-server.service redis-server@cache.service

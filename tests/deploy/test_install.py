@@ -5,6 +5,7 @@ changes (package installs, users, services and the checkout's environment are pr
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -160,3 +161,20 @@ def test_the_runtime_packages_and_uv_are_the_makefiles(prefix):
     assert listed == makefile_list("APT_RUNTIME")
     (uv,) = re.findall(r'"uv==([\d.]+)"', (ROOT / "Makefile").read_text())
     assert f"(uv {uv}, " in install(prefix, "--dry-run").stdout
+
+
+def test_the_systems_own_folders_keep_their_owners_and_modes(prefix):
+    """/var/log/nginx (root:adm) and /etc/redis (redis:redis, 2770) belong to their packages:
+    install.sh writes into them without changing them."""
+    nginx_log = prefix / "var" / "log" / "nginx"
+    redis_conf = prefix / "etc" / "redis"
+    for folder, mode, group in ((nginx_log, 0o750, "adm"), (redis_conf, 0o2770, "redis")):
+        folder.mkdir(parents=True)
+        shutil.chown(folder, group=group)
+        folder.chmod(mode)
+    before = {
+        folder: (folder.stat().st_mode, folder.stat().st_gid) for folder in (nginx_log, redis_conf)
+    }
+    installation(prefix, "--user", "nobody")
+    assert {folder: (folder.stat().st_mode, folder.stat().st_gid) for folder in before} == before
+    assert (redis_conf / "redis-cache.conf").exists()

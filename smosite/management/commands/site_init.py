@@ -1,7 +1,8 @@
 """manage.py site_init: what a new installation needs before its first start, safe to run
 again (each step finds its work done and says so). On a server: `sudo smosite manage site_init`.
 
-1. Migrate the database, and collect the static files.
+1. Migrate the database, and collect the static files (`--skip-static` where an image
+   collected them when it was built).
 2. Give an empty catalogue its content: the seed report (1780960), or `--import FILE`
    (JSON Lines or CSV, docs/import-format.md; a file is imported on every run, updating in
    place what it already imported).
@@ -53,19 +54,26 @@ class Command(BaseCommand):
             "--no-seed", action="store_true", help="Leave an empty catalogue empty."
         )
         parser.add_argument(
+            "--skip-static", action="store_true",
+            help="Don't collect static files (an image collected them when it was built).",
+        )  # fmt: skip
+        parser.add_argument(
             "--no-input", "--noinput", action="store_false", dest="interactive",
             help="Never ask (no terminal): the superuser comes from DJANGO_SUPERUSER_*.",
         )  # fmt: skip
 
-    def handle(self, *args, import_file, no_seed, interactive, **options):
+    def handle(self, *args, import_file, no_seed, skip_static, interactive, **options):
         self.interactive = interactive and sys.stdin.isatty()
         verbosity = options["verbosity"]
         self.heading("Database")
         call_command("migrate", interactive=False, verbosity=max(verbosity - 1, 0))
         self.say("migrated")
         self.heading("Static files")
-        call_command("collectstatic", interactive=False, verbosity=0)
-        self.say(f"collected in {settings.STATIC_ROOT}")
+        if skip_static:
+            self.say("not collected (--skip-static)")
+        else:
+            call_command("collectstatic", interactive=False, verbosity=0)
+            self.say(f"collected in {settings.STATIC_ROOT}")
         self.heading("Catalogue")
         self.catalogue(import_file=import_file, no_seed=no_seed)
         self.heading("The first administrator")
