@@ -1,12 +1,13 @@
 """The Celery app. Background jobs are published to their kind's queue (common/jobs.py), so
-production can give PDF rendering, mail and payments their own workers."""
-
-import os
+production can give PDF rendering, mail and payments their own workers. A worker or beat whose
+environment is a deployment's refuses the local settings (smosite/startup.py)."""
 
 from celery import Celery
 from celery.signals import task_prerun
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smosite.settings.local")
+from smosite.startup import settings_module
+
+settings_module()
 
 app = Celery("smosite")
 app.config_from_object("django.conf:settings", namespace="CELERY")

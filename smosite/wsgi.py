@@ -1,7 +1,10 @@
-import os
+"""The WSGI application gunicorn serves (and runserver, for `make run`). Served by gunicorn,
+it refuses the local settings: smosite/startup.py."""
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smosite.settings.local")
+from smosite.startup import settings_module
+
+settings_module()
 
 application = get_wsgi_application()

@@ -33,6 +33,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 INSTALLED_APPS = [
     "smosite.staff.apps.StaffAdminConfig",  # django.contrib.admin with the site's AdminSite
     "smosite.staff.apps.StaffConfig",  # staff sign-in: two-factor set-up links
+    "smosite",  # the project's own commands: site_init (first run), database_backup
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -56,6 +57,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "smosite.observability.RequestIdMiddleware",  # first: every response carries the id
+    # Before the host check and the HTTPS redirect: a load balancer's plain-HTTP check by
+    # address gets /healthz's answer, not a 301 or a 400 logged at ERROR.
+    "smosite.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Before anything reads the query string: control characters never reach a view.

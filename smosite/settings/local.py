@@ -1,7 +1,12 @@
 """`make run`: the embedded default (SQLite, filesystem broker, .eml mailbox)."""
 
+from smosite.startup import refuse_local_settings
+
 from .base import *  # noqa: F403
-from .base import env
+from .base import SITE_URL, env
+
+# After .env is read: a deployment's SITE_URL there must not run on these settings either.
+refuse_local_settings(site_url=SITE_URL)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-not-secret-" + "x" * 40)

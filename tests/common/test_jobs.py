@@ -284,18 +284,27 @@ def silent_broker():
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("broker", ["refusing", "silent"])
 def test_publishing_to_a_broker_that_is_down_is_bounded_and_leaves_the_jobs_to_the_sweeper(
-    script, target, broker, silent_broker, settings
+    script, target, broker, silent_broker, settings, monkeypatch
 ):
     """Twenty requests in a row, each asking for a job: the first costs at most the publish
-    timeout, the rest nothing (the breaker is open); every job is left for the sweeper."""
+    timeout, the rest never try the broker (the breaker is open); every job is left for the
+    sweeper. The attempts are counted, not timed: on a loaded machine a commit alone can take
+    longer than a refused connection."""
     context = broker_unreachable() if broker == "refusing" else broker_at(silent_broker)
-    waits = []
+    waits, attempts = [], []
+    real_send = jobs._send
+
+    def counted_send(*args, **kwargs):
+        attempts.append(args[0])
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "_send", counted_send)
     with context:
         for n in range(20):
             started = time.monotonic()
             with transaction.atomic():
                 jobs.enqueue(KIND, target_id=target.pk + 1000 + n)
             waits.append(time.monotonic() - started)
-    assert max(waits) < settings.JOB_PUBLISH_TIMEOUT_SECONDS * 4 + 0.5, waits
-    assert sum(waits[1:]) < 1.0, waits  # after the first failure nothing waits
+    assert waits[0] < settings.JOB_PUBLISH_TIMEOUT_SECONDS * 4 + 0.5, waits
+    assert len(attempts) == 1, attempts  # after the first failure nothing tries the broker
     assert Job.objects.filter(kind=KIND, dispatched_at__isnull=True).count() == 20

@@ -8,13 +8,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from tests.conftest import STRIPE_TEST_KEY, STRIPE_TEST_WEBHOOK_SECRET
+from tests.support.deploy import installation
 from tests.support.processes import alive_in, descendants, sessions_of
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.waiting import wait_until
@@ -184,28 +185,45 @@ def prod_services(s3_server, smtp_server, stripe_server):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_make_run_prod_serves_through_gunicorn_with_a_worker_per_queue_and_one_beat(
+@pytest.mark.timeout(420)  # the first run, then make run-prod: two phases under one limit
+def test_make_run_prod_from_the_env_template_serves_through_gunicorn_with_a_worker_per_queue_and_one_beat(
     prod_services, tmp_path
 ):
+    """As docs/deploy.md has an operator do it: install.sh writes /etc/smosite/env from the
+    template (here in a prefix), the operator adds the services' values, `smosite manage
+    site_init` makes the first run with that environment, and the processes start from it
+    (read as systemd reads it: the S3 URL's `&` and the sender's spaces and `<>` intact)."""
     port = free_port()
-    env = {
+    installed = installation(tmp_path / "root", "--user", "root")
+    operator = {
         **prod_services,
-        "DJANGO_SECRET_KEY": "run-prod-test-secret-key-0123456789-abcdefghijklmnopqrstuv",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DOWNLOAD_ACCEL_REDIRECT": "",  # PDFs on S3: gunicorn streams them (the template says)
         "DATABASE_URL": database_url(),
         "STRIPE_SECRET_KEY": STRIPE_TEST_KEY,
         "STRIPE_ALLOW_TEST_KEYS": "1",
         "STRIPE_WEBHOOK_SECRET": STRIPE_TEST_WEBHOOK_SECRET,
-        "SECURE_SSL_REDIRECT": "0",
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "SMOSITE_VAR_DIR": str(tmp_path / "var"),
-        "PORT": str(port),
         "GUNICORN_WORKERS": "2",
         "WORKER_PDF_CONCURRENCY": "1",
         "WORKER_MAIL_CONCURRENCY": "1",
         "WORKER_PAYMENTS_CONCURRENCY": "1",
         "WORKER_DEFAULT_CONCURRENCY": "1",
     }
+    with installed.env_file.open("a") as env_file:  # later lines win, as in systemd
+        env_file.writelines(f"{name}={value}\n" for name, value in operator.items())
+    first_run = subprocess.run(
+        # make run-prod collects the static files (40 s of CPU here): not twice.
+        [str(installed.wrapper), "manage", "site_init", "--no-input", "--skip-static"],
+        env={**os.environ, "DJANGO_SUPERUSER_USERNAME": "publisher",
+             "DJANGO_SUPERUSER_EMAIL": "it@reports.example.com",
+             "DJANGO_SUPERUSER_PASSWORD": "a long passphrase nobody guesses 7"},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert first_run.returncode == 0, first_run.stdout + first_run.stderr
+    assert "Created report 1780960" in first_run.stdout
+    assert "created superuser publisher" in first_run.stdout
+
+    env = installed.environment() | {"SMOSITE_VAR_DIR": str(installed.var_dir), "PORT": str(port)}
+    assert env["DEFAULT_FROM_EMAIL"] == "Reliable Research IQ <reports@reports.example.com>"
     run = MakeRun("run-prod", env=env, log_path=tmp_path / "make-run-prod.log").start()
     try:
         run.wait_answering()
@@ -229,8 +247,30 @@ def test_make_run_prod_serves_through_gunicorn_with_a_worker_per_queue_and_one_b
             access[0]["logger"] == "gunicorn.access"
             and "GET /healthz/ready" in access[0]["message"]
         )
+        # A load balancer's check: plain HTTP, by address. The rest of the site redirects
+        # plain HTTP, and answers its name over HTTPS (as nginx passes it) with the content
+        # the first run loaded.
+        assert run.get("/healthz", headers={"Host": "10.0.3.7:8000"})[0] == 200
+        status, headers, _ = fetch(port, "/", headers={"Host": "reports.example.com"})
+        assert (status, headers["Location"]) == (301, "https://reports.example.com/")
+        status, _, body = fetch(port, REPORT_PATH, headers={
+            "Host": "reports.example.com", "X-Forwarded-Proto": "https"})  # fmt: skip
+        assert status == 200 and b"Clinical Trials Site Management" in body
+        assert "Invalid HTTP_HOST" not in run.output()
+        tree = descendants(run.process.pid)
+        master = next(pid for pid, line in tree.items() if "gunicorn smosite.wsgi" in line)
+        served_with = dict(
+            item.split("=", 1)
+            for item in Path(f"/proc/{master}/environ").read_text().split("\0")
+            if "=" in item
+        )
+        assert served_with["DEFAULT_FROM_EMAIL"] == env["DEFAULT_FROM_EMAIL"]
+        assert served_with["PRIVATE_STORAGE_URL"] == prod_services["PRIVATE_STORAGE_URL"]
 
-        queues = wait_until(lambda: active_queues(env), timeout=120, interval=1, message=run.tail())
+        # docs/deploy.md's recipe: `sudo smosite celery -A smosite inspect …`.
+        queues = wait_until(
+            lambda: active_queues(installed), timeout=120, interval=1, message=run.tail()
+        )
         assert queues == {
             "default": ["default"], "pdf": ["pdf"], "mail": ["mail"], "payments": ["payments"],
         }  # fmt: skip
@@ -241,14 +281,32 @@ def test_make_run_prod_serves_through_gunicorn_with_a_worker_per_queue_and_one_b
         run.stop_with(signal.SIGTERM)
 
 
-def active_queues(env) -> dict[str, list[str]] | None:
-    """docs/deploy.md's recipe: `celery -A smosite inspect active_queues --json`, as
-    {node name before "@": [queues it consumes]}; None until all four nodes answer."""
+REPORT_PATH = "/global-clinical-trials-site-management-organizations-market-r1780960"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def fetch(port: int, path: str, headers: dict[str, str]):
+    """One request, its redirect not followed."""
+    opener = urllib.request.build_opener(_NoRedirects)
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def active_queues(installed) -> dict[str, list[str]] | None:
+    """docs/deploy.md's recipe: `smosite celery -A smosite inspect active_queues --json` (the
+    units' environment), as {node name before "@": [queues it consumes]}; None until all
+    four nodes answer."""
     result = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "smosite", "inspect", "active_queues",
+        [str(installed.wrapper), "celery", "-A", "smosite", "inspect", "active_queues",
          "--json", "--timeout", "3"],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, **env, "DJANGO_SETTINGS_MODULE": "smosite.settings.production"},
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,7 +1,8 @@
-"""nginx in front of a test server, configured as docs/deploy.md tells a publisher to: the
-`location / { … }` block of its nginx recipe is read from the document and used as written
-(only `proxy_pass` points at the test server), so the headers the site relies on behind
-nginx are the ones the documentation sets. Debian's nginx (the Makefile's APT_BENCH)."""
+"""nginx in front of a test server, configured as the shipped site (deploy/nginx/
+smosite-https.conf) sets it: the proxy directives of its HTTPS server block are read from the
+file and used as written (only the upstream is the test server), with the TRUSTED_PROXY_COUNT
+the env template (deploy/env.template) gives, so the headers the site relies on behind nginx
+are the ones a server gets. Debian's nginx (the Makefile's APT_BENCH)."""
 
 import contextlib
 import os
@@ -15,7 +16,9 @@ from pathlib import Path
 from .ports import Reserved
 from .waiting import wait_until
 
-DEPLOY_DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+SITE_CONF = DEPLOY / "nginx" / "smosite-https.conf"
+ENV_TEMPLATE = DEPLOY / "env.template"
 CONF = """
 daemon off;
 {user}
@@ -41,26 +44,20 @@ http {{
 """
 
 
-def deploy_nginx_recipe() -> str:
-    """The ```nginx block of docs/deploy.md."""
-    found = re.search(r"```nginx\n(.*?)```", DEPLOY_DOC.read_text(), flags=re.DOTALL)
-    assert found, "docs/deploy.md has no ```nginx recipe"
-    return found.group(1)
-
-
 def deploy_location_directives() -> list[str]:
-    """The directives of the recipe's `location / { … }`, without its proxy_pass."""
-    block = re.search(r"location / \{(.*?)\n\s*\}", deploy_nginx_recipe(), flags=re.DOTALL)
-    assert block, "docs/deploy.md's nginx recipe has no `location / { … }`"
-    lines = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
-    return [line for line in lines if line and not line.startswith("proxy_pass ")]
+    """The proxy directives of the shipped HTTPS site (headers and timeouts every proxied
+    request gets), without its proxy_pass."""
+    lines = [line.split("#", 1)[0].strip() for line in SITE_CONF.read_text().splitlines()]
+    found = [line for line in lines if line.startswith(("proxy_set_header ", "proxy_read_"))]
+    assert found, f"{SITE_CONF} sets no proxy headers"
+    return found
 
 
 def deploy_trusted_proxy_count() -> int:
-    """The TRUSTED_PROXY_COUNT the recipe tells the publisher to set with it."""
-    counts = set(re.findall(r"TRUSTED_PROXY_COUNT=(\d+)", deploy_nginx_recipe()))
-    assert len(counts) == 1, f"docs/deploy.md's nginx recipe sets TRUSTED_PROXY_COUNT {counts}"
-    return int(counts.pop())
+    """The TRUSTED_PROXY_COUNT a server's environment file starts with."""
+    counts = re.findall(r"^TRUSTED_PROXY_COUNT=(\d+)$", ENV_TEMPLATE.read_text(), re.MULTILINE)
+    assert len(counts) == 1, f"{ENV_TEMPLATE} sets TRUSTED_PROXY_COUNT {counts}"
+    return int(counts[0])
 
 
 class Nginx:
