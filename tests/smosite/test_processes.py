@@ -36,7 +36,9 @@ def test_a_process_that_exits_is_started_again_after_a_growing_delay_and_the_oth
         "steady: exec sleep 600\nflaky: echo flaky up; exit 3\nslow: sleep 1.2; exit 4\n"
     )
     env = {"PROCESS_RESTART_DELAY_SECONDS": "0.2", "PROCESS_RESTART_MAX_DELAY_SECONDS": "0.8"}
-    run = Supervised(procfile, env=env, log_path=tmp_path / "procfile.log").start()
+    run = Supervised(
+        procfile, env=env, log_path=tmp_path / "procfile.log", app_root=tmp_path
+    ).start()
     try:
 
         def restarts():

@@ -7,7 +7,6 @@ real broker's does: durable queues and persistent messages are on disk."""
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -99,7 +98,7 @@ class RabbitMQServer:
                 with Connection(self.url(), connect_timeout=1) as conn:
                     conn.connect()
                     return
-            except (OSError, socket.error, Exception):  # noqa: BLE001 - not up yet
+            except Exception:  # noqa: BLE001 - not up yet (refused, reset, handshake)
                 time.sleep(0.2)
         raise RuntimeError(f"rabbitmq-server not accepting after {timeout}s:\n{self.log_tail()}")
 

@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -16,9 +17,12 @@ class Sink:
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes = []
         self.fail_next = 0  # answer this many DATA commands with a 451 (a transient failure)
+        self.delay_seconds = 0.0  # how long each message takes to be answered (a slow server)
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         with self._lock:
             if self.fail_next:
                 self.fail_next -= 1
@@ -34,6 +38,7 @@ class Sink:
             self.messages.clear()
             self.envelopes.clear()
             self.fail_next = 0
+            self.delay_seconds = 0.0
 
     def to(self, address: str) -> list:
         with self._lock:

@@ -121,17 +121,24 @@ def procfile_processes(tree: dict[int, str]) -> dict[str, int]:
 
 
 class Supervised(MakeRun):
-    """`python -m smosite.procfile start` (what both make targets exec) on a Procfile of our
-    own, in its own session."""
+    """`python -m smosite.procfile start -f <procfile>` (what both make targets exec, with the
+    virtualenv's bin first on PATH as `uv run` puts it) in its own session. `app_root`:
+    honcho's -d (where it looks for .env); `port`: its -p."""
 
-    def __init__(self, procfile, *, env, log_path):
+    def __init__(self, procfile, *, env, log_path, app_root=None, port=None):
         super().__init__("procfile", env=env, log_path=log_path)
         self.procfile = procfile
+        self.app_root = app_root
+        self.port = port
+        bin_dir = os.path.dirname(sys.executable)
+        self.env["PATH"] = f"{bin_dir}{os.pathsep}{self.env.get('PATH', '')}"
 
     def start(self) -> "Supervised":
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop_with()
         command = [sys.executable, "-m", "smosite.procfile", "start", "--no-colour",
-                   "-f", str(self.procfile), "-d", str(self.procfile.parent)]  # fmt: skip
+                   "-f", str(self.procfile)]  # fmt: skip
+        command += ["-d", str(self.app_root)] if self.app_root else []
+        command += ["-p", str(self.port)] if self.port else []
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             command, cwd=settings.BASE_DIR, env=self.env, stdin=subprocess.DEVNULL,
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
