@@ -25,7 +25,9 @@ APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset
 # service where policy-rc.d forbids it; the benchmark runs its own nginx on loopback either
 # way). A quick `make bench` runs in `make test`.
 APT_BENCH := wrk redis-server poppler-utils nginx
-APT_TEST := poppler-utils chromium $(APT_BENCH)
+# rabbitmq-server: the broker restart test runs a private node of its own (its own name, ports,
+# epmd and data; tests/support/rabbitmq_server.py), never the machine's RabbitMQ service.
+APT_TEST := poppler-utils chromium rabbitmq-server $(APT_BENCH)
 
 # Settings `make test` gives the suite unless the environment already sets them: this
 # machine kind runs PostgreSQL and Redis on loopback (CI sets the same in .ci/run).

@@ -273,9 +273,10 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # splits them.
 CELERY_QUEUES_ALL = "default,pdf,mail,payments"
 
-# A job that is running when the broker connection drops finishes, and its row records the
-# result: cancelling it (Celery 6's planned default) would run it again, e.g. send an email
-# twice.
+# A job running when the broker connection drops is left to finish; its row records the
+# result. Cancelling it (Celery 6's planned default) would kill every render and email in
+# progress at each broker blip, and one whose message went with a restarted Redis would then
+# wait JOB_LEASE_SECONDS to be taken over.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-cancel-long-running-tasks-on-connection-loss
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 

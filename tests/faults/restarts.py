@@ -3,8 +3,8 @@ RabbitMQ): the whole site runs as `make run` / `make run-prod` start it, visitor
 samples and enquiries over HTTP, and the broker is really stopped and started again
 RESTARTS times. Before each stop the test waits until the workers, reconnected, hold work of
 every kind a live site holds: a job claimed and running (its message unacknowledged), and a
-job waiting for its retry time (an email the SMTP server answered with 451; its message
-held by the worker until then). While the broker is down more visitors post, so their jobs
+job waiting for its retry time (an email of that round the SMTP server answered with 451;
+its message held by the worker until then), with room for more (`poised_since`). While the broker is down more visitors post, so their jobs
 are not yet published. It passes only if every page request answered 200 throughout, every
 process is alive at the end (none exited: the supervisor has nothing to restart), and every
 email arrived exactly once."""
@@ -18,15 +18,15 @@ from django.utils import timezone
 from common.models import Job
 from enquiries.models import OutboundEmail, SampleRequest
 from tests.support.procfile_site import EXPECTED, PageWatch, ProcfileSite, Visitor
+from tests.support.smtp import Sink
 from tests.support.waiting import wait_until
 
 RESTARTS = 5
-SAMPLES_PER_ROUND, ENQUIRIES_PER_ROUND, SAMPLES_WHILE_DOWN = 3, 1, 2
-FAILED_DELIVERIES_PER_ROUND = 2  # answered 451: their emails wait for their retry time
+SAMPLES_PER_ROUND, SAMPLES_WHILE_DOWN = 3, 2  # and one enquiry per round
 SMTP_DELAY_SECONDS = 0.5  # each message takes this long: jobs stay claimed while it sends
 # The site's timings in the test: retries and sweeps within seconds.
 SITE_ENV = {
-    "MAIL_RETRY_BACKOFF_SECONDS": "4",
+    "MAIL_RETRY_BACKOFF_SECONDS": "6",
     "MAIL_MAX_ATTEMPTS": "8",
     "SAMPLE_PREPARE_RETRY_SECONDS": "1",
     "JOB_SWEEP_INTERVAL_SECONDS": "2",
@@ -77,14 +77,18 @@ class Figures:
 class Visitors:
     """Samples and enquiries posted through the site's own forms, each from a new person."""
 
-    def __init__(self, visitor: Visitor, report):
+    def __init__(self, visitor: Visitor, report, mailbox: Sink):
         self.visitor = visitor
         self.report = report
+        self.mailbox = mailbox
         self.samples = self.enquiries = 0
 
-    def sample(self) -> None:
+    def sample(self, *, fail_first_delivery: bool = False) -> None:
+        """`fail_first_delivery`: the SMTP server answers the first try of its email with 451."""
         self.samples += 1
         n = self.samples
+        if fail_first_delivery:
+            self.mailbox.fail_once.add(f"reader{n}@pharma{n}.example")
         status = self.visitor.post_form(
             f"/enquiry/request-sample/{self.report.number}",
             {"name": f"Reader {n}", "email": f"reader{n}@pharma{n}.example",
@@ -93,9 +97,11 @@ class Visitors:
         )  # fmt: skip
         assert status == 302, f"sample {n}: {status}"
 
-    def enquiry(self) -> None:
+    def enquiry(self, *, fail_first_delivery: bool = False) -> None:
         self.enquiries += 1
         n = self.enquiries
+        if fail_first_delivery:
+            self.mailbox.fail_once.add(f"asker{n}@trials{n}.example")
         status = self.visitor.post_form(
             f"/enquiry/pre-order-enquiry/{self.report.number}",
             {"type": "pricing", "question": f"What does licence {n} cost?",
@@ -106,36 +112,51 @@ class Visitors:
         assert status == 302, f"enquiry {n}: {status}"
 
 
-def held_since(moment) -> dict[str, int] | None:
-    """Claimed jobs and jobs waiting for their retry time, both from claims made after
-    `moment` (by workers connected to the broker as it is now); None until there are both."""
+def poised_since(moment) -> dict[str, int] | None:
+    """The moment the earlier fault tests never stopped the broker at: one job claimed and
+    running (its message unacknowledged), a retry held until its time, both from claims made
+    after `moment` (by workers connected to the broker as it is now), and nothing else due,
+    so the worker has room for more and its task channel waits on BRPOP. That is when the
+    worker of issue 20 exited; None until then."""
     now = timezone.now()
+    running = Job.objects.filter(state=Job.State.RUNNING)
     fresh = Job.objects.filter(claimed_at__gt=moment)
-    claimed = fresh.filter(state=Job.State.RUNNING).count()
     retrying = fresh.filter(state=Job.State.PENDING, attempts__gte=1, due_at__gt=now).count()
-    return {"claimed": claimed, "retrying": retrying} if claimed and retrying else None
+    due = Job.objects.filter(state=Job.State.PENDING, due_at__lte=now).exists()
+    if running.count() == 1 and running.filter(claimed_at__gt=moment).exists() and retrying:
+        return None if due else {"claimed": 1, "retrying": retrying}
+    return None
+
+
+def wait_poised(site, visitors: "Visitors", moment) -> dict[str, int]:
+    """Up to two minutes: when the moment passed (two jobs ended together, the retries came
+    due), a new sample every few seconds brings another claim and another retry."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert site.exits() == [], f"processes exited: {site.exits()}\n{site.tail(200)}"
+        try:
+            return wait_until(lambda: poised_since(moment), timeout=6, interval=0.02)
+        except AssertionError:
+            visitors.sample(fail_first_delivery=True)
+    raise AssertionError(f"never one claimed job with a retry held:\n{site.tail()}")
 
 
 def broker_restarts(*, site: ProcfileSite, broker, broker_name: str, report, mailbox) -> Figures:
     """`broker` has stop() and start(). Returns the figures; asserts what the test promises."""
     figures = Figures(procfile=site.procfile, broker=broker_name)
-    visitors = Visitors(Visitor(site.port), report)
+    visitors = Visitors(Visitor(site.port), report, mailbox)
     watch = PageWatch(Visitor(site.port), ["/", report.get_absolute_url()]).start()
     mailbox.delay_seconds = SMTP_DELAY_SECONDS
     try:
         back = timezone.now()
         for _ in range(RESTARTS):
-            mailbox.fail_next = FAILED_DELIVERIES_PER_ROUND
-            for _ in range(SAMPLES_PER_ROUND):
+            # Two emails of this round wait for their retry time: the first sample's and the
+            # enquirer's acknowledgement (their first delivery answered 451).
+            visitors.sample(fail_first_delivery=True)
+            for _ in range(SAMPLES_PER_ROUND - 1):
                 visitors.sample()
-            for _ in range(ENQUIRIES_PER_ROUND):
-                visitors.enquiry()
-            held = wait_until(
-                lambda back=back: held_since(back),
-                timeout=120,
-                interval=0.05,
-                message=f"no claimed and retrying jobs after the restart:\n{site.tail()}",
-            )
+            visitors.enquiry(fail_first_delivery=True)
+            held = wait_poised(site, visitors, back)
             figures.claimed.append(held["claimed"])
             figures.retrying.append(held["retrying"])
             stopped = time.monotonic()
@@ -153,7 +174,8 @@ def broker_restarts(*, site: ProcfileSite, broker, broker_name: str, report, mai
         figures.drained_after = time.monotonic() - last_restart
     finally:
         watch.stop()
-        mailbox.delay_seconds, mailbox.fail_next = 0.0, 0  # the SMTP server is the session's
+        mailbox.delay_seconds = 0.0  # the SMTP server is the session's: nothing left behind
+        mailbox.fail_once.clear()
     figures.page_answers = len(watch.answers)
     figures.page_failures = len(watch.failures)
     figures.longest_page_wait = watch.longest
@@ -199,18 +221,3 @@ def _assert_promises(site, visitors, mailbox, watch, figures) -> None:
     assert not OutboundEmail.objects.exclude(status="sent").exists()
     # The run really held work of every kind at every stop (the old fault tests did not).
     assert all(figures.claimed) and all(figures.retrying) and all(figures.unpublished)
-
-
-class RedisRestarts:
-    """The private redis-server as the test's broker: each stop closes the publish/subscribe
-    connections first (RedisServer.stop), the order in which issue 20's worker exit was
-    seen; without it that order, and the exit, came at one stop in several."""
-
-    def __init__(self, server):
-        self.server = server
-
-    def stop(self) -> None:
-        self.server.stop(pubsub_first=True)
-
-    def start(self) -> None:
-        self.server.start()

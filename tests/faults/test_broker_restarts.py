@@ -8,17 +8,12 @@ import signal
 import pytest
 
 from reports.services.seed import report_load_seed
-from tests.faults.restarts import SITE_ENV, RedisRestarts, broker_restarts
+from tests.faults.restarts import SITE_ENV, broker_restarts
 from tests.support.ports import free_port
 from tests.support.procfile_site import ProcfileSite, collectstatic, site_env
 from tests.support.renders import install_rendered_bases
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def site_var_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("site-var")
 
 
 @pytest.mark.parametrize("kind", ["dev", "prod"], ids=["make-run", "make-run-prod"])
@@ -43,7 +38,7 @@ def test_five_redis_restarts_with_jobs_in_flight_leave_every_process_up_and_ever
         site.wait_ready()
         figures = broker_restarts(
             site=site,
-            broker=RedisRestarts(private_redis),
+            broker=private_redis,
             broker_name="Redis",
             report=report,
             mailbox=mailbox,

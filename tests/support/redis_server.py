@@ -50,13 +50,8 @@ class RedisServer:
                 time.sleep(0.05)
         raise RuntimeError(f"redis-server on port {self.port} not answering after {timeout}s")
 
-    def stop(self, *, pubsub_first: bool = False):
-        """Stop the server for real (its data is gone, as after a crash without persistence).
-        Redis promises no order in which its clients' connections close; `pubsub_first`
-        closes the publish/subscribe ones (Celery's remote control and events) first, so a
-        worker notices the loss there while its task channel still waits on BRPOP."""
-        if pubsub_first and self.process and self.process.poll() is None:
-            redis.Redis(port=self.port, socket_timeout=5).client_kill_filter(_type="pubsub")
+    def stop(self):
+        """Stop the server for real (its data is gone, as after a crash without persistence)."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:

@@ -18,14 +18,17 @@ class Sink:
         self.envelopes = []
         self.fail_next = 0  # answer this many DATA commands with a 451 (a transient failure)
         self.delay_seconds = 0.0  # how long each message takes to be answered (a slow server)
+        self.fail_once: set[str] = set()  # the first message to each of these gets a 451
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         with self._lock:
-            if self.fail_next:
-                self.fail_next -= 1
+            once = self.fail_once.intersection(envelope.rcpt_tos)
+            if self.fail_next or once:
+                self.fail_next -= 0 if once else 1
+                self.fail_once -= once
                 return "451 4.3.0 Try again later"
             self.envelopes.append(envelope)
             self.messages.append(
@@ -39,6 +42,7 @@ class Sink:
             self.envelopes.clear()
             self.fail_next = 0
             self.delay_seconds = 0.0
+            self.fail_once.clear()
 
     def to(self, address: str) -> list:
         with self._lock:
