@@ -23,7 +23,7 @@ from tests.support.waiting import wait_until
 
 RESTARTS = 5
 SAMPLES_PER_ROUND, SAMPLES_WHILE_DOWN = 3, 2  # and one enquiry per round
-SMTP_DELAY_SECONDS = 0.5  # each message takes this long: jobs stay claimed while it sends
+SMTP_DELAY_SECONDS = 0.3  # each message takes this long: jobs stay claimed while it sends
 # The site's timings in the test: retries and sweeps within seconds.
 SITE_ENV = {
     "MAIL_RETRY_BACKOFF_SECONDS": "6",
@@ -31,7 +31,7 @@ SITE_ENV = {
     "SAMPLE_PREPARE_RETRY_SECONDS": "1",
     "JOB_SWEEP_INTERVAL_SECONDS": "2",
     # A message lost with the broker (Redis keeps nothing on disk here) goes out again.
-    "JOB_REDISPATCH_AFTER_SECONDS": "4",
+    "JOB_REDISPATCH_AFTER_SECONDS": "3",
     "JOB_PUBLISH_COOLDOWN_SECONDS": "1",
     "FORM_MIN_FILL_SECONDS": "0",
     "SAMPLE_RATE_LIMIT_PER_IP": "10000",
@@ -145,7 +145,8 @@ def broker_restarts(*, site: ProcfileSite, broker, broker_name: str, report, mai
     """`broker` has stop() and start(). Returns the figures; asserts what the test promises."""
     figures = Figures(procfile=site.procfile, broker=broker_name)
     visitors = Visitors(Visitor(site.port), report, mailbox)
-    watch = PageWatch(Visitor(site.port), ["/", report.get_absolute_url()]).start()
+    watch = PageWatch(Visitor(site.port), ["/", report.get_absolute_url()], interval=0.4)
+    watch.start()
     mailbox.delay_seconds = SMTP_DELAY_SECONDS
     try:
         back = timezone.now()

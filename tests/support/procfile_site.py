@@ -3,11 +3,15 @@ smosite/procfile.py supervising every line of the Procfile — on the test's ser
 PostgreSQL database, a broker and a cache the test chooses, its SMTP server. And a visitor
 who reads the pages and posts the forms over HTTP, as a browser without JavaScript does."""
 
+import fcntl
+import hashlib
 import http.client
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -88,16 +92,38 @@ class ProcfileSite(Supervised):
 
 
 def collectstatic(env: dict[str, str]) -> None:
-    """`make run-prod` collects static files before it starts the processes (production
-    serves them from the manifest)."""
-    manifest = Path(env["SMOSITE_VAR_DIR"]) / "staticfiles" / "staticfiles.json"
-    if not manifest.exists():
-        subprocess.run(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-            cwd=settings.BASE_DIR,
-            env={**os.environ, **env},
-            check=True,
-        )
+    """`make run-prod` collects static files before it starts the processes: production
+    serves them from the manifest. Compressing them all takes most of a minute on two cores,
+    so they are collected once for the sources as they are (this checkout's static folders
+    and uv.lock), shared by every test process (under a lock) and every later run, and the
+    site's var folder links to them."""
+    shared = settings.BASE_DIR / "var" / "test" / f"staticfiles-production-{_static_key()}"
+    shared.parent.mkdir(parents=True, exist_ok=True)
+    with open(shared.parent / "staticfiles-production.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "staticfiles.json").exists():
+            build = Path(tempfile.mkdtemp(dir=shared.parent))
+            subprocess.run(  # noqa: S603 - our own interpreter and arguments
+                [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+                cwd=settings.BASE_DIR,
+                env={**os.environ, **env, "SMOSITE_VAR_DIR": str(build)},
+                check=True,
+            )
+            shutil.rmtree(shared, ignore_errors=True)
+            (build / "staticfiles").rename(shared)
+            shutil.rmtree(build, ignore_errors=True)
+    link = Path(env["SMOSITE_VAR_DIR"]) / "staticfiles"
+    if not link.exists():
+        link.symlink_to(shared, target_is_directory=True)
+
+
+def _static_key() -> str:
+    digest = hashlib.sha256((settings.BASE_DIR / "uv.lock").read_bytes())
+    for folder in sorted(settings.BASE_DIR.glob("*/static")) + [settings.BASE_DIR / "static"]:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:12]
 
 
 class Visitor:
