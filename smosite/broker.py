@@ -6,7 +6,8 @@ redis-server, tests/faults/test_broker_restarts.py and tests/smosite/test_broker
 consumer's connection breaks and Celery's `Consumer.on_connection_error_after_connected`
 
 1. calls `connection.collect()`. kombu closes the task channel first; with a BRPOP
-   outstanding, `redis.Channel.close()` reads its reply before anything else (celery/kombu
+   outstanding (the worker has room for more messages), `redis.Channel.close()` reads its
+   reply before anything else (celery/kombu
    #1733, so that a popped message is not lost), the dead socket raises ConnectionError and
    the channel stays open (the error is swallowed). Closing the remaining channels stops at
    the next one that needs Redis, then `_do_close_transport()` sets `transport.client =
@@ -17,11 +18,13 @@ consumer's connection breaks and Celery's `Consumer.on_connection_error_after_co
    their time), which builds a Redis client from `transport.client`: `_connparams` reads
    `None.hostname`. An AttributeError is not a connection error, so nothing catches it:
    "Unrecoverable error", the worker exits. Without unacknowledged messages the restore
-   touches nothing: the fault tests that stopped Redis while the worker held none passed.
+   touches nothing, and without a BRPOP outstanding the first close completes: the fault
+   tests that stopped Redis while the worker held none, or had no room, passed.
 
 The same AttributeError from a channel used after its transport was closed is
 celery/kombu#582. No upstream report of this combination was found (celery 5.7.0 and kombu
-5.7.0 are the newest releases); pinning Celery 5.6.3 would bring back #9705's hang.
+5.7.0 are the newest releases); pinning Celery 5.6.3 would give up 5.7.0's fixes for the
+reconnect hang of #9705.
 
 The fix: a channel whose transport is gone raises ConnectionError, the error every caller
 on these paths already handles (`ignore_errors`, `ack_log_error`, the consumer's restart),
@@ -29,7 +32,7 @@ instead of AttributeError. Nothing is lost by not restoring there: Redis is unre
 that moment anyway; messages it kept come back after `visibility_timeout`, and every job's
 row is published again by the sweeper (common/jobs.py). Remove this module (and
 CELERY_BROKER_TRANSPORT in settings) once kombu or Celery no longer closes a channel after
-`collect()`: tests/smosite/test_broker.py then passes with kombu's own transport.
+`collect()`: the first test in tests/smosite/test_broker.py fails then, and says so.
 """
 
 import logging

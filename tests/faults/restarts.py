@@ -9,6 +9,7 @@ are not yet published. It passes only if every page request answered 200 through
 process is alive at the end (none exited: the supervisor has nothing to restart), and every
 email arrived exactly once."""
 
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ SITE_ENV = {
     "JOB_REDISPATCH_AFTER_SECONDS": "3",
     "JOB_PUBLISH_COOLDOWN_SECONDS": "1",
     "FORM_MIN_FILL_SECONDS": "0",
+    "EMAIL_TIMEOUT": "120",  # a send the test holds (hold_first) must not time out
     "SAMPLE_RATE_LIMIT_PER_IP": "10000",
     "ENQUIRY_RATE_LIMIT_PER_IP": "10000",
     "WORKER_MAIL_CONCURRENCY": "2",
@@ -59,6 +61,7 @@ class Figures:
     page_failures: int = 0
     longest_page_wait: float = 0.0
     outage_seconds: list[float] = field(default_factory=list)
+    redelivered: str = ""  # what the run of a message delivered again while it ran said
     drained_after: float = 0.0
 
     def line(self) -> str:
@@ -71,6 +74,12 @@ class Figures:
             f"{self.emails_expected} expected, each once; {self.page_answers} page answers, "
             f"{self.page_failures} not 200, longest {self.longest_page_wait:.2f} s; all "
             f"delivered {self.drained_after:.1f} s after the last restart"
+            + (
+                f"; a job running across the last restart was delivered again, and that "
+                f"delivery's run said {self.redelivered!r}"
+                if self.redelivered
+                else ""
+            )
         )
 
 
@@ -97,9 +106,12 @@ class Visitors:
         )  # fmt: skip
         assert status == 302, f"sample {n}: {status}"
 
-    def enquiry(self, *, fail_first_delivery: bool = False) -> None:
+    def enquiry(self, *, fail_first_delivery: bool = False, hold: bool = False):
+        """`hold`: the SMTP server answers the acknowledgement only when the returned gate
+        is set."""
         self.enquiries += 1
         n = self.enquiries
+        gate = self.mailbox.hold_first(f"asker{n}@trials{n}.example") if hold else None
         if fail_first_delivery:
             self.mailbox.fail_once.add(f"asker{n}@trials{n}.example")
         status = self.visitor.post_form(
@@ -110,6 +122,7 @@ class Visitors:
              "consent": "on"},
         )  # fmt: skip
         assert status == 302, f"enquiry {n}: {status}"
+        return gate
 
 
 def poised_since(moment) -> dict[str, int] | None:
@@ -141,8 +154,14 @@ def wait_poised(site, visitors: "Visitors", moment) -> dict[str, int]:
     raise AssertionError(f"never one claimed job with a retry held:\n{site.tail()}")
 
 
-def broker_restarts(*, site: ProcfileSite, broker, broker_name: str, report, mailbox) -> Figures:
-    """`broker` has stop() and start(). Returns the figures; asserts what the test promises."""
+def broker_restarts(
+    *, site: ProcfileSite, broker, broker_name: str, report, mailbox, redelivers: bool = False
+) -> Figures:
+    """`broker` has stop() and start(). Returns the figures; asserts what the test promises.
+    `redelivers`: the broker keeps messages and hands out again those whose connection
+    broke (RabbitMQ). Then the last round's acknowledgement is still being sent when the
+    broker is back, its message is delivered again, and the run of that delivery must leave
+    the email to the first one."""
     figures = Figures(procfile=site.procfile, broker=broker_name)
     visitors = Visitors(Visitor(site.port), report, mailbox)
     watch = PageWatch(Visitor(site.port), ["/", report.get_absolute_url()], interval=0.4)
@@ -150,14 +169,16 @@ def broker_restarts(*, site: ProcfileSite, broker, broker_name: str, report, mai
     mailbox.delay_seconds = SMTP_DELAY_SECONDS
     try:
         back = timezone.now()
-        for _ in range(RESTARTS):
+        for n in range(RESTARTS):
             # Two emails of this round wait for their retry time: the first sample's and the
             # enquirer's acknowledgement (their first delivery answered 451).
             visitors.sample(fail_first_delivery=True)
             for _ in range(SAMPLES_PER_ROUND - 1):
                 visitors.sample()
-            visitors.enquiry(fail_first_delivery=True)
+            outlives = redelivers and n == RESTARTS - 1
+            gate = visitors.enquiry(fail_first_delivery=not outlives, hold=outlives)
             held = wait_poised(site, visitors, back)
+            running = Job.objects.get(state=Job.State.RUNNING)
             figures.claimed.append(held["claimed"])
             figures.retrying.append(held["retrying"])
             stopped = time.monotonic()
@@ -168,6 +189,9 @@ def broker_restarts(*, site: ProcfileSite, broker, broker_name: str, report, mai
             figures.unpublished.append(unpublished.count())
             broker.start()
             figures.outage_seconds.append(time.monotonic() - stopped)
+            if gate is not None:
+                assert running.kind == "mail.send", running
+                figures.redelivered = _redelivered_while_running(site, running, gate)
             figures.restarts += 1
             back = timezone.now()
         last_restart = time.monotonic()
@@ -182,6 +206,21 @@ def broker_restarts(*, site: ProcfileSite, broker, broker_name: str, report, mai
     figures.longest_page_wait = watch.longest
     _assert_promises(site, visitors, mailbox, watch, figures)
     return figures
+
+
+def _redelivered_while_running(site, job: Job, gate) -> str:
+    """Wait until the broker delivered the running job's message again and that delivery's
+    run ended, then let the first run's email through. Returns what the second run said."""
+    task = f"Task common.tasks.job_run[{job.claim_token}]"
+    try:
+        done = wait_until(
+            lambda: re.search(re.escape(task) + r" succeeded in [\d.]+s: '([^']+)'", site.output()),
+            timeout=120,
+            message=f"{task} was not delivered again:\n{site.tail()}",
+        )
+    finally:
+        gate.set()
+    return done.group(1)
 
 
 def _wait_delivered(site, visitors, mailbox, figures) -> None:
@@ -222,3 +261,4 @@ def _assert_promises(site, visitors, mailbox, watch, figures) -> None:
     assert not OutboundEmail.objects.exclude(status="sent").exists()
     # The run really held work of every kind at every stop (the old fault tests did not).
     assert all(figures.claimed) and all(figures.retrying) and all(figures.unpublished)
+    assert figures.redelivered in ("", "skipped"), figures.redelivered

@@ -1,8 +1,10 @@
 """The restart test of tests/faults/restarts.py with RabbitMQ as the broker: a private
 rabbitmq-server (tests/support/rabbitmq_server.py) really stopped and started again five
 times, under the site as `make run-prod` starts it. The cache stays on a private Redis that
-is not restarted. docs/deploy.md recommends the broker by what this test and its Redis twin
-(test_broker_restarts.py) show."""
+is not restarted. RabbitMQ keeps messages and hands out again those a broken connection
+left unacknowledged: at the last restart a job is still sending its email when the broker is
+back, and the second delivery of its message must not send it again. docs/deploy.md
+recommends the broker by what this test and its Redis twin (test_broker_restarts.py) show."""
 
 import signal
 
@@ -49,6 +51,7 @@ def test_five_rabbitmq_restarts_with_jobs_in_flight_leave_every_process_up_and_e
             broker_name="RabbitMQ",
             report=report,
             mailbox=mailbox,
+            redelivers=True,
         )
     finally:
         site.stop_with(signal.SIGTERM)

@@ -19,11 +19,22 @@ class Sink:
         self.fail_next = 0  # answer this many DATA commands with a 451 (a transient failure)
         self.delay_seconds = 0.0  # how long each message takes to be answered (a slow server)
         self.fail_once: set[str] = set()  # the first message to each of these gets a 451
+        self._holds: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+
+    def hold_first(self, address: str) -> threading.Event:
+        """The first message to `address` is answered only once the returned event is set (a
+        send that outlives whatever the test does meanwhile)."""
+        gate = self._holds[address] = threading.Event()
+        return gate
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
+        for address in envelope.rcpt_tos:
+            gate = self._holds.pop(address, None)
+            while gate is not None and not gate.is_set():
+                await asyncio.sleep(0.05)
         with self._lock:
             once = self.fail_once.intersection(envelope.rcpt_tos)
             if self.fail_next or once:
@@ -43,6 +54,9 @@ class Sink:
             self.fail_next = 0
             self.delay_seconds = 0.0
             self.fail_once.clear()
+            for gate in self._holds.values():
+                gate.set()
+            self._holds.clear()
 
     def to(self, address: str) -> list:
         with self._lock:
