@@ -178,7 +178,7 @@ def broker_restarts(
             outlives = redelivers and n == RESTARTS - 1
             gate = visitors.enquiry(fail_first_delivery=not outlives, hold=outlives)
             held = wait_poised(site, visitors, back)
-            running = Job.objects.get(state=Job.State.RUNNING)
+            running = Job.objects.get(state=Job.State.RUNNING) if gate else None  # held
             figures.claimed.append(held["claimed"])
             figures.retrying.append(held["retrying"])
             stopped = time.monotonic()
@@ -201,6 +201,7 @@ def broker_restarts(
         watch.stop()
         mailbox.delay_seconds = 0.0  # the SMTP server is the session's: nothing left behind
         mailbox.fail_once.clear()
+        mailbox.release_holds()
     figures.page_answers = len(watch.answers)
     figures.page_failures = len(watch.failures)
     figures.longest_page_wait = watch.longest

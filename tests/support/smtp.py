@@ -19,13 +19,15 @@ class Sink:
         self.fail_next = 0  # answer this many DATA commands with a 451 (a transient failure)
         self.delay_seconds = 0.0  # how long each message takes to be answered (a slow server)
         self.fail_once: set[str] = set()  # the first message to each of these gets a 451
-        self._holds: dict[str, threading.Event] = {}
+        self._holds: dict[str, threading.Event] = {}  # waiting for their first message
+        self._gates: list[threading.Event] = []  # every gate handed out, to release them all
         self._lock = threading.Lock()
 
     def hold_first(self, address: str) -> threading.Event:
         """The first message to `address` is answered only once the returned event is set (a
         send that outlives whatever the test does meanwhile)."""
         gate = self._holds[address] = threading.Event()
+        self._gates.append(gate)
         return gate
 
     async def handle_DATA(self, server, session, envelope):
@@ -54,9 +56,13 @@ class Sink:
             self.fail_next = 0
             self.delay_seconds = 0.0
             self.fail_once.clear()
-            for gate in self._holds.values():
-                gate.set()
-            self._holds.clear()
+        self.release_holds()
+
+    def release_holds(self):
+        for gate in self._gates:
+            gate.set()
+        self._gates.clear()
+        self._holds.clear()
 
     def to(self, address: str) -> list:
         with self._lock:
