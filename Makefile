@@ -27,7 +27,9 @@ APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset
 APT_BENCH := wrk redis-server poppler-utils nginx
 # The deployment tests (tests/deploy/) check deploy/ with systemd's own tools (systemd-analyze
 # verify, its environment-file parser) and nginx; pg_dump comes with the PostgreSQL they use.
-APT_TEST := poppler-utils chromium systemd $(APT_BENCH)
+# rabbitmq-server: the broker restart test runs a private node of its own (its own name, ports,
+# epmd and data; tests/support/rabbitmq_server.py), never the machine's RabbitMQ service.
+APT_TEST := poppler-utils chromium systemd rabbitmq-server $(APT_BENCH)
 
 # Settings `make test` gives the suite unless the environment already sets them: this
 # machine kind runs PostgreSQL and Redis on loopback (CI sets the same in .ci/run).

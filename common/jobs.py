@@ -21,6 +21,8 @@ https://docs.celeryq.dev/en/stable/userguide/tasks.html#retrying
 
 import contextlib
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -337,15 +339,17 @@ def run(job_id: int, *, token: str, soft_time_limit: float | None = None) -> str
 @transaction.atomic
 def _claim(job_id: int, token: str) -> Job | None:
     """The job, marked running with its attempt counted; None when there is nothing to run:
-    finished, not due yet, or held by a live claim. A claim held by this same message (a
-    redelivery) or older than JOB_LEASE_SECONDS belonged to a worker that died: taken over."""
+    finished, not due yet, or held by a live claim. A claim older than JOB_LEASE_SECONDS, or
+    held by this same message (a redelivery) whose process is gone, belonged to a worker that
+    died: taken over. The same message while its process still runs is the broker handing it
+    out again after a lost connection (issue 20): running it too would do the work twice."""
     job = Job.objects.select_for_update().filter(pk=job_id).first()
     if job is None or job.state not in Job.ACTIVE or job.kind not in KINDS:
         return None
     now = timezone.now()
     if job.state == State.RUNNING:
         lease_expired = job.claimed_at < now - timedelta(seconds=settings.JOB_LEASE_SECONDS)
-        if job.claim_token != token and not lease_expired:
+        if not lease_expired and (job.claim_token != token or _claimant_alive(job.claimed_by)):
             return None
         job.last_error = (
             f"Attempt {job.attempts} did not finish: the worker was killed or timed out."
@@ -360,8 +364,48 @@ def _claim(job_id: int, token: str) -> Job | None:
     job.attempts += 1
     job.claimed_at = now
     job.claim_token = token
-    job.save(update_fields=["state", "attempts", "claimed_at", "claim_token", "last_error"])
+    job.claimed_by = _claimant()
+    job.save(
+        update_fields=["state", "attempts", "claimed_at", "claim_token", "claimed_by", "last_error"]
+    )
     return job
+
+
+def _claimant(pid: int | None = None) -> str:
+    """A process as a claim records it: host, pid and the process's start time, so that a
+    pid the system has given to another process since is not taken for it."""
+    pid = pid or os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_started(pid)}"
+
+
+def _process_started(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), or "" when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _claimant_alive(claimed_by: str) -> bool:
+    """Whether the process that claimed a job may still be running it. One on this machine
+    is looked up; one on another machine cannot be, so it counts as alive until its lease
+    runs out. A claim that names no process (made before claims did) counts as gone."""
+    host, _, rest = claimed_by.partition(":")
+    pid, _, started = rest.partition(":")
+    if not claimed_by or not pid.isdigit():
+        return False
+    if host != socket.gethostname():
+        return True
+    if started:
+        return _process_started(int(pid)) == started
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _locked_own_claim(job_id: int, token: str) -> Job | None:

@@ -37,8 +37,13 @@ class Job(models.Model):
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
     # The Celery task id of the run holding the claim: the same message delivered again
-    # means that run's worker died before it acknowledged.
+    # means that run's worker died before it acknowledged, or its connection to the broker
+    # broke (see claimed_by).
     claim_token = models.CharField(max_length=64, blank=True)
+    # The process running the claim (host:pid:start time): a delivery of the same message
+    # while it is alive is the broker handing it out again after a lost connection, not a
+    # dead worker's (common/jobs.py, `_claim`).
+    claimed_by = models.CharField(max_length=120, blank=True)
     last_error = models.TextField(blank=True)
     # The job this one is waiting for (a sample for its report's render): when that one
     # finishes, this one is due at once instead of at the end of its backoff.

@@ -9,6 +9,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from smosite.broker import transport_for
 from smosite.storage_url import private_storage_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -243,6 +244,9 @@ MAIL_RETRY_BACKOFF_SECONDS = env.int("MAIL_RETRY_BACKOFF_SECONDS", default=10)
 # Without CELERY_BROKER_URL the broker is kombu's filesystem transport under var/celery:
 # nothing to install. With redis://… it uses Redis.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# For Redis, kombu's transport with the fix that keeps a worker alive when Redis restarts
+# while it holds unacknowledged messages (smosite/broker.py); None: the URL's scheme decides.
+CELERY_BROKER_TRANSPORT = transport_for(CELERY_BROKER_URL)
 CELERY_BROKER_DIR = VAR_DIR / "celery"
 if CELERY_BROKER_URL.startswith("filesystem"):
     for _folder in ("queue", "processed", "control"):
@@ -276,6 +280,20 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # published to its kind's queue (common/jobs.py). One worker may consume all; production
 # splits them.
 CELERY_QUEUES_ALL = "default,pdf,mail,payments"
+
+# A job running when the broker connection drops is left to finish; its row records the
+# result. Cancelling it (Celery 6's planned default) would kill every render and email in
+# progress at each broker blip, and one whose message went with a restarted Redis would then
+# wait JOB_LEASE_SECONDS to be taken over.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-cancel-long-running-tasks-on-connection-loss
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+
+# --- Processes of `make run` and `make run-prod` (smosite/procfile.py) ----------------------
+# A process of the Procfile that exits on its own is started again after this many seconds,
+# doubled for each exit in a row up to the maximum (one that stayed up longer than the
+# maximum starts over from the first delay); the other processes keep running.
+PROCESS_RESTART_DELAY_SECONDS = env.float("PROCESS_RESTART_DELAY_SECONDS", default=1.0)
+PROCESS_RESTART_MAX_DELAY_SECONDS = env.float("PROCESS_RESTART_MAX_DELAY_SECONDS", default=60.0)
 
 # --- Background jobs (common/jobs.py) -----------------------------------------------------
 # How often the sweeper publishes what is due: jobs the broker never got (they go out on the

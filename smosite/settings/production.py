@@ -17,6 +17,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_DISABLE_SERVER_SIDE_CURSORS  # noqa: F405
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+CELERY_BROKER_TRANSPORT = transport_for(CELERY_BROKER_URL)  # noqa: F405 - see base.py
 # Rate limits must be shared by every web process: no in-memory default here.
 CACHES = {"default": cache_with_timeouts(env.cache_url("CACHE_URL"))}  # noqa: F405
 CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -3,6 +3,7 @@ handler each test scripts: claims, attempts, backoff, giving up, takeovers, the 
 the bounded publish against a broker that refuses or never answers."""
 
 import socket
+import subprocess
 import time
 import uuid
 from datetime import timedelta
@@ -148,13 +149,57 @@ def test_a_live_claim_keeps_other_deliveries_out(script, target):
     assert script.seen_attempts == []
 
 
+def a_process_that_ended() -> str:
+    """A claimant on this machine whose process is gone (as a pool process killed mid-job)."""
+    process = subprocess.Popen(["true"])  # noqa: S603, S607 - a fixed, harmless command
+    claimant = jobs._claimant(process.pid)
+    process.wait()
+    return claimant
+
+
+def claimed(token: str, claimant: str, attempts: int = 1) -> None:
+    Job.objects.filter(kind=KIND).update(
+        state="running",
+        claimed_at=timezone.now(),
+        claim_token=token,
+        claimed_by=claimant,
+        attempts=attempts,
+    )
+
+
 def test_the_same_message_delivered_again_takes_over_its_dead_claim(script, target):
     jobs.enqueue(KIND, target_id=target.pk)
-    Job.objects.filter(kind=KIND).update(
-        state="running", claimed_at=timezone.now(), claim_token="msg-1", attempts=1
-    )
+    claimed("msg-1", a_process_that_ended())
     assert run(token="msg-1") == "done"  # its worker was killed before it acknowledged
     assert script.seen_attempts == [2]
+
+
+def test_the_same_message_delivered_again_while_its_process_still_runs_it_is_skipped(
+    script, target
+):
+    """The broker hands a message out again when the connection it was delivered on broke
+    (RabbitMQ at once, Redis when the worker could put it back): the first run goes on, and
+    a second one beside it would send the email twice."""
+    jobs.enqueue(KIND, target_id=target.pk)
+    claimed("msg-1", jobs._claimant())  # this very process holds the claim
+    assert run(token="msg-1") == "skipped"
+    assert script.seen_attempts == [] and job().attempts == 1
+
+
+def test_a_claim_from_another_machine_waits_for_its_lease(script, target, settings):
+    jobs.enqueue(KIND, target_id=target.pk)
+    claimed("msg-1", f"not-{socket.gethostname()}:123:456")
+    assert run(token="msg-1") == "skipped"  # its process cannot be looked at from here
+    long_ago = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS + 1)
+    Job.objects.filter(kind=KIND).update(claimed_at=long_ago)
+    assert run(token="msg-1") == "done" and script.seen_attempts == [2]
+
+
+def test_a_pid_given_to_another_process_is_not_taken_for_the_claimant(script, target):
+    jobs.enqueue(KIND, target_id=target.pk)
+    host, pid, started = jobs._claimant().split(":")
+    claimed("msg-1", f"{host}:{pid}:{int(started) - 1}")  # same pid, an earlier process
+    assert run(token="msg-1") == "done"
 
 
 def test_a_claim_past_its_lease_is_taken_over(script, target, settings):
@@ -168,9 +213,7 @@ def test_a_claim_past_its_lease_is_taken_over(script, target, settings):
 
 def test_a_job_that_kills_its_worker_every_time_stops_after_the_last_attempt(script, target):
     jobs.enqueue(KIND, target_id=target.pk)
-    Job.objects.filter(kind=KIND).update(
-        state="running", claimed_at=timezone.now(), claim_token="msg", attempts=3
-    )
+    claimed("msg", a_process_that_ended(), attempts=3)
     assert run(token="msg") == "skipped"  # the handler never runs a fourth time
     assert script.seen_attempts == []
     assert (job().state, job().attempts) == ("failed", 3)

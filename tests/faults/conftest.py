@@ -43,6 +43,13 @@ def start_worker(tmp_path, smtp_server, stripe_server, django_db_setup):
         worker.stop()
 
 
+@pytest.fixture(scope="session")
+def site_var_dir(tmp_path_factory):
+    """SMOSITE_VAR_DIR of the whole site a restart test starts (static files collected once,
+    beat's schedule); its PDFs stay in this test process's private storage."""
+    return tmp_path_factory.mktemp("site-var")
+
+
 @pytest.fixture
 def fault_dir(tmp_path):
     folder = tmp_path / "faults"

@@ -3,127 +3,61 @@ session and process group, without a terminal. Each starts every process of its 
 through honcho, answers on its port, and stops every process it started within 10 s of one
 SIGINT or SIGTERM to its process group."""
 
-import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from tests.conftest import STRIPE_TEST_KEY, STRIPE_TEST_WEBHOOK_SECRET
 from tests.support.deploy import installation
-from tests.support.processes import alive_in, descendants, sessions_of
+from tests.support.processes import descendants
 from tests.support.redis_server import RedisServer, free_port
+from tests.support.supervised import MakeRun, Supervised, procfile_processes
 from tests.support.waiting import wait_until
 from tests.support.worker import database_url
 
-STOP_WITHIN_SECONDS = 10
-# What the test session's environment must not hand to `make run` (it runs on its embedded
-# defaults) and that make itself sets for sub-makes.
-NOT_INHERITED = {
-    "DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DJANGO_SETTINGS_MODULE", "EMAIL_URL",
-    "SITE_URL", "PRIVATE_STORAGE_URL", "LOG_FORMAT", "SMOSITE_VAR_DIR", "PORT",
-    "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES",
-}  # fmt: skip
+RESTART_LINE = re.compile(
+    r"(\w+)\.1 exited after [\d.]+ s .* again in ([\d.]+) s \(exit (\d+) in a row\)"
+)
 
 
-class MakeRun:
-    """`make <target>` in its own session (so its pid is its process group id), no terminal."""
+def test_a_process_that_exits_is_started_again_after_a_growing_delay_and_the_others_keep_running(
+    tmp_path,
+):
+    """`flaky` exits at once: started again after 0.2 s, 0.4 s, then the 0.8 s maximum. `slow` stays up
+    longer than the maximum each time, so each of its exits starts over at 0.2 s. `steady`
+    is never touched. A group signal still stops all of it, a restart pending or not."""
+    procfile = tmp_path / "Procfile"
+    procfile.write_text(
+        "steady: exec sleep 600\nflaky: echo flaky up; exit 3\nslow: sleep 1.2; exit 4\n"
+    )
+    env = {"PROCESS_RESTART_DELAY_SECONDS": "0.2", "PROCESS_RESTART_MAX_DELAY_SECONDS": "0.8"}
+    run = Supervised(
+        procfile, env=env, log_path=tmp_path / "procfile.log", app_root=tmp_path
+    ).start()
+    try:
 
-    def __init__(self, target: str, *, env: dict[str, str], log_path, piped: bool = False):
-        self.target = target
-        self.log_path = log_path
-        self.env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED} | env
-        self.piped = piped
-        self.process = None
+        def restarts():
+            found = [m.groups() for m in RESTART_LINE.finditer(run.output())]
+            flaky = [(float(d), int(n)) for name, d, n in found if name == "flaky"]
+            slow = [(float(d), int(n)) for name, d, n in found if name == "slow"]
+            return (flaky, slow) if len(flaky) >= 4 and len(slow) >= 2 else None
 
-    def start(self) -> "MakeRun":
-        """With `piped`, the output goes through `cat` in the same process group, as in
-        `make run | tee run.log`: the signal that stops make stops its reader too."""
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        command = ["make", "--no-print-directory", self.target]
-        if self.piped:
-            command = ["bash", "-c", f"make --no-print-directory {self.target} | cat"]
-        self.process = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def tail(self, lines: int = 80) -> str:
-        return "\n".join(self.output().splitlines()[-lines:])
-
-    def get(self, path: str, headers=None):
-        url = f"http://127.0.0.1:{self.env['PORT']}{path}"
-        request = urllib.request.Request(url, headers=headers or {})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read()
-        except OSError:
-            return None, {}, b""
-
-    def wait_answering(self, timeout: float = 240):
-        def healthy():
-            if self.process.poll() is not None:
-                raise AssertionError(f"make {self.target} exited:\n{self.tail()}")
-            return self.get("/healthz")[0] == 200
-
-        wait_until(healthy, timeout=timeout, interval=0.5, message=self.tail())
-
-    def stop_with(self, signum) -> None:
-        """Signal the whole process group, as a supervisor does, then require every process
-        `make` started, in any session, to be gone within STOP_WITHIN_SECONDS."""
-        tree = descendants(self.process.pid)
-        pids = {self.process.pid, *tree}
-        sessions = sessions_of(pids)
-        with contextlib.suppress(ProcessLookupError):  # make already gone: check the rest
-            os.killpg(self.process.pid, signum)
-
-        def all_gone():
-            self.process.poll()  # reap make itself
-            return not alive_in(pids=pids, sessions=sessions, group=self.process.pid)
-
-        try:
-            wait_until(
-                all_gone,
-                timeout=STOP_WITHIN_SECONDS,
-                interval=0.2,
-                message=f"still running {STOP_WITHIN_SECONDS} s after {signum.name}",
-            )
-        finally:
-            self.kill_leftovers(pids, sessions)
-            self.log.close()
-
-    def kill_leftovers(self, pids, sessions):
-        for pid in alive_in(pids=pids, sessions=sessions, group=self.process.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        self.process.wait(timeout=20)
-
-
-def procfile_processes(tree: dict[int, str]) -> dict[str, int]:
-    """How many processes of each kind honcho started (the shell line's own process)."""
-    commands = [line for line in tree.values() if not line.startswith(("/bin/sh", "sh "))]
-    return {
-        "runserver": sum("manage.py runserver" in c for c in commands),
-        "gunicorn": sum("gunicorn smosite.wsgi" in c for c in commands),
-        "worker": sum(" worker " in c and "celery" in c for c in commands),
-        "beat": sum(" beat " in c and "celery" in c for c in commands),
-    }
+        flaky, slow = wait_until(restarts, timeout=60, message=run.tail())
+        assert flaky[:4] == [(0.2, 1), (0.4, 2), (0.8, 3), (0.8, 4)]
+        assert slow[:2] == [(0.2, 1), (0.2, 1)]
+        assert run.output().count("steady.1 started") == 1
+        assert run.output().count("flaky up") >= 4  # really started again, each time
+        steady = [pid for pid, cmd in descendants(run.process.pid).items() if cmd == "sleep 600"]
+        assert len(steady) == 1
+    finally:
+        run.stop_with(signal.SIGTERM)
+    assert "SIGTERM received" in run.output()
 
 
 # --- make run ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import kombu.pools
 
 from common import jobs
+from smosite.broker import transport_for
 from smosite.celery import app
 
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -16,6 +17,7 @@ def _use_broker(url: str) -> None:
     # Celery prefers the CELERY_BROKER_URL environment variable over its configuration.
     os.environ["CELERY_BROKER_URL"] = url
     app.conf.broker_url = url
+    app.conf.broker_transport = transport_for(url)  # as settings choose it for the URL
     if app._pool is not None:
         app._pool.force_close_all()
     app._pool = None

@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -16,12 +17,31 @@ class Sink:
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes = []
         self.fail_next = 0  # answer this many DATA commands with a 451 (a transient failure)
+        self.delay_seconds = 0.0  # how long each message takes to be answered (a slow server)
+        self.fail_once: set[str] = set()  # the first message to each of these gets a 451
+        self._holds: dict[str, threading.Event] = {}  # waiting for their first message
+        self._gates: list[threading.Event] = []  # every gate handed out, to release them all
         self._lock = threading.Lock()
 
+    def hold_first(self, address: str) -> threading.Event:
+        """The first message to `address` is answered only once the returned event is set (a
+        send that outlives whatever the test does meanwhile)."""
+        gate = self._holds[address] = threading.Event()
+        self._gates.append(gate)
+        return gate
+
     async def handle_DATA(self, server, session, envelope):
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        for address in envelope.rcpt_tos:
+            gate = self._holds.pop(address, None)
+            while gate is not None and not gate.is_set():
+                await asyncio.sleep(0.05)
         with self._lock:
-            if self.fail_next:
-                self.fail_next -= 1
+            once = self.fail_once.intersection(envelope.rcpt_tos)
+            if self.fail_next or once:
+                self.fail_next -= 0 if once else 1
+                self.fail_once -= once
                 return "451 4.3.0 Try again later"
             self.envelopes.append(envelope)
             self.messages.append(
@@ -34,6 +54,15 @@ class Sink:
             self.messages.clear()
             self.envelopes.clear()
             self.fail_next = 0
+            self.delay_seconds = 0.0
+            self.fail_once.clear()
+        self.release_holds()
+
+    def release_holds(self):
+        for gate in self._gates:
+            gate.set()
+        self._gates.clear()
+        self._holds.clear()
 
     def to(self, address: str) -> list:
         with self._lock:

@@ -1,12 +1,16 @@
 import time
 
 
-def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = ""):
-    """Poll `predicate` until it returns something truthy; fail with `message` on timeout."""
+def wait_until(
+    predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = "", describe=None
+):
+    """Poll `predicate` until it returns something truthy; fail with `message` on timeout
+    (and what `describe()` says about the state then, when given)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()
         if result:
             return result
         time.sleep(interval)
-    raise AssertionError(message or f"condition not met within {timeout}s")
+    found = f"\n{describe()}" if describe else ""
+    raise AssertionError((message or f"condition not met within {timeout}s") + found)
