@@ -478,3 +478,17 @@ def test_out_of_range_numbers_in_every_numeric_route_are_not_found(client, repor
                 response = client.get(path)
             assert response.status_code < 500, (path, response.status_code)
     assert client.get("/sitemaps/reports-9223372036854775808.xml").status_code == 404
+
+
+def test_text_ids_in_every_admin_object_route_are_not_found(client):
+    """`/admin/enquiries/enquiry/x/history/` answered 500: simple_history's history view looked
+    the raw id up. Every admin route that takes an object id, given ids no primary key holds."""
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    object_routes = [(route, conv) for route, conv in ROUTES if "<path:object_id>" in route]
+    assert any(route.endswith("/history/") for route, _ in object_routes), object_routes
+    for route, converters in object_routes:
+        for object_id in ("x", "1x", "-1", str(2**63)):
+            path = route_path(route, dict.fromkeys(converters, "1") | {"object_id": object_id})
+            with Example():
+                response = client.get(path)
+            assert response.status_code < 500, (path, response.status_code)

@@ -7,10 +7,11 @@ import re
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
@@ -131,6 +132,16 @@ class EnquiryAdmin(SimpleHistoryAdmin):
 
     def revert_disabled(self, request, obj=None):
         return True  # history is a record, not an undo button
+
+    def history_view(self, request, object_id, extra_context=None):
+        # simple_history looks the object up by the raw id; Django's own views answer 404 for an
+        # id the primary key cannot hold ("x", or past bigint), so this one does too (the history
+        # of a deleted enquiry stays readable: only the id's form is checked).
+        try:
+            self.model._meta.pk.get_prep_value(unquote(object_id))
+        except (ValidationError, ValueError, TypeError):
+            raise Http404 from None
+        return super().history_view(request, object_id, extra_context)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name != "owner":
