@@ -7,6 +7,7 @@ records it: a service registers an outcome handler for its template
 (`email_outcome_register`), called with the email when it is sent or has failed for good."""
 
 import logging
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -130,7 +131,13 @@ def email_send(*, work: jobs.JobRun) -> None:
     email = OutboundEmail.objects.get(pk=work.target_id)
     if email.status != Status.QUEUED:
         return
-    _build_message(email).send()
+    try:
+        _build_message(email).send()
+    except Exception as exc:  # noqa: BLE001 - recorded (without the address) and retried
+        # SMTP refusals quote the recipient ("{'maria@…': (550, …)}"): the job's and the
+        # email's error never hold it. `from None`: the log's traceback would quote it too.
+        error = recipients_hide(f"{type(exc).__name__}: {exc}", email=email)
+        raise jobs.Failure(error) from None
     with work.completing():
         email = OutboundEmail.objects.select_for_update().get(pk=email.pk)
         email.status = Status.SENT
@@ -138,6 +145,16 @@ def email_send(*, work: jobs.JobRun) -> None:
         email.last_error = ""
         email.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
         _outcome(email)
+
+
+RECIPIENT = "<recipient>"
+
+
+def recipients_hide(text: str, *, email: OutboundEmail) -> str:
+    """`text` with the email's addresses replaced by a placeholder (any case)."""
+    for address in {email.to, email.reply_to} - {""}:
+        text = re.sub(re.escape(address), RECIPIENT, text, flags=re.IGNORECASE)
+    return text
 
 
 def email_give_up(email_id: int, error: str) -> None:

@@ -319,8 +319,10 @@ JOB_RETRY_BACKOFF_SECONDS = env.int("JOB_RETRY_BACKOFF_SECONDS", default=30)
 # Hard time limit of one run of a job (PDF renders have their own below): the worker process
 # is killed and the job retried.
 JOB_TIME_LIMIT_SECONDS = env.int("JOB_TIME_LIMIT_SECONDS", default=120)
-# Finished jobs are kept this many days (the sweeper deletes older ones; failed ones stay).
+# Finished jobs are kept this many days (the sweeper deletes older ones).
 JOB_KEEP_DONE_DAYS = env.int("JOB_KEEP_DONE_DAYS", default=7)
+# Failed jobs stay for staff this many days, then go too (their errors may name a person).
+JOB_KEEP_FAILED_DAYS = env.int("JOB_KEEP_FAILED_DAYS", default=30)
 # Pending orders that never reached Stripe Checkout are closed by this periodic task
 # (ORDER_ABANDONED_AFTER_HOURS says when).
 ORDER_EXPIRY_INTERVAL_SECONDS = env.int("ORDER_EXPIRY_INTERVAL_SECONDS", default=3600)
