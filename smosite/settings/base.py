@@ -659,6 +659,11 @@ LEAD_RETENTION_DAYS = env.int("LEAD_RETENTION_DAYS", default=730)
 # Mail-log bodies (text, HTML, attachment) of sent or failed emails are dropped after this;
 # the row stays as the record that the email was sent.
 MAIL_BODY_RETENTION_DAYS = env.int("MAIL_BODY_RETENTION_DAYS", default=90)
+# Deleting an erased or purged person's PDFs from private storage is retried while the
+# storage fails: attempts (backoff doubles up to JOB_RETRY_MAX_DELAY_SECONDS; 100 attempts
+# are about eight hours), then the daily purge starts it again.
+PRIVATE_FILE_DELETE_MAX_ATTEMPTS = env.int("PRIVATE_FILE_DELETE_MAX_ATTEMPTS", default=100)
+PRIVATE_FILE_DELETE_RETRY_SECONDS = env.int("PRIVATE_FILE_DELETE_RETRY_SECONDS", default=30)
 # Stored Stripe webhook payloads (buyer name, email, address) are emptied after this.
 STRIPE_EVENT_RETENTION_DAYS = env.int("STRIPE_EVENT_RETENTION_DAYS", default=90)
 # Status and owner history of enquiries (django-simple-history rows).

@@ -19,15 +19,24 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from enquiries.models import Contact, Enquiry, EnquiryReply, OutboundEmail, SampleRequest
+from common.models import Job
+from enquiries.models import (
+    Contact,
+    Enquiry,
+    EnquiryReply,
+    OutboundEmail,
+    PrivateFileDeletion,
+    SampleRequest,
+)
 from enquiries.services import enquiries as enquiry_services
 from enquiries.services.mail import email_queue, email_resend
-from enquiries.services.privacy import personal_data_purge
+from enquiries.services.privacy import FILES_JOB, personal_data_purge
 from reports.models import Deliverable, DownloadLink, DownloadLog, Order, StripeEvent
 from reports.services import downloads
 from tests.enquiries.conftest import form_started_token
 from tests.factories import LicenceFactory, UserFactory
 from tests.reports.orders_support import fulfilled_order, path_of, tiny_pdf
+from tests.support.jobs import run_job
 from tests.support.staff import sales_member, superuser
 from tests.support.waiting import wait_until
 
@@ -85,6 +94,18 @@ def person(client):
         status="processed",
         payload={"data": {"object": {"customer_details": {"email": EMAIL, "name": NAME}}}},
     )
+    # An event for a session that never became an order: found by the address alone.
+    StripeEvent.objects.create(
+        stripe_id="evt_test_unmatched",
+        type="checkout.session.expired",
+        status="ignored",
+        payload={"data": {"object": {"customer_details": {"email": EMAIL.upper(), "name": NAME}}}},
+    )
+    # Errors recorded before errors were scrubbed when written, quoting the address.
+    refusal = f"SMTPRecipientsRefused: {{'{EMAIL}': (550, b'5.1.1 <{EMAIL}>: rejected')}}"
+    Job.objects.create(kind="mail.send", target_id=10**9, state="failed", last_error=refusal)
+    OutboundEmail.objects.filter(to=EMAIL).update(last_error=refusal)
+    SampleRequest.objects.update(error=f"Email not delivered: {refusal}")
     return {
         "contact": Contact.objects.get(email=EMAIL),
         "order": order,
@@ -191,6 +212,8 @@ def test_erasure_leaves_nothing_that_names_the_person(
     with django_capture_on_commit_callbacks(execute=True):
         response = action(client, "erase_personal_data", person["contact"], confirm="yes")
     assert response.status_code == 302
+    # The files go in a job of their own (retried while the storage fails).
+    assert run_job(FILES_JOB, PrivateFileDeletion.objects.get().pk) == "done"
 
     assert text_values_mentioning(EMAIL, NAME, COMPANY, "Maria", "+34912345678") == []
     contact = Contact.objects.get(pk=person["contact"].pk)
@@ -216,7 +239,8 @@ def test_erasure_leaves_nothing_that_names_the_person(
     assert client.get(person["download"]).status_code == 410
     # Mail-log bodies and Stripe payloads are dropped.
     assert set(OutboundEmail.objects.values_list("body_text", flat=True)) == {""}
-    assert StripeEvent.objects.get().payload == {}
+    assert [e.payload for e in StripeEvent.objects.all()] == [{}, {}]
+    assert "<[erased]>" in Job.objects.get(target_id=10**9).last_error
     assert DownloadLog.objects.get().ip == ""
 
 
@@ -273,6 +297,8 @@ def test_the_purge_removes_what_is_past_each_retention_setting(person, settings)
     assert list(SampleRequest.objects.all()) == [recent]
     assert not Enquiry.objects.exists() and not EnquiryReply.objects.exists()
     assert not Enquiry.history.exists()
+    for deletion in PrivateFileDeletion.objects.all():
+        assert run_job(FILES_JOB, deletion.pk) == "done"
     assert not storages["private"].exists(old_sample_file)
     # The contact stays: their order is an accounting record.
     assert Contact.objects.filter(email=EMAIL).exists()
@@ -280,13 +306,25 @@ def test_the_purge_removes_what_is_past_each_retention_setting(person, settings)
         created_at__lt=timezone.now() - timedelta(days=90)
     )
     assert set(OutboundEmail.objects.values_list("body_text", flat=True)) == {""}
-    assert StripeEvent.objects.get().payload == {}
+    assert StripeEvent.objects.get(stripe_id="evt_test_1").payload == {}
     assert DownloadLog.objects.get().user_agent == ""
     assert not AccessLog.objects.exists()
     assert not Session.objects.filter(session_key=stale.session_key).exists()
     assert Order.objects.get().buyer_email == EMAIL  # orders are not purged
 
     assert personal_data_purge() == dict.fromkeys(counts, 0)  # nothing left to do
+
+
+def test_the_purge_starts_again_a_file_deletion_that_gave_up(tmp_path):
+    """Storage failed through every attempt: the daily purge tries again, so the files go
+    in the end."""
+    path = storages["private"].save("samples/test/gave-up.pdf", ContentFile(tiny_pdf()))
+    deletion = PrivateFileDeletion.objects.create(paths=[path])
+    Job.objects.create(kind=FILES_JOB, target_id=deletion.pk, state="failed", attempts=100)
+    assert personal_data_purge()["file_deletions_restarted"] == 1
+    assert Job.objects.get(kind=FILES_JOB).state == "pending"
+    assert run_job(FILES_JOB, deletion.pk) == "done"
+    assert not storages["private"].exists(path)
 
 
 def test_the_purge_keeps_what_is_within_retention(person):

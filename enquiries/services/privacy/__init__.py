@@ -10,14 +10,16 @@
   of what is past its retention setting.
 """
 
-from .erasure import contact_erase, private_files_delete
+from .erasure import FILES_JOB, contact_erase, private_files_delete_later, private_files_delete_run
 from .export import contact_data_export, contact_emails
 from .retention import personal_data_purge
 
 __all__ = [
+    "FILES_JOB",
+    "private_files_delete_run",
     "contact_data_export",
     "contact_emails",
     "contact_erase",
     "personal_data_purge",
-    "private_files_delete",
+    "private_files_delete_later",
 ]
