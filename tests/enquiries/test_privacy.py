@@ -403,3 +403,64 @@ def test_sample_files_are_named_by_id_not_by_person(client):
     report = LicenceFactory().report
     client.post(reverse("enquiries:request-sample", args=[report.number]), lead())
     assert "maria" not in _path_hint(SampleRequest.objects.get()).lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sample_stamped_while_its_person_is_erased_is_deleted_not_kept():
+    """The stamping job reads the request before the erasure commits, stamps the PDF, and
+    waits for the row the erasure holds; once the erasure commits it finds the request
+    failed, and its own PDF is deleted instead of left in private storage."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from enquiries.services import samples
+    from enquiries.services.privacy import contact_erase
+    from reports.models import ReportDocument
+    from reports.services import documents
+
+    report = LicenceFactory().report
+    for document in documents.report_documents_rerender(report=report):
+        path = storages["private"].save(f"tests/base-{document.pk}.pdf", ContentFile(tiny_pdf()))
+        ReportDocument.objects.filter(pk=document.pk).update(
+            status="ready", file_path=path, page_count=2
+        )
+    request, _ = samples.sample_request_create(
+        report=report,
+        form_data={"email": EMAIL, "name": NAME, "company": COMPANY},
+        attribution={},
+        ip="203.0.113.9",
+        user_agent="pytest",
+    )
+    folder = f"samples/{report.number}"
+    stamped = lambda: storages["private"].exists(folder) and storages["private"].listdir(folder)[1]  # noqa: E731
+    erased, commit = threading.Event(), threading.Event()
+
+    def erase():
+        with transaction.atomic():
+            contact_erase(contact=request.contact)
+            erased.set()
+            commit.wait(30)
+        connection.close()
+
+    outcome = []
+
+    def stamp():
+        outcome.append(run_job(samples.JOB, request.pk))
+        connection.close()
+
+    eraser, stamper = threading.Thread(target=erase), threading.Thread(target=stamp)
+    eraser.start()
+    assert erased.wait(30)
+    stamper.start()
+    wait_until(stamped, timeout=30)  # the PDF exists; the job now waits for the row lock
+    commit.set()
+    eraser.join(30), stamper.join(30)
+
+    assert outcome == ["done"]
+    request.refresh_from_db()
+    assert request.status == SampleRequest.Status.FAILED and request.file_path == ""
+    for deletion in PrivateFileDeletion.objects.all():
+        assert run_job(FILES_JOB, deletion.pk) == "done"
+    assert not stamped()
+    assert not OutboundEmail.objects.filter(template=samples.DELIVERY_TEMPLATE).exists()
