@@ -26,12 +26,23 @@ logger = logging.getLogger(__name__)
 JOB = "mail.send"
 Status = OutboundEmail.Status
 _outcome_handlers: dict[str, Callable[[OutboundEmail], None]] = {}
+_secret_fillers: dict[str, Callable[[OutboundEmail], dict[str, str]]] = {}
 
 
 def email_outcome_register(*, template: str, handler: Callable[[OutboundEmail], None]) -> None:
     """`handler(email)` runs when an email of `template` is sent or failed for good, inside
     the transaction that records it (so the owner's status and the email's move together)."""
     _outcome_handlers[template] = handler
+
+
+def email_secrets_register(
+    *, template: str, fill: Callable[[OutboundEmail], dict[str, str]]
+) -> None:
+    """For emails that carry a secret (a buyer's download link): the mail log stores the
+    body with it masked, and `fill(email)` returns {masked text: real text} when the email
+    is sent, so the database and its backups never hold the secret. `fill` may raise
+    `jobs.GiveUp` when the secret can't be built any more."""
+    _secret_fillers[template] = fill
 
 
 def _render(template: str, context: dict) -> tuple[str, str, str]:
@@ -103,17 +114,27 @@ def email_queue(
     return email
 
 
+def _secrets_filled(email: OutboundEmail) -> tuple[str, str]:
+    """The bodies as sent: with the secrets the stored copy masks filled in."""
+    text, html = email.body_text, email.body_html
+    fill = _secret_fillers.get(email.template)
+    for masked, real in (fill(email) if fill else {}).items():
+        text, html = text.replace(masked, real), html.replace(masked, real)
+    return text, html
+
+
 def _build_message(email: OutboundEmail) -> EmailMultiAlternatives:
+    text, html = _secrets_filled(email)
     message = EmailMultiAlternatives(
         subject=email.subject,
-        body=email.body_text,
+        body=text,
         from_email=email.from_email,
         to=[email.to],
         reply_to=[email.reply_to] if email.reply_to else None,
         headers={"Message-ID": email.message_id},
     )
-    if email.body_html:
-        message.attach_alternative(email.body_html, "text/html")
+    if html:
+        message.attach_alternative(html, "text/html")
     if email.attachment_path:
         from django.core.files.storage import storages
 
@@ -133,6 +154,8 @@ def email_send(*, work: jobs.JobRun) -> None:
         return
     try:
         _build_message(email).send()
+    except jobs.GiveUp:
+        raise
     except Exception as exc:  # noqa: BLE001 - recorded (without the address) and retried
         # SMTP refusals quote the recipient ("{'maria@…': (550, …)}"): the job's and the
         # email's error never hold it. `from None`: the log's traceback would quote it too.
