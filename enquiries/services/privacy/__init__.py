@@ -4,8 +4,10 @@
   enquiries with replies, orders with downloads, the emails sent to them) as plain data.
 - `contact_erase`: the right to erasure. Leads are anonymised in place (the rows keep the
   report, dates, statuses and campaign, so the statistics stay right), personalised PDFs
-  are deleted from private storage, mail-log bodies dropped, orders kept as anonymised
-  accounting rows (reference, amounts, dates; no buyer), Stripe payloads emptied.
+  are deleted from private storage (by a job retried while the storage fails), mail-log
+  bodies dropped, orders kept as anonymised accounting rows (reference, amounts, dates; no
+  buyer), Stripe payloads emptied (also of events that name the person without an order),
+  errors and notes quoting the person's addresses or names scrubbed.
 - `personal_data_purge`: the scheduled clean-up (Celery beat, PRIVACY_PURGE_INTERVAL_SECONDS)
   of what is past its retention setting.
 """
