@@ -204,3 +204,26 @@ def test_extend_renews_the_live_link(client, delivered):
     assert link.expires_at > timezone.now() + timedelta(days=6)
     assert client.get(path).status_code == 200
     assert order.events.filter(kind="link_extended").count() == 1
+
+
+def test_the_migration_masks_the_links_of_emails_stored_before():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("reports.migrations.0008_download_link_seed_masked_mail")
+    order, url = fulfilled_order(LicenceFactory(kind="single").report)
+    email = OutboundEmail.objects.create(
+        to=order.buyer_email,
+        from_email="shop@localhost",
+        subject="Your report",
+        template="reports/email/order_download_link",
+        body_text=f"Download it here:\n{url}\n",
+        body_html=f'<a href="{url}">Download</a>',
+        message_id=OutboundEmail.new_message_id(),
+    )
+    migration.mail_log_links_mask(apps, None)
+    email.refresh_from_db()
+    assert token_of(path_of(url)) not in email.body_text + email.body_html
+    assert f"/download/{order.reference}/[redacted]" in email.body_text
+    assert f"/download/{order.reference}/[redacted]" in email.body_html
