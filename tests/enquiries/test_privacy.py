@@ -357,6 +357,16 @@ def test_a_dropped_body_is_never_sent_again(person, client):
     assert email.status == "sent"
 
 
+def test_the_privacy_notice_states_the_periods_the_purge_and_the_sweeper_apply(client, settings):
+    settings.MAIL_BODY_RETENTION_DAYS, settings.JOB_KEEP_FAILED_DAYS = 91, 31
+    page = client.get(reverse("privacy")).content.decode()
+    assert "emails we send you: 91 days" in page
+    assert (
+        "failed (an email that could not be delivered to your\n    address, for example): 31 days"
+        in page
+    )
+
+
 def test_the_purge_is_scheduled_with_its_own_interval():
     entry = settings.CELERY_BEAT_SCHEDULE["privacy-purge"]
     assert entry["task"] == "enquiries.tasks.privacy_purge"
