@@ -133,11 +133,15 @@ def _sessions_delete() -> int:
 
 
 def _file_deletions_restart() -> int:
-    """A file deletion whose job gave up (the storage failed through all its attempts) is
-    tried again from scratch: personalised PDFs are deleted in the end, whatever the outage."""
-    pending = PrivateFileDeletion.objects.values_list("pk", flat=True)
-    failed = Job.objects.filter(kind=FILES_JOB, state=Job.State.FAILED, target_id__in=pending)
-    ids = list(failed.values_list("target_id", flat=True))
+    """A file deletion whose job gave up (the storage failed through all its attempts), or
+    whose failed job was since deleted (JOB_KEEP_FAILED_DAYS), is tried again from scratch:
+    personalised PDFs are deleted in the end, whatever the outage."""
+    alive = Job.objects.filter(kind=FILES_JOB).exclude(state=Job.State.FAILED)
+    ids = list(
+        PrivateFileDeletion.objects.exclude(pk__in=alive.values("target_id")).values_list(
+            "pk", flat=True
+        )
+    )
     for target_id in ids:
         jobs.enqueue(FILES_JOB, target_id=target_id, restart=True)
     return len(ids)
