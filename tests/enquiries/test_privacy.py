@@ -36,6 +36,7 @@ from reports.services import downloads
 from tests.enquiries.conftest import form_started_token
 from tests.factories import (
     ContactFactory,
+    EnquiryFactory,
     LicenceFactory,
     SampleRequestFactory,
     UserFactory,
@@ -419,16 +420,31 @@ def test_sample_files_are_named_by_id_not_by_person(client):
     assert "maria" not in _path_hint(SampleRequest.objects.get()).lower()
 
 
+def _stamping_target(kind: str, report):
+    """A sample request, or a staff reply with a sample, ready to stamp; made without its
+    job (the session's live worker must not race this test's own run). Returns (row, job
+    kind, storage folder, file name prefix)."""
+    contact = ContactFactory(email=EMAIL, name=NAME, company=COMPANY)
+    if kind == "sample":
+        row = SampleRequestFactory(report=report, contact=contact)
+        return row, "sample.prepare", f"samples/{report.number}", f"{row.pk}"
+    enquiry = EnquiryFactory(contact=contact, report=report, name=NAME, company=COMPANY)
+    row = EnquiryReply.objects.create(
+        enquiry=enquiry, subject="Your sample", body="Dear Maria", attach_sample=True
+    )
+    return row, enquiry_services.REPLY_JOB, "enquiry-replies", f"{enquiry.pk}-{row.pk}"
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_sample_stamped_while_its_person_is_erased_is_deleted_not_kept():
-    """The stamping job reads the request before the erasure commits, stamps the PDF, and
-    waits for the row the erasure holds; once the erasure commits it finds the request
-    failed, and its own PDF is deleted instead of left in private storage."""
+@pytest.mark.parametrize("kind", ["sample", "reply"])
+def test_a_sample_stamped_while_its_person_is_erased_is_deleted_not_kept(kind):
+    """The stamping job reads its row before the erasure commits, stamps the PDF, and
+    waits for the row the erasure holds; once the erasure commits it finds the row failed,
+    and its own PDF is deleted instead of left in private storage."""
     import threading
 
     from django.db import connection, transaction
 
-    from enquiries.services import samples
     from enquiries.services.privacy import contact_erase
     from reports.models import ReportDocument
     from reports.services import documents
@@ -439,28 +455,20 @@ def test_a_sample_stamped_while_its_person_is_erased_is_deleted_not_kept():
         ReportDocument.objects.filter(pk=document.pk).update(
             status="ready", file_path=path, page_count=2
         )
-    # Made without its job: the session's live worker must not race this test's own run.
-    request = SampleRequestFactory(
-        report=report, contact=ContactFactory(email=EMAIL, name=NAME, company=COMPANY)
-    )
-    folder = f"samples/{report.number}"
+    row, job_kind, folder, prefix = _stamping_target(kind, report)
+    storage = storages["private"]
 
-    def files() -> set[str]:
-        return (
-            set(storages["private"].listdir(folder)[1])
-            if storages["private"].exists(folder)
-            else set()
-        )
+    def stamped() -> set[str]:
+        names = storage.listdir(folder)[1] if storage.exists(folder) else []
+        return {name for name in names if name.startswith(prefix)}
 
-    for name in files():  # the storage folder outlives test runs
-        storages["private"].delete(f"{folder}/{name}")
-    stamped = files
-
+    for name in stamped():  # the storage folder outlives test runs
+        storage.delete(f"{folder}/{name}")
     erased, commit = threading.Event(), threading.Event()
 
     def erase():
         with transaction.atomic():
-            contact_erase(contact=request.contact)
+            contact_erase(contact=Contact.objects.get(email=EMAIL))
             erased.set()
             commit.wait(30)
         connection.close()
@@ -468,7 +476,7 @@ def test_a_sample_stamped_while_its_person_is_erased_is_deleted_not_kept():
     outcome = []
 
     def stamp():
-        outcome.append(run_job(samples.JOB, request.pk))
+        outcome.append(run_job(job_kind, row.pk))
         connection.close()
 
     eraser, stamper = threading.Thread(target=erase), threading.Thread(target=stamp)
@@ -480,10 +488,11 @@ def test_a_sample_stamped_while_its_person_is_erased_is_deleted_not_kept():
     eraser.join(30), stamper.join(30)
 
     assert outcome == ["done"]
-    request.refresh_from_db()
-    assert request.status == SampleRequest.Status.FAILED and request.file_path == ""
+    row.refresh_from_db()
+    assert row.status == "failed"
+    assert (row.file_path if kind == "sample" else row.sample_path) == ""
     # Its deletion job was published after commit: run here, or by the session's live worker.
     for deletion in PrivateFileDeletion.objects.all():
         assert run_job(FILES_JOB, deletion.pk) in ("done", "skipped")
     wait_until(lambda: not stamped(), timeout=30)
-    assert not OutboundEmail.objects.filter(template=samples.DELIVERY_TEMPLATE).exists()
+    assert not OutboundEmail.objects.exclude(to__endswith=".invalid").exists()
