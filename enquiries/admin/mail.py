@@ -13,16 +13,6 @@ from ..services.mail import JOB, email_resend
 
 SEND_JOB = JobColumn(JOB)
 
-# Emails whose stored body holds a live secret (a buyer's download link), and the permission
-# that shows it: staff who may change orders can issue such a link anyway; anyone else
-# (Sales, who only view orders) sees that the body is withheld.
-SECRET_BODY_TEMPLATES = {"reports/email/order_download_link": "reports.change_order"}
-
-
-def email_body_visible(*, user, email: OutboundEmail) -> bool:
-    permission = SECRET_BODY_TEMPLATES.get(email.template)
-    return permission is None or user.has_perm(permission)
-
 
 def admin_link(obj) -> str:
     try:
@@ -81,7 +71,9 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("related_type",)
     actions = ("resend",)
-    readonly_fields = ("belongs_to", "contact_link", "html_preview", "delivery", "body_withheld")
+    # No stored body holds a live secret (a download link is masked in the log and filled in
+    # at send time: reports/services/downloads.py), so anyone who may view the log reads it.
+    readonly_fields = ("belongs_to", "contact_link", "html_preview", "delivery")
     fieldsets = (
         (
             None,
@@ -121,16 +113,6 @@ class OutboundEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # shown read-only to anyone who may view it
-
-    def get_fieldsets(self, request, obj=None):
-        if obj is None or email_body_visible(user=request.user, email=obj):
-            return self.fieldsets
-        *others, _content = self.fieldsets
-        return (*others, ("Content", {"fields": ("body_withheld", "attachment_name")}))
-
-    @admin.display(description="Body")
-    def body_withheld(self, obj):
-        return "Withheld: this email carries a buyer's download link."
 
     def has_add_permission(self, request):
         return False

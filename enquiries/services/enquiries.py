@@ -31,6 +31,7 @@ from ..freemail import is_free_mail
 from ..models import CONSENT_VERSION, Contact, Enquiry, EnquiryReply, OutboundEmail, ReplyTemplate
 from .contacts import PROFILE_FIELDS, contact_upsert
 from .mail import email_queue
+from .privacy.erasure import private_files_delete_later
 from .sales_group import SALES_GROUP_NAME
 
 logger = logging.getLogger(__name__)
@@ -427,6 +428,9 @@ def enquiry_reply_prepare(*, work: jobs.JobRun) -> None:
     with work.completing():
         reply = EnquiryReply.objects.select_for_update().get(pk=reply.pk)
         if reply.status != EnquiryReply.Status.PREPARING:
+            # Erased (or withdrawn) while stamping: the copy names the person; not kept.
+            if path != reply.sample_path:
+                private_files_delete_later([path])
             return
         reply.sample_path = path
         reply.save(update_fields=["sample_path", "updated_at"])

@@ -37,6 +37,7 @@ from ..freemail import is_free_mail
 from ..models import CONSENT_VERSION, Contact, OutboundEmail, SampleRequest
 from .contacts import PROFILE_FIELDS, contact_upsert
 from .mail import email_outcome_register, email_queue
+from .privacy.erasure import private_files_delete_later
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,10 @@ def _record_stamped(sample_request: SampleRequest, path: str) -> None:
         .get(pk=sample_request.pk)
     )
     if locked.status != Status.RECEIVED:
+        # Erased (or failed) while stamping: the copy names the person and nothing will
+        # send it, so it is deleted, never kept.
+        if path != locked.file_path:
+            private_files_delete_later([path])
         return
     locked.file_path = path
     locked.status = Status.PDF_READY

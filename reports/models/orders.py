@@ -215,8 +215,10 @@ class Deliverable(models.Model):
 
 
 class DownloadLink(models.Model):
-    """A link emailed to the buyer. The URL carries a signed random token; only its SHA-256
-    is stored, so the database alone can't produce a working link."""
+    """A link emailed to the buyer. The URL carries a signed token whose secret is an HMAC
+    (SECRET_KEY) of a random seed; the seed and the secret's SHA-256 are stored, so the
+    database alone (or a backup) can't produce a working link, and the mail worker can
+    build it again at send time (reports/services/downloads.py)."""
 
     class RevokeReason(models.TextChoices):
         REFUNDED = "refunded", "The order was refunded"
@@ -226,6 +228,8 @@ class DownloadLink(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="download_links")
     token_hash = models.CharField(max_length=64, unique=True)
+    # Empty for links made before the mail log stopped storing them (those can't be rebuilt).
+    token_seed = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField()
     max_downloads = models.PositiveSmallIntegerField()
     download_count = models.PositiveSmallIntegerField(default=0)

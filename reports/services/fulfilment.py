@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from common import jobs
 from enquiries.services.mail import email_queue
+from enquiries.services.privacy import private_files_delete_later
 
 from ..models import Deliverable, Order, OrderEvent, StripeEvent
 from .downloads import download_link_send
@@ -202,9 +203,15 @@ def order_deliverable_prepare(*, work: jobs.JobRun) -> None:
 
 
 def _deliverable_record(*, order_id: int, path: str) -> None:
-    order = Order.objects.select_for_update().select_related("report").get(pk=order_id)
-    if order.status != Order.Status.PAID:
+    order = Order.objects.select_for_update(of=("self", "report")).select_related(
+        "report", "contact"
+    )
+    order = order.get(pk=order_id)
+    erased = order.contact is not None and order.contact.erased_at is not None
+    if order.status != Order.Status.PAID or erased:
+        # Refunded, or the buyer's data erased, while stamping: the copy is deleted, not kept.
         logger.info("order %s was %s while stamping; not delivered", order.reference, order.status)
+        private_files_delete_later([path])
         return
     Deliverable.objects.create(order=order, path=path)
     order.status = Order.Status.FULFILLED

@@ -319,8 +319,10 @@ JOB_RETRY_BACKOFF_SECONDS = env.int("JOB_RETRY_BACKOFF_SECONDS", default=30)
 # Hard time limit of one run of a job (PDF renders have their own below): the worker process
 # is killed and the job retried.
 JOB_TIME_LIMIT_SECONDS = env.int("JOB_TIME_LIMIT_SECONDS", default=120)
-# Finished jobs are kept this many days (the sweeper deletes older ones; failed ones stay).
+# Finished jobs are kept this many days (the sweeper deletes older ones).
 JOB_KEEP_DONE_DAYS = env.int("JOB_KEEP_DONE_DAYS", default=7)
+# Failed jobs stay for staff this many days, then go too (their errors may name a person).
+JOB_KEEP_FAILED_DAYS = env.int("JOB_KEEP_FAILED_DAYS", default=30)
 # Pending orders that never reached Stripe Checkout are closed by this periodic task
 # (ORDER_ABANDONED_AFTER_HOURS says when).
 ORDER_EXPIRY_INTERVAL_SECONDS = env.int("ORDER_EXPIRY_INTERVAL_SECONDS", default=3600)
@@ -657,6 +659,11 @@ LEAD_RETENTION_DAYS = env.int("LEAD_RETENTION_DAYS", default=730)
 # Mail-log bodies (text, HTML, attachment) of sent or failed emails are dropped after this;
 # the row stays as the record that the email was sent.
 MAIL_BODY_RETENTION_DAYS = env.int("MAIL_BODY_RETENTION_DAYS", default=90)
+# Deleting an erased or purged person's PDFs from private storage is retried while the
+# storage fails: attempts (backoff doubles up to JOB_RETRY_MAX_DELAY_SECONDS; 100 attempts
+# are about eight hours), then the daily purge starts it again.
+PRIVATE_FILE_DELETE_MAX_ATTEMPTS = env.int("PRIVATE_FILE_DELETE_MAX_ATTEMPTS", default=100)
+PRIVATE_FILE_DELETE_RETRY_SECONDS = env.int("PRIVATE_FILE_DELETE_RETRY_SECONDS", default=30)
 # Stored Stripe webhook payloads (buyer name, email, address) are emptied after this.
 STRIPE_EVENT_RETENTION_DAYS = env.int("STRIPE_EVENT_RETENTION_DAYS", default=90)
 # Status and owner history of enquiries (django-simple-history rows).

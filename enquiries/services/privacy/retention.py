@@ -6,10 +6,19 @@ from importlib import import_module
 from django.conf import settings
 from django.utils import timezone
 
+from common import jobs
+from common.models import Job
 from reports.models import DownloadLog, StripeEvent
 
-from ...models import Contact, Enquiry, EnquiryReply, OutboundEmail, SampleRequest
-from .erasure import private_files_delete
+from ...models import (
+    Contact,
+    Enquiry,
+    EnquiryReply,
+    OutboundEmail,
+    PrivateFileDeletion,
+    SampleRequest,
+)
+from .erasure import FILES_JOB, private_files_delete_later
 
 
 def personal_data_purge(*, now=None) -> dict[str, int]:
@@ -27,6 +36,7 @@ def personal_data_purge(*, now=None) -> dict[str, int]:
         "history": _history_delete(now),
         "access_logs": _access_logs_delete(now),
         "sessions": _sessions_delete(),
+        "file_deletions_restarted": _file_deletions_restart(),
     }
 
 
@@ -34,7 +44,7 @@ def _old_sample_requests_delete(cutoff) -> int:
     old = SampleRequest.objects.filter(created_at__lt=cutoff, updated_at__lt=cutoff)
     files = [path for path in old.values_list("file_path", flat=True) if path]
     deleted, _ = old.delete()
-    private_files_delete(files)
+    private_files_delete_later(files)
     return deleted
 
 
@@ -49,7 +59,7 @@ def _old_enquiries_delete(cutoff) -> int:
     deleted, _ = Enquiry.objects.filter(pk__in=ids).delete()
     # After the delete, which itself writes a "deleted" history row per enquiry.
     Enquiry.history.model.objects.filter(id__in=ids).delete()
-    private_files_delete(files)
+    private_files_delete_later(files)
     return deleted
 
 
@@ -120,3 +130,18 @@ def _sessions_delete() -> int:
     expired = Session.objects.filter(expire_date__lt=timezone.now()).count()
     import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
     return expired
+
+
+def _file_deletions_restart() -> int:
+    """A file deletion whose job gave up (the storage failed through all its attempts), or
+    whose failed job was since deleted (JOB_KEEP_FAILED_DAYS), is tried again from scratch:
+    personalised PDFs are deleted in the end, whatever the outage."""
+    alive = Job.objects.filter(kind=FILES_JOB).exclude(state=Job.State.FAILED)
+    ids = list(
+        PrivateFileDeletion.objects.exclude(pk__in=alive.values("target_id")).values_list(
+            "pk", flat=True
+        )
+    )
+    for target_id in ids:
+        jobs.enqueue(FILES_JOB, target_id=target_id, restart=True)
+    return len(ids)
