@@ -72,6 +72,14 @@ class Order(Attribution):
     stripe_payment_status = models.CharField(
         max_length=30, blank=True, help_text="The Checkout Session's payment_status, as last seen."
     )
+    # How the buyer paid, as Stripe reported it when the order was paid
+    # (reports/services/payment_methods.py): Stripe's PaymentMethod type and in words.
+    payment_method_type = models.CharField(
+        max_length=40, blank=True, help_text="Stripe's PaymentMethod type (card, sepa_debit, …)."
+    )
+    payment_method_description = models.CharField(
+        "payment method", max_length=200, blank=True, help_text="As the receipt names it."
+    )
     # Bumped when Stripe answered a create call with an error: its idempotency layer stores
     # that answer under the key, so the buyer's retry needs a fresh key. A timeout keeps the
     # key, so a retry returns the session Stripe may already have made.

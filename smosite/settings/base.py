@@ -365,9 +365,11 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 # Webhook signatures older than this are refused (Stripe's own default tolerance).
 # https://docs.stripe.com/webhooks#verify-manually
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
-# Seconds one request to Stripe may take; retries of network errors and 409/5xx (each reusing
-# the call's idempotency key); and the deadline of a call in all, retries included, kept well
-# under the web worker's timeout so a hanging Stripe gives the buyer a page, not a 502.
+# Seconds one request to Stripe may wait for its answer; retries of network errors and 409/5xx
+# (each reusing the call's idempotency key); and the deadline of everything one page asks
+# Stripe (a press of Pay: promotion code, earlier sessions, create, retries; the success page),
+# or of one call from a background job, kept well under the web worker's timeout so a slow or
+# hanging Stripe gives the buyer a page, not a 502 (reports/services/stripe_client.py).
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=5)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 STRIPE_DEADLINE_SECONDS = env.float("STRIPE_DEADLINE_SECONDS", default=8)
