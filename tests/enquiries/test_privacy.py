@@ -89,6 +89,10 @@ def person(client):
         enquiry=enquiry, author=UserFactory(), subject="Your price, Maria", body="Dear Maria,"
     )
     order, url = fulfilled_order(report, email=EMAIL, company=COMPANY)
+    Order.objects.filter(pk=order.pk).update(
+        payment_method_type="us_bank_account",
+        payment_method_description="ACH Direct Debit (Banco Maria account ending 6789)",
+    )
     downloads.download_link_send(order=order, first=True)
     DownloadLog.objects.create(
         link=DownloadLink.objects.first(), order=order, ip="198.51.100.0", user_agent="Firefox"
@@ -169,6 +173,7 @@ def test_staff_allowed_to_export_get_the_contacts_data_as_json(client, person):
     assert data["enquiries"][0]["consent_at"]
     assert data["orders"][0]["buyer_email"] == EMAIL
     assert data["orders"][0]["downloads"][0]["user_agent"] == "Firefox"
+    assert data["orders"][0]["payment_method_description"].endswith("account ending 6789)")
     assert {e["subject"] for e in data["emails"]} >= {"Your price, Maria"}
     # The download email is listed, its live link is not.
     token = person["download"].rsplit("/", 1)[-1]
@@ -242,6 +247,7 @@ def test_erasure_leaves_nothing_that_names_the_person(
         Order.Status.FULFILLED,
     )
     assert (order.buyer_name, order.buyer_company) == ("", "")
+    assert (order.payment_method_type, order.payment_method_description) == ("us_bank_account", "")
     assert client.get(person["download"]).status_code == 410
     # Mail-log bodies and Stripe payloads are dropped.
     assert set(OutboundEmail.objects.values_list("body_text", flat=True)) == {""}

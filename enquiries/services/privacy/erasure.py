@@ -206,6 +206,7 @@ def _orders_erase(contact, address, now, files) -> int:
         buyer_name="",
         buyer_company="",
         buyer_vat_id="",
+        payment_method_description="",  # a bank's name, a card's last digits
         landing_page="",
         referrer="",
     )

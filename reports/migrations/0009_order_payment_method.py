@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0007_search_index_objects'),
+        ('reports', '0008_download_link_seed_masked_mail'),
     ]
 
     operations = [
