@@ -18,6 +18,7 @@ or less (then it is counted). An estimate is marked as one (the page says "about
 rounded to two significant figures. The sample is the same on every request: a search
 shows the same estimate until the catalogue changes."""
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -29,8 +30,6 @@ from django.db.models.functions import ExtractYear
 from ..models import Category, Region, Report, Segment
 from .matching import OnReports
 from .schema import SAMPLE_BUCKET, SAMPLE_BUCKETS
-
-FIRST_SLICE = 16  # sample slices counted first (1/64 of the catalogue)
 
 FACETS = ("category", "region", "segment", "status", "year")
 TITLES = {
@@ -63,28 +62,47 @@ def search_counts(matches: QuerySet, filters: dict[str, str], *, limit: int) -> 
     narrowed by `filters`: exact up to CATALOGUE_SEARCH_EXACT_COUNT matches, estimated from
     a sample beyond.
 
-    The first statement counts the first FIRST_SLICE slices (1.6 % of the catalogue) as if
-    they were the sample: a common word's matches there are a sample big enough, and so many
-    that more than the threshold match for certain (a word matched by no more than the
-    threshold would have a third as many there: a chance below one in a billion); nothing
-    else is counted. Otherwise the matches are counted up to the threshold: exact counts
-    when that is all, else a sample of the size wanted."""
+    PostgreSQL's statistics say about how many match (the planner's estimate: the share of
+    reports holding each word). Well past the threshold, the sample is counted straight
+    away, as many slices as hold about CATALOGUE_SEARCH_SAMPLE_SIZE matches; it is kept
+    when it shows that more than the threshold match for certain (`beyond`), and taken
+    again at the right size when the statistics were far off. Otherwise (or with no
+    statistics: SQLite) the matches are counted up to the threshold: exact counts when that
+    is all, else a sample of the size wanted."""
     exact_up_to = settings.CATALOGUE_SEARCH_EXACT_COUNT
     size = settings.CATALOGUE_SEARCH_SAMPLE_SIZE
-    first = facet_summary(matches.filter(in_sample(FIRST_SLICE)), filters, limit=limit)
-    if first.matches * SAMPLE_BUCKETS / FIRST_SLICE >= 3 * exact_up_to:
-        if first.matches * 2 >= size:
-            return _estimated(first, FIRST_SLICE, matches, filters)
-        buckets = math.ceil(FIRST_SLICE * size / first.matches)
-    elif count_up_to(matches, exact_up_to) <= exact_up_to:
+    planned = _planned_rows(matches)
+    if planned is not None and planned > 3 * exact_up_to:
+        buckets = _buckets(size, planned)
+        sample = facet_summary(matches.filter(in_sample(buckets)), filters, limit=limit)
+        if beyond(sample.matches, buckets, exact_up_to):
+            if sample.matches * 4 >= size or buckets == SAMPLE_BUCKETS:
+                return _estimated(sample, buckets, matches, filters)
+            # Far fewer than the statistics said, but still more than the threshold.
+            found = sample.matches * SAMPLE_BUCKETS / buckets
+            buckets = _buckets(size, found)
+            sample = facet_summary(matches.filter(in_sample(buckets)), filters, limit=limit)
+            return _estimated(sample, buckets, matches, filters)
+    if count_up_to(matches, exact_up_to) <= exact_up_to:
         exact = facet_summary(matches, filters, limit=limit)
         return Counts(exact.total, False, exact.facets)
-    else:
-        likely = max(exact_up_to + 1, first.matches * SAMPLE_BUCKETS / FIRST_SLICE)
-        buckets = math.ceil(SAMPLE_BUCKETS * size / likely)
-    buckets = min(buckets, SAMPLE_BUCKETS)
+    buckets = _buckets(size, max(exact_up_to + 1, planned or 0))
     sample = facet_summary(matches.filter(in_sample(buckets)), filters, limit=limit)
     return _estimated(sample, buckets, matches, filters)
+
+
+def _buckets(size: int, matches: float) -> int:
+    """How many slices hold about `size` of `matches`."""
+    return max(1, min(SAMPLE_BUCKETS, math.ceil(SAMPLE_BUCKETS * size / max(matches, 1))))
+
+
+def _planned_rows(reports: QuerySet) -> float | None:
+    """PostgreSQL's estimate of how many `reports` there are (planning only, no execution);
+    None elsewhere."""
+    if connections[reports.db].vendor != "postgresql":
+        return None
+    plan = json.loads(reports.order_by().values("pk").explain(format="json"))
+    return plan[0]["Plan"]["Plan Rows"]
 
 
 def _estimated(sample: "Summary", buckets: int, matches: QuerySet, filters: dict) -> Counts:
@@ -105,6 +123,15 @@ def _estimated(sample: "Summary", buckets: int, matches: QuerySet, filters: dict
             return Counts(total, False, facets)
     # More than the threshold for certain: an estimate below it is the sample's noise.
     return Counts(max(approximate(sample.total * scale), exact_up_to + 1), True, facets)
+
+
+def beyond(found: int, buckets: int, threshold: int) -> bool:
+    """Whether `found` matches in `buckets` slices say more than `threshold` match in all,
+    for certain: were there only `threshold`, the slices would hold λ of them on average,
+    and `found` is more than eight standard deviations above (the hash spreads reports over
+    the slices as evenly as chance: a report's slice is independent of what it says)."""
+    expected = threshold * buckets / SAMPLE_BUCKETS
+    return found >= expected + 8 * math.sqrt(expected) + 4
 
 
 def count_up_to(reports: QuerySet, limit: int) -> int:
