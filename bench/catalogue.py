@@ -221,11 +221,13 @@ class Bench:
 
     @staticmethod
     def wait_for(*bases: str) -> None:
-        deadline = time.monotonic() + 90
+        # A worker's first page costs it about 1.6 s of CPU (imports, templates), and the
+        # servers' 16 workers start at once on two cores: a short timeout gave up on them.
+        deadline = time.monotonic() + 300
         for base in bases:
             while True:
                 try:
-                    if requests.get(base + SEED_URL, timeout=5).status_code == 200:
+                    if requests.get(base + SEED_URL, timeout=60).status_code == 200:
                         break
                 except requests.RequestException:
                     pass

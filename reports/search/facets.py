@@ -108,6 +108,8 @@ def _planned_rows(reports: QuerySet) -> float | None:
 def _estimated(sample: "Summary", buckets: int, matches: QuerySet, filters: dict) -> Counts:
     """Counts scaled up from a sample of `buckets` slices of more matches than the
     threshold; the total is counted instead when the filters leave no more than that."""
+    if buckets == SAMPLE_BUCKETS:  # a sample as big as the catalogue: no estimate
+        return Counts(sample.total, False, sample.facets)
     exact_up_to = settings.CATALOGUE_SEARCH_EXACT_COUNT
     scale = SAMPLE_BUCKETS / buckets
     facets = {
