@@ -526,6 +526,11 @@ CATALOGUE_SEARCH_WAIT_SECONDS = env.int("CATALOGUE_SEARCH_WAIT_SECONDS", default
 CATALOGUE_COUNTS_CACHE_SECONDS = env.int("CATALOGUE_COUNTS_CACHE_SECONDS", default=3600)
 # Values listed per facet (region, segment, year...) beside the search results.
 CATALOGUE_FACET_LIMIT = env.int("CATALOGUE_FACET_LIMIT", default=10)
+# A search's total and facet counts are exact while its words match at most this many
+# reports; beyond, they are estimated from a sample and shown as "about N".
+CATALOGUE_SEARCH_EXACT_COUNT = env.int("CATALOGUE_SEARCH_EXACT_COUNT", default=1000)
+# Matches counted for such an estimate (more: closer, slower): about 500 gives ±5 %.
+CATALOGUE_SEARCH_SAMPLE_SIZE = env.int("CATALOGUE_SEARCH_SAMPLE_SIZE", default=500)
 # URLs per sitemap file; above it /sitemap.xml becomes an index of files. 50,000 is the
 # protocol's maximum (https://www.sitemaps.org/protocol.html#index).
 SITEMAP_MAX_URLS = env.int("SITEMAP_MAX_URLS", default=50000)
