@@ -17,6 +17,6 @@ def uninstall(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("reports", "0007_search_index_objects")]
+    dependencies = [("reports", "0009_order_payment_method")]
 
     operations = [migrations.RunPython(install, uninstall)]
