@@ -9,6 +9,7 @@ class CommonConfig(AppConfig):
     verbose_name = "Background jobs"
 
     def ready(self):
+        from . import files  # noqa: F401 - registers the file deletion job
         from .logging import secrets_redaction_install
 
         secrets_redaction_install()

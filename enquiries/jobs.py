@@ -4,8 +4,8 @@ and time limits are settings, named here."""
 from common import jobs
 from reports.models import Report
 
-from .models import EnquiryReply, OutboundEmail, PrivateFileDeletion, SampleRequest
-from .services import enquiries, mail, privacy, samples
+from .models import EnquiryReply, OutboundEmail, SampleRequest
+from .services import enquiries, mail, samples
 
 jobs.register(
     mail.JOB,
@@ -43,14 +43,4 @@ jobs.register(
     queue="default",
     max_attempts="JOB_MAX_ATTEMPTS",
     backoff="JOB_RETRY_BACKOFF_SECONDS",
-)
-# Retried until the storage deletes the files (an S3 outage); after the last attempt the
-# daily purge starts it again.
-jobs.register(
-    privacy.FILES_JOB,
-    handler=privacy.private_files_delete_run,
-    model=PrivateFileDeletion,
-    queue="default",
-    max_attempts="PRIVATE_FILE_DELETE_MAX_ATTEMPTS",
-    backoff="PRIVATE_FILE_DELETE_RETRY_SECONDS",
 )

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common import jobs
+from common.files import private_files_delete_later
 from common.text import CONTROL_CHARS, control_characters_strip
 from reports.models import Licence, Report
 from reports.quotes import quote_token_create
@@ -31,7 +32,6 @@ from ..freemail import is_free_mail
 from ..models import CONSENT_VERSION, Contact, Enquiry, EnquiryReply, OutboundEmail, ReplyTemplate
 from .contacts import PROFILE_FIELDS, contact_upsert
 from .mail import email_queue
-from .privacy.erasure import private_files_delete_later
 from .sales_group import SALES_GROUP_NAME
 
 logger = logging.getLogger(__name__)

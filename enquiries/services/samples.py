@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common import jobs
+from common.files import private_files_delete_later
 from common.net import ip_truncate
 from common.text import control_characters_strip
 
@@ -37,7 +38,6 @@ from ..freemail import is_free_mail
 from ..models import CONSENT_VERSION, Contact, OutboundEmail, SampleRequest
 from .contacts import PROFILE_FIELDS, contact_upsert
 from .mail import email_outcome_register, email_queue
-from .privacy.erasure import private_files_delete_later
 
 logger = logging.getLogger(__name__)
 

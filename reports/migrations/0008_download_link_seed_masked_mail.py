@@ -20,7 +20,7 @@ def mail_log_links_mask(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("reports", "0007_search_index_objects"),
-        ("enquiries", "0007_private_file_deletions"),
+        ("enquiries", "0006_privacy_typed_details_consent_time_quote_revocation"),
     ]
 
     operations = [

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import jobs
+from common.files import private_files_delete_later
 from enquiries.services.mail import email_queue
-from enquiries.services.privacy import private_files_delete_later
 
 from ..models import Deliverable, Order, OrderEvent, StripeEvent
 from .downloads import download_link_send

@@ -19,18 +19,18 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from common.models import Job
+from common.files import FILES_JOB
+from common.models import Job, PrivateFileDeletion
 from enquiries.models import (
     Contact,
     Enquiry,
     EnquiryReply,
     OutboundEmail,
-    PrivateFileDeletion,
     SampleRequest,
 )
 from enquiries.services import enquiries as enquiry_services
 from enquiries.services.mail import email_queue, email_resend
-from enquiries.services.privacy import FILES_JOB, personal_data_purge
+from enquiries.services.privacy import personal_data_purge
 from reports.models import Deliverable, DownloadLink, DownloadLog, Order, StripeEvent
 from reports.services import downloads
 from tests.enquiries.conftest import form_started_token

@@ -277,8 +277,9 @@ def test_report_preparation_waits_for_the_render_then_stamps_and_sends_the_link(
 
 
 def test_a_report_stamped_after_its_buyer_was_erased_is_deleted_and_never_sent(stripe, order):
-    from enquiries.models import PrivateFileDeletion
-    from enquiries.services.privacy import FILES_JOB, contact_erase
+    from common.files import FILES_JOB
+    from common.models import PrivateFileDeletion
+    from enquiries.services.privacy import contact_erase
 
     session = stripe.session_pay(order.stripe_session_id, deliver=False)["data"]["object"]
     fulfilment.order_fulfil(order=order, session=session)

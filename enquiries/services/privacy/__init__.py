@@ -12,16 +12,13 @@
   of what is past its retention setting.
 """
 
-from .erasure import FILES_JOB, contact_erase, private_files_delete_later, private_files_delete_run
+from .erasure import contact_erase
 from .export import contact_data_export, contact_emails
 from .retention import personal_data_purge
 
 __all__ = [
-    "FILES_JOB",
-    "private_files_delete_run",
     "contact_data_export",
     "contact_emails",
     "contact_erase",
     "personal_data_purge",
-    "private_files_delete_later",
 ]

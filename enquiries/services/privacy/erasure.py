@@ -3,13 +3,12 @@
 import logging
 import re
 
-from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from common import jobs
+from common.files import private_files_delete_later
 from common.models import Job
 from reports.models import (
     Deliverable,
@@ -25,7 +24,6 @@ from ...models import (
     Enquiry,
     EnquiryReply,
     OutboundEmail,
-    PrivateFileDeletion,
     SampleRequest,
 )
 from .export import contact_emails
@@ -34,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 
 ERASED = "(erased)"
-FILES_JOB = "privacy.files_delete"
 # Errors and notes written by the code may quote the person (an SMTP refusal quotes the
 # address, a staff flag the buyer): found by what names them, the names replaced.
 QUOTING_TEXTS = (
@@ -255,40 +252,3 @@ def _stripe_payloads_erase(contact: Contact, addresses: set[str]) -> int:
     )
     ids = list(events.filter(naming).values_list("pk", flat=True))
     return StripeEvent.objects.filter(pk__in=ids).update(payload={})
-
-
-def private_files_delete_later(paths) -> PrivateFileDeletion | None:
-    """Record the files and their deletion job in the caller's transaction: a worker deletes
-    them after commit, and tries again with backoff while the storage fails."""
-    paths = sorted({path for path in paths if path})
-    if not paths:
-        return None
-    row = PrivateFileDeletion.objects.create(paths=paths)
-    jobs.enqueue(FILES_JOB, target_id=row.pk, new_target=True)
-    return row
-
-
-def private_files_delete_run(*, work: jobs.JobRun) -> None:
-    """The "privacy.files_delete" job. A file already gone is fine. Any storage error
-    (botocore's are not OSError) keeps the files not yet deleted on the row and fails the
-    attempt, so the job retries them, and only them."""
-    row = PrivateFileDeletion.objects.get(pk=work.target_id)
-    left, error = private_files_delete(row.paths)
-    if left:
-        PrivateFileDeletion.objects.filter(pk=row.pk).update(paths=left)
-        raise jobs.Failure(f"{len(left)} of {len(row.paths)} file(s) not deleted: {error}")
-    with work.completing():
-        PrivateFileDeletion.objects.filter(pk=row.pk).delete()
-
-
-def private_files_delete(paths) -> tuple[list[str], str]:
-    """Delete files from private storage; returns the paths that could not be deleted and
-    the last error."""
-    storage, left, error = storages["private"], [], ""
-    for path in paths:
-        try:
-            storage.delete(path)  # both backends: a missing file is not an error
-        except Exception as exc:  # noqa: BLE001 - any storage error: kept and retried
-            left.append(path)
-            error = f"{type(exc).__name__}: {exc}"
-    return left, error

@@ -6,8 +6,7 @@ from importlib import import_module
 from django.conf import settings
 from django.utils import timezone
 
-from common import jobs
-from common.models import Job
+from common.files import private_file_deletions_restart, private_files_delete_later
 from reports.models import DownloadLog, StripeEvent
 
 from ...models import (
@@ -15,10 +14,8 @@ from ...models import (
     Enquiry,
     EnquiryReply,
     OutboundEmail,
-    PrivateFileDeletion,
     SampleRequest,
 )
-from .erasure import FILES_JOB, private_files_delete_later
 
 
 def personal_data_purge(*, now=None) -> dict[str, int]:
@@ -36,7 +33,7 @@ def personal_data_purge(*, now=None) -> dict[str, int]:
         "history": _history_delete(now),
         "access_logs": _access_logs_delete(now),
         "sessions": _sessions_delete(),
-        "file_deletions_restarted": _file_deletions_restart(),
+        "file_deletions_restarted": private_file_deletions_restart(),
     }
 
 
@@ -130,18 +127,3 @@ def _sessions_delete() -> int:
     expired = Session.objects.filter(expire_date__lt=timezone.now()).count()
     import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
     return expired
-
-
-def _file_deletions_restart() -> int:
-    """A file deletion whose job gave up (the storage failed through all its attempts), or
-    whose failed job was since deleted (JOB_KEEP_FAILED_DAYS), is tried again from scratch:
-    personalised PDFs are deleted in the end, whatever the outage."""
-    alive = Job.objects.filter(kind=FILES_JOB).exclude(state=Job.State.FAILED)
-    ids = list(
-        PrivateFileDeletion.objects.exclude(pk__in=alive.values("target_id")).values_list(
-            "pk", flat=True
-        )
-    )
-    for target_id in ids:
-        jobs.enqueue(FILES_JOB, target_id=target_id, restart=True)
-    return len(ids)
