@@ -9,6 +9,7 @@ class CommonConfig(AppConfig):
     verbose_name = "Background jobs"
 
     def ready(self):
+        from . import tasks  # noqa: F401 - registers the Celery task that runs background jobs
         from .logging import secrets_redaction_install
 
         secrets_redaction_install()

@@ -8,19 +8,15 @@ from django.utils.html import format_html, format_html_join
 
 from common.admin import JobColumn
 
-from ..models import OutboundEmail
-from ..services.mail import JOB, email_resend
+from .models import OutboundEmail
+from .services.outbox import JOB, email_body_permission, email_resend
 
 SEND_JOB = JobColumn(JOB)
 
-# Emails whose stored body holds a live secret (a buyer's download link), and the permission
-# that shows it: staff who may change orders can issue such a link anyway; anyone else
-# (Sales, who only view orders) sees that the body is withheld.
-SECRET_BODY_TEMPLATES = {"reports/email/order_download_link": "reports.change_order"}
-
 
 def email_body_visible(*, user, email: OutboundEmail) -> bool:
-    permission = SECRET_BODY_TEMPLATES.get(email.template)
+    """Whether this staff user may read the email's stored body (`email_secret_register`)."""
+    permission = email_body_permission(email)
     return permission is None or user.has_perm(permission)
 
 
@@ -49,7 +45,7 @@ class OwnEmailsMixin:
                 "<li><a href='{}'>{}</a> → {}: <strong>{}</strong> {}</li>",
                 (
                     (
-                        reverse("admin:enquiries_outboundemail_change", args=[row.pk]),
+                        reverse("admin:contacts_outboundemail_change", args=[row.pk]),
                         row.subject,
                         row.to,
                         row.get_status_display(),
@@ -168,7 +164,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     def has_resend_permission(self, request) -> bool:
         """The log is read-only for everyone; sending an email again (to a customer, with
         whatever it carries) needs the model's change permission, which Sales lacks."""
-        return request.user.has_perm("enquiries.change_outboundemail")
+        return request.user.has_perm("contacts.change_outboundemail")
 
     @admin.action(description="Re-send the selected emails", permissions=["resend"])
     def resend(self, request, queryset):

@@ -16,12 +16,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from common.admin import JobColumn
-from enquiries.models import Contact
+from contacts.models import Contact
 
-from ..models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
-from ..selectors import sales_summary
-from ..services import downloads, fulfilment, refunds, webhooks
-from ..services.stripe_client import StripeUnavailable
+from .models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
+from .selectors import sales_summary
+from .services import downloads, fulfilment, refunds, webhooks
+from .services.stripe_client import StripeUnavailable
 
 EVENT_JOB = JobColumn(webhooks.JOB)
 DELIVERABLE_JOB = JobColumn(fulfilment.DELIVERABLE_JOB)
@@ -80,8 +80,8 @@ class DownloadLogInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    change_form_template = "admin/reports/order/change_form.html"
-    change_list_template = "admin/reports/order/change_list.html"
+    change_form_template = "admin/orders/order/change_form.html"
+    change_list_template = "admin/orders/order/change_list.html"
     view_on_site = False  # the buyer's page needs their browser session or Stripe session id
     list_display = [
         "reference",
@@ -267,11 +267,11 @@ class OrderAdmin(admin.ModelAdmin):
             return self.admin_site.admin_view(view)
 
         return [
-            path("sales/", wrap(self.sales_view), name="reports_order_sales"),
-            path("<int:pk>/refund/", wrap(self.refund_view), name="reports_order_refund"),
-            path("<int:pk>/resend/", wrap(self.resend_view), name="reports_order_resend"),
-            path("<int:pk>/extend/", wrap(self.extend_view), name="reports_order_extend"),
-            path("<int:pk>/prepare/", wrap(self.prepare_view), name="reports_order_prepare"),
+            path("sales/", wrap(self.sales_view), name="orders_order_sales"),
+            path("<int:pk>/refund/", wrap(self.refund_view), name="orders_order_refund"),
+            path("<int:pk>/resend/", wrap(self.resend_view), name="orders_order_resend"),
+            path("<int:pk>/extend/", wrap(self.extend_view), name="orders_order_extend"),
+            path("<int:pk>/prepare/", wrap(self.prepare_view), name="orders_order_prepare"),
             *super().get_urls(),
         ]
 
@@ -283,13 +283,13 @@ class OrderAdmin(admin.ModelAdmin):
 
     def refund_view(self, request, pk):
         order = self._order_for_change(request, pk)
-        if not request.user.has_perm("reports.refund_order"):
+        if not request.user.has_perm("orders.refund_order"):
             raise PermissionDenied
         if request.method != "POST":
             context = {**self.admin_site.each_context(request), "order": order}
             context["opts"] = self.model._meta
             context["title"] = f"Refund order {order.reference}"
-            return TemplateResponse(request, "admin/reports/order/refund_confirm.html", context)
+            return TemplateResponse(request, "admin/orders/order/refund_confirm.html", context)
         try:
             refunds.order_refund(order=order, actor=request.user)
         except (refunds.RefundNotAllowed, StripeUnavailable) as exc:
@@ -298,7 +298,7 @@ class OrderAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"Refunded {order.reference}; its download links are revoked."
             )
-        return redirect("admin:reports_order_change", order.pk)
+        return redirect("admin:orders_order_change", order.pk)
 
     def resend_view(self, request, pk):
         order = self._order_for_change(request, pk)
@@ -309,7 +309,7 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, "Only fulfilled orders have links.", messages.ERROR)
             else:
                 self.message_user(request, f"A new link was emailed to {order.buyer_email}.")
-        return redirect("admin:reports_order_change", order.pk)
+        return redirect("admin:orders_order_change", order.pk)
 
     def extend_view(self, request, pk):
         order = self._order_for_change(request, pk)
@@ -318,14 +318,14 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, "The live link was extended.")
             else:
                 self.message_user(request, NO_LIVE_LINK, messages.WARNING)
-        return redirect("admin:reports_order_change", order.pk)
+        return redirect("admin:orders_order_change", order.pk)
 
     def prepare_view(self, request, pk):
         order = self._order_for_change(request, pk)
         if request.method == "POST" and order.status == Order.Status.PAID:
             fulfilment.order_deliverable_retry(order=order, actor=request.user)
             self.message_user(request, "The report is being prepared again.")
-        return redirect("admin:reports_order_change", order.pk)
+        return redirect("admin:orders_order_change", order.pk)
 
     def sales_view(self, request):
         if not self.has_view_permission(request):
@@ -342,7 +342,7 @@ class OrderAdmin(admin.ModelAdmin):
             "until": until,
             "summary": sales_summary(since=since, until=until),
         }
-        return TemplateResponse(request, "admin/reports/order/sales.html", context)
+        return TemplateResponse(request, "admin/orders/order/sales.html", context)
 
 
 def _int(value, *, default, low, high) -> int:

@@ -3,15 +3,17 @@ the stamped deliverable, and the expiring download links with their log.
 
 An order is created by us, as `pending`, before any Stripe call; Stripe only ever confirms
 (or refunds, or disputes) it. Money is a snapshot on the order: later price changes in the
-catalogue never alter what a buyer agreed to pay."""
+catalogue never alter what a buyer agreed to pay.
+
+The tables keep the names they had when these models lived in the catalogue app
+(`reports_order`, …): orders/migrations/0001 moved the models without touching a row."""
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from enquiries.models import Attribution, Contact
-
-from .catalogue import Licence, Report
+from contacts.models import Attribution, Contact
+from reports.models import Licence, Report
 
 
 class OrderReferenceCounter(models.Model):
@@ -20,6 +22,9 @@ class OrderReferenceCounter(models.Model):
 
     year = models.PositiveSmallIntegerField(unique=True)
     last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "reports_orderreferencecounter"
 
     def __str__(self):
         return f"{self.year}: {self.last_value}"
@@ -105,6 +110,7 @@ class Order(Attribution):
     )
 
     class Meta:
+        db_table = "reports_order"
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=models.Q(price__gt=0), name="order_price_positive"),
@@ -115,7 +121,7 @@ class Order(Attribution):
         return self.reference
 
     def get_absolute_url(self):
-        return reverse("reports:purchase-complete", kwargs={"reference": self.reference})
+        return reverse("orders:purchase-complete", kwargs={"reference": self.reference})
 
     @property
     def access_revoked(self) -> bool:
@@ -156,6 +162,7 @@ class OrderEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "reports_orderevent"
         ordering = ["created_at", "pk"]
 
     def __str__(self):
@@ -192,6 +199,7 @@ class StripeEvent(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "reports_stripeevent"
         ordering = ["-received_at"]
         verbose_name = "Stripe event"
 
@@ -209,6 +217,9 @@ class Deliverable(models.Model):
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="deliverable")
     path = models.CharField(max_length=500, help_text='A path in storages["private"].')
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "reports_deliverable"
 
     def __str__(self):
         return self.path
@@ -234,6 +245,7 @@ class DownloadLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "reports_downloadlink"
         ordering = ["-created_at"]
 
     def __str__(self):
@@ -251,6 +263,7 @@ class DownloadLog(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        db_table = "reports_downloadlog"
         ordering = ["-downloaded_at"]
 
     def __str__(self):

@@ -3,7 +3,7 @@ expiring link to the purchase page at that price. The link names the reply, whos
 the terms, so nothing can be altered in the browser, staff can withdraw it, and the link
 itself carries no personal data (it ends up in browser histories and logs)."""
 
-from decimal import Decimal
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core import signing
@@ -14,6 +14,18 @@ INVALID = "This quote link is not valid."
 
 class QuoteInvalid(Exception):
     pass
+
+
+# Finds the reply a signed quote names (its row holds the terms); set by the app that owns
+# replies (enquiries), so this module imports nothing above orders.
+_reply_lookup: Callable[[dict], object | None] | None = None
+
+
+def quote_reply_lookup_register(lookup: Callable[[dict], object | None]) -> None:
+    """`lookup(data)` returns the reply (with quoted_price, quoted_currency, licence,
+    quote_revoked_at, enquiry.report, enquiry.contact) that the token's data names, or None."""
+    global _reply_lookup
+    _reply_lookup = lookup
 
 
 def quote_token_create(*, reply_id: int) -> str:
@@ -29,7 +41,7 @@ def quote_token_read(token: str) -> dict:
         raise QuoteInvalid("This quote has expired. Ask us for a new one.") from exc
     except signing.BadSignature as exc:
         raise QuoteInvalid(INVALID) from exc
-    reply = _quote_reply(data) if isinstance(data, dict) else None
+    reply = _reply_lookup(data) if isinstance(data, dict) and _reply_lookup else None
     if reply is None or reply.quoted_price is None or reply.licence is None:
         raise QuoteInvalid(INVALID)
     if reply.quote_revoked_at:
@@ -42,24 +54,3 @@ def quote_token_read(token: str) -> dict:
         "email": reply.enquiry.contact.email,
         "reply_id": reply.pk,
     }
-
-
-def _quote_reply(data: dict):
-    from enquiries.models import EnquiryReply
-
-    replies = EnquiryReply.objects.select_related("enquiry__report", "enquiry__contact", "licence")
-    if "q" in data:
-        return replies.filter(pk=data["q"]).first() if isinstance(data["q"], int) else None
-    # Links signed before quotes named their reply carry the terms: the newest reply that
-    # quoted exactly them is the quote (so it can be withdrawn like any other).
-    try:
-        terms = {
-            "enquiry__report__number": int(data["r"]),
-            "licence__kind": str(data["l"]),
-            "quoted_price": Decimal(str(data["p"])),
-            "quoted_currency": str(data["c"]),
-            "enquiry__contact__email": str(data["e"]),
-        }
-    except (KeyError, ValueError, ArithmeticError):
-        return None
-    return replies.filter(**terms).order_by("-pk").first()

@@ -25,14 +25,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from common.net import client_ip, client_rate_limit_key, ip_truncate
 from common.ratelimit import rate_limit_exceeded, rate_limited_response
 from common.text import mask_email
-from enquiries.middleware import first_touch
+from contacts.middleware import first_touch
+from reports import selectors
+from reports.models import Report
 
-from .. import selectors
-from ..forms import PurchaseForm
-from ..models import Order, Report
-from ..quotes import QuoteInvalid, quote_token_read
-from ..services import checkout, downloads, fulfilment, webhooks
-from ..services.stripe_client import StripeUnavailable, stripe_checkout_origin, stripe_enabled
+from .forms import PurchaseForm
+from .models import Order
+from .quotes import QuoteInvalid, quote_token_read
+from .services import checkout, downloads, fulfilment, webhooks
+from .services.stripe_client import StripeUnavailable, stripe_checkout_origin, stripe_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +75,12 @@ def purchase(request, number):
         "cancelled": _owned_order(request, request.GET.get("cancelled", "")),
     }
     if not context["online"]:
-        return render(request, "reports/purchase.html", context)
+        return render(request, "orders/purchase.html", context)
     form_kwargs = {"licences": licences, "quote_terms": quote_terms}
     if request.method == "POST":
         return _purchase_submit(request, report, context, form_kwargs)
     form = PurchaseForm(initial=_initial(request, context, quote_terms), **form_kwargs)
-    return render(request, "reports/purchase.html", {**context, "form": form})
+    return render(request, "orders/purchase.html", {**context, "form": form})
 
 
 def _quote_terms(request, report):
@@ -123,10 +124,10 @@ def _purchase_submit(request, report, context, form_kwargs):
     if context["quote_error"]:
         form.add_error(None, context["quote_error"])
     if not form.is_valid():
-        return render(request, "reports/purchase.html", {**context, "form": form})
+        return render(request, "orders/purchase.html", {**context, "form": form})
     promotion_id = _promotion_code_id(form)
     if form.errors:
-        return render(request, "reports/purchase.html", {**context, "form": form})
+        return render(request, "orders/purchase.html", {**context, "form": form})
     try:
         return _checkout_redirect(request, report, form, context["quote_terms"], promotion_id)
     except StripeUnavailable as exc:
@@ -138,7 +139,7 @@ def _purchase_submit(request, report, context, form_kwargs):
         )
         # 200, not 503: Django only saves the session (which remembers the pending order
         # for the retry) on responses below 500.
-        return render(request, "reports/purchase.html", {**context, "form": form})
+        return render(request, "orders/purchase.html", {**context, "form": form})
 
 
 def _promotion_code_id(form) -> str:
@@ -257,7 +258,7 @@ def purchase_complete(request, reference):
         "link": (link := _active_link(order)),
         "downloads_left": max(0, link.max_downloads - link.download_count) if link else 0,
     }
-    return render(request, "reports/purchase_complete.html", context)
+    return render(request, "orders/purchase_complete.html", context)
 
 
 def _confirm_with_stripe(order, session_id) -> bool:
@@ -334,7 +335,7 @@ def download(request, reference, token):
     scanners that open every link in an email therefore never use up a download."""
     link = downloads.download_link_find(reference=reference, token=token)
     if link is None:
-        return render(request, "reports/download_invalid.html", status=404)
+        return render(request, "orders/download_invalid.html", status=404)
     state = downloads.download_link_state(link=link)
     if request.method == "POST" and state == downloads.LinkState.USABLE:
         try:
@@ -356,7 +357,7 @@ def _download_page(request, link, state, token):
         "downloads_left": max(0, link.max_downloads - link.download_count),
         "masked_email": mask_email(link.order.buyer_email),
     }
-    return render(request, "reports/download.html", context, status=200 if usable else 410)
+    return render(request, "orders/download.html", context, status=200 if usable else 410)
 
 
 def _renewable(link, state) -> bool:
@@ -410,7 +411,7 @@ def download_renew(request, reference, token):
     """The buyer asks for a fresh link; it goes to the purchase email only."""
     link = downloads.download_link_find(reference=reference, token=token)
     if link is None:
-        return render(request, "reports/download_invalid.html", status=404)
+        return render(request, "orders/download_invalid.html", status=404)
     state = downloads.download_link_state(link=link)
     if not _renewable(link, state):
         return _download_page(request, link, state, token)
@@ -427,4 +428,4 @@ def download_renew(request, reference, token):
     messages.success(
         request, f"We have sent a new download link to {mask_email(link.order.buyer_email)}."
     )
-    return redirect(reverse("reports:download", kwargs={"reference": reference, "token": token}))
+    return redirect(reverse("orders:download", kwargs={"reference": reference, "token": token}))

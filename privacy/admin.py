@@ -1,5 +1,6 @@
-"""Contacts (one per address, with their whole journey, their data exported or erased on
-request) and the canned reply templates."""
+"""Contacts in admin: one per address, with their whole journey (samples, enquiries, orders),
+their data exported or erased on request. Here, on top of every app, because the page reads
+them all."""
 
 import json
 
@@ -10,24 +11,15 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from ..models import Contact, ReplyTemplate
-from ..selectors import contact_journey
-from ..services import privacy
+from contacts.models import Contact
+from enquiries.selectors import contact_journey
 
-
-@admin.register(ReplyTemplate)
-class ReplyTemplateAdmin(admin.ModelAdmin):
-    list_display = ("name", "subject", "is_active", "position", "updated_at")
-    list_editable = ("is_active", "position")
-    search_fields = ("name", "subject", "body")
-
-
-# --- Contacts -------------------------------------------------------------------------------
+from . import services as privacy
 
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
-    change_form_template = "admin/enquiries/contact/change_form.html"
+    change_form_template = "admin/contacts/contact/change_form.html"
     list_display = (
         "name",
         "email",
@@ -76,10 +68,10 @@ class ContactAdmin(admin.ModelAdmin):
     # --- The person's rights: a copy of their data, and erasure ----------------------------
 
     def has_export_permission(self, request) -> bool:
-        return request.user.has_perm("enquiries.export_contact")
+        return request.user.has_perm("contacts.export_contact")
 
     def has_erase_permission(self, request) -> bool:
-        return request.user.has_perm("enquiries.erase_contact")
+        return request.user.has_perm("contacts.erase_contact")
 
     @admin.action(description="Export the contact's personal data (JSON)", permissions=["export"])
     def export_personal_data(self, request, queryset):
@@ -112,7 +104,7 @@ class ContactAdmin(admin.ModelAdmin):
                 "contacts": contacts,
                 "selected": [c.pk for c in contacts],
             }
-            return TemplateResponse(request, "admin/enquiries/contact/erase_confirm.html", context)
+            return TemplateResponse(request, "admin/contacts/contact/erase_confirm.html", context)
         for contact in contacts:
             counts = privacy.contact_erase(contact=contact)
             erased = Contact.objects.get(pk=contact.pk)

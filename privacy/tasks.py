@@ -2,10 +2,10 @@
 
 from celery import shared_task
 
+from .services import personal_data_purge
+
 
 @shared_task(name="enquiries.tasks.privacy_purge")
 def privacy_purge() -> dict:
     """Beat: delete personal data past its retention settings."""
-    from .services.privacy import personal_data_purge
-
     return personal_data_purge()

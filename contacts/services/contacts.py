@@ -1,6 +1,6 @@
 from django.db import IntegrityError, transaction
 
-from ..models import Contact
+from contacts.models import Contact
 
 PROFILE_FIELDS = ("name", "company", "job_title", "country", "phone")
 

@@ -18,19 +18,29 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from common import jobs
-
-from ..models import Contact, OutboundEmail
+from contacts.models import Contact, OutboundEmail
 
 logger = logging.getLogger(__name__)
 JOB = "mail.send"
 Status = OutboundEmail.Status
 _outcome_handlers: dict[str, Callable[[OutboundEmail], None]] = {}
+_secret_body_permissions: dict[str, str] = {}
 
 
 def email_outcome_register(*, template: str, handler: Callable[[OutboundEmail], None]) -> None:
     """`handler(email)` runs when an email of `template` is sent or failed for good, inside
     the transaction that records it (so the owner's status and the email's move together)."""
     _outcome_handlers[template] = handler
+
+
+def email_secret_register(*, template: str, permission: str) -> None:
+    """Emails of `template` carry a live secret in their body (a buyer's download link): the
+    mail log shows the body only to staff with `permission` ("app_label.codename")."""
+    _secret_body_permissions[template] = permission
+
+
+def email_body_permission(email: OutboundEmail) -> str | None:
+    return _secret_body_permissions.get(email.template)
 
 
 def _render(template: str, context: dict) -> tuple[str, str, str]:

@@ -12,10 +12,10 @@ from django_countries import countries
 
 from common.admin import JobColumn
 from common.spreadsheets import csv_safe
+from contacts.admin import OwnEmailsMixin, admin_link
 
 from ..models import SampleRequest
 from ..services.samples import JOB, sample_request_resend
-from .mail import OwnEmailsMixin, admin_link
 
 STAMP_JOB = JobColumn(JOB)
 

@@ -14,9 +14,10 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from enquiries.services.contacts import contact_upsert
+from contacts.services.contacts import contact_upsert
+from reports.models import Licence, Report
 
-from ..models import Licence, Order, OrderEvent, OrderReferenceCounter, Report
+from ..models import Order, OrderEvent, OrderReferenceCounter
 from .stripe_client import StripeUnavailable, amount_to_minor, stripe_call
 from .timeline import order_event_add
 
@@ -37,7 +38,7 @@ class PurchaseTerms:
 
 
 def purchase_terms_for_quote(*, report: Report, quote: dict) -> PurchaseTerms:
-    """The terms of a verified quote (see reports.quotes.quote_token_read)."""
+    """The terms of a verified quote (see orders.quotes.quote_token_read)."""
     if quote["report_number"] != report.number:
         raise QuoteMismatch("This quote is not for this report. Ask us for a new one.")
     licence = report.licences.filter(kind=quote["licence_kind"], is_active=True).first()
@@ -147,8 +148,8 @@ def promotion_code_find(*, code: str) -> str | None:
 
 def checkout_session_params(*, order: Order) -> dict:
     """https://docs.stripe.com/api/checkout/sessions/create"""
-    complete = reverse("reports:purchase-complete", kwargs={"reference": order.reference})
-    purchase = reverse("reports:purchase", kwargs={"number": order.report.number})
+    complete = reverse("orders:purchase-complete", kwargs={"reference": order.reference})
+    purchase = reverse("orders:purchase", kwargs={"number": order.report.number})
     metadata = {
         "order_reference": order.reference,
         "report_number": str(order.report.number),

@@ -19,10 +19,15 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from common.text import control_characters_strip
-from enquiries.services.mail import email_queue
+from contacts.services.outbox import email_queue, email_secret_register
 
 from ..models import DownloadLink, DownloadLog, Order, OrderEvent
 from .timeline import order_event_add
+
+# The email's body holds the live link: staff who may change orders can issue such a link
+# anyway; anyone else (Sales, who only view orders) sees that the body is withheld.
+LINK_TEMPLATE = "orders/email/order_download_link"
+email_secret_register(template=LINK_TEMPLATE, permission="orders.change_order")
 
 SALT = "reports.download-link"
 
@@ -65,7 +70,7 @@ def download_link_create(*, order: Order) -> tuple[DownloadLink, str]:
     link.full_clean()
     link.save()
     token = download_token_sign(reference=order.reference, secret=secret)
-    path = reverse("reports:download", kwargs={"reference": order.reference, "token": token})
+    path = reverse("orders:download", kwargs={"reference": order.reference, "token": token})
     return link, f"{settings.SITE_URL}{path}"
 
 
@@ -136,7 +141,7 @@ def download_link_send(*, order: Order, first: bool = False) -> DownloadLink:
     link, url = download_link_create(order=order)
     email_queue(
         to=order.buyer_email,
-        template="reports/email/order_download_link",
+        template=LINK_TEMPLATE,
         context={"order": order, "report": order.report, "url": url, "link": link, "first": first},
         related=order,
         contact=order.contact,

@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import jobs
-from enquiries.services.mail import email_queue
+from contacts.services.outbox import email_queue
+from reports.services.documents import DocumentNotReady, licensed_copy_create
 
 from ..models import Deliverable, Order, OrderEvent, StripeEvent
 from .downloads import download_link_send
@@ -165,7 +166,7 @@ def _mark_paid(*, order: Order, session: dict, stripe_event) -> None:
 def order_receipt_queue(*, order: Order):
     return email_queue(
         to=order.buyer_email,
-        template="reports/email/order_receipt",
+        template="orders/email/order_receipt",
         context={"order": order, "report": order.report},
         related=order,
         contact=order.contact,
@@ -180,7 +181,6 @@ def order_deliverable_prepare(*, work: jobs.JobRun) -> None:
     arrived meanwhile. Stamping runs outside any transaction: when the base PDF is not
     rendered yet, the PDF service queues its render in a transaction of its own, and this
     job tries again with backoff."""
-    from .documents import DocumentNotReady, licensed_copy_create
 
     order = Order.objects.select_related("report").get(pk=work.target_id)
     if order.status != Order.Status.PAID:
@@ -254,7 +254,7 @@ def order_payment_failed(*, order: Order, session: dict, stripe_event=None) -> s
     )
     email_queue(
         to=order.buyer_email,
-        template="reports/email/order_payment_failed",
+        template="orders/email/order_payment_failed",
         context={"order": order, "report": order.report},
         related=order,
         contact=order.contact,

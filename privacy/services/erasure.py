@@ -7,9 +7,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from reports.models import Deliverable, DownloadLink, DownloadLog, Order, StripeEvent
+from contacts.models import Contact, OutboundEmail
+from enquiries.models import Enquiry, EnquiryReply, SampleRequest
+from orders.models import Deliverable, DownloadLink, DownloadLog, Order, StripeEvent
 
-from ...models import Contact, Enquiry, EnquiryReply, OutboundEmail, SampleRequest
 from .export import contact_emails
 
 logger = logging.getLogger(__name__)

@@ -4,9 +4,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.logging import secrets_redact
-from reports.models import Order
-
-from ...models import Contact, Enquiry, OutboundEmail, SampleRequest
+from contacts.models import Contact, OutboundEmail
+from enquiries.models import Enquiry, SampleRequest
+from orders.models import Order
 
 ERASED = "(erased)"
 CONTACT_FIELDS = ("email", "name", "company", "job_title", "country", "phone", "created_at")

@@ -6,9 +6,10 @@ from importlib import import_module
 from django.conf import settings
 from django.utils import timezone
 
-from reports.models import DownloadLog, StripeEvent
+from contacts.models import Contact, OutboundEmail
+from enquiries.models import Enquiry, EnquiryReply, SampleRequest
+from orders.models import DownloadLog, StripeEvent
 
-from ...models import Contact, Enquiry, EnquiryReply, OutboundEmail, SampleRequest
 from .erasure import private_files_delete
 
 

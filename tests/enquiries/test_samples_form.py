@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from enquiries.models import Contact, OutboundEmail, SampleRequest
+from contacts.models import Contact, OutboundEmail
+from enquiries.models import SampleRequest
 from reports.models import Report
 from tests.factories import ReportFactory, SampleRequestFactory
 from tests.support.forms import form_started_token

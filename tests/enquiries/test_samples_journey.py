@@ -15,8 +15,10 @@ from pypdf import PdfReader
 
 from common.models import Job
 from common.tasks import job_run, jobs_sweep
-from enquiries.models import OutboundEmail, SampleRequest
-from enquiries.services import mail, samples
+from contacts.models import OutboundEmail
+from contacts.services import outbox as mail
+from enquiries.models import SampleRequest
+from enquiries.services import samples
 from reports.models import Report, ReportDocument
 from reports.services.seed import report_load_seed
 from tests.factories import ReportFactory

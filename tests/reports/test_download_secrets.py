@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from enquiries.models import OutboundEmail
-from reports.models import DownloadLink, Order
-from reports.services import downloads, refunds
+from contacts.models import OutboundEmail
+from orders.models import DownloadLink, Order
+from orders.services import downloads, refunds
 from tests.factories import LicenceFactory
 from tests.reports.orders_support import fulfilled_order, path_of
 from tests.support.staff import sales_member, superuser
@@ -24,7 +24,7 @@ def delivered():
     """A fulfilled order whose link was emailed the way fulfilment does it."""
     order, _ = fulfilled_order(LicenceFactory(kind="single").report)
     link = downloads.download_link_send(order=order, first=True)
-    email = OutboundEmail.objects.get(template="reports/email/order_download_link")
+    email = OutboundEmail.objects.get(template="orders/email/order_download_link")
     url = next(word for word in email.body_text.split() if "/download/" in word)
     return order, link, email, path_of(url)
 
@@ -39,7 +39,7 @@ def token_of(path: str) -> str:
 def test_sales_see_that_a_download_email_was_sent_but_not_its_body(client, delivered):
     _order, _link, email, path = delivered
     client.force_login(sales_member())
-    page = client.get(f"/admin/enquiries/outboundemail/{email.pk}/change/")
+    page = client.get(f"/admin/contacts/outboundemail/{email.pk}/change/")
     html = page.content.decode()
     assert page.status_code == 200
     assert email.subject in html and "Withheld" in html
@@ -49,16 +49,16 @@ def test_sales_see_that_a_download_email_was_sent_but_not_its_body(client, deliv
 def test_staff_who_may_change_orders_see_the_body(client, delivered):
     _order, _link, email, _path = delivered
     client.force_login(superuser())
-    html = client.get(f"/admin/enquiries/outboundemail/{email.pk}/change/").content.decode()
+    html = client.get(f"/admin/contacts/outboundemail/{email.pk}/change/").content.decode()
     assert "Withheld" not in html and "Download it here" in html
 
 
 def test_other_emails_stay_readable_to_sales(client):
-    from enquiries.services.mail import email_queue
+    from contacts.services.outbox import email_queue
 
     email = email_queue(to="jane@acme.example", template="tests/email/test_message", context={})
     client.force_login(sales_member())
-    html = client.get(f"/admin/enquiries/outboundemail/{email.pk}/change/").content.decode()
+    html = client.get(f"/admin/contacts/outboundemail/{email.pk}/change/").content.decode()
     assert "Withheld" not in html and email.body_text.split()[0] in html
 
 
@@ -116,7 +116,7 @@ def test_the_configured_handlers_redact_urls_from_any_logger():
 
 def extend_as_staff(client, order):
     client.force_login(superuser())
-    return client.post(f"/admin/reports/order/{order.pk}/extend/", follow=True)
+    return client.post(f"/admin/orders/order/{order.pk}/extend/", follow=True)
 
 
 def test_extend_leaves_an_expired_link_expired(client, delivered):

@@ -3,8 +3,8 @@ from collections import Counter
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from reports.services.reconcile import stripe_reconcile
-from reports.services.stripe_client import StripeNotConfigured, StripeUnavailable
+from orders.services.reconcile import stripe_reconcile
+from orders.services.stripe_client import StripeNotConfigured, StripeUnavailable
 
 
 class Command(BaseCommand):

@@ -7,8 +7,7 @@ from django import forms
 
 from common.antispam import SpamProtectedForm
 from common.text import no_control_characters
-
-from .models import Licence
+from reports.models import Licence
 
 VAT_ID = re.compile(r"^[A-Z]{2}[A-Z0-9]{2,13}$")
 PROMOTION_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
