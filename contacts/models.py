@@ -56,9 +56,16 @@ class Attribution(models.Model):
         abstract = True
 
 
-# The utm fields, named once: the middleware reads them from the query string, the catalogue
-# keeps them on its links, and the inbox history leaves the long-tail ones out.
-UTM_FIELDS = tuple(f.name for f in Attribution._meta.fields if f.name.startswith("utm_"))
+# The attribution fields, named once (by the model above): the middleware reads the utm ones
+# from the query string and the catalogue keeps them on its links; admin pages, CSV exports
+# and the data export list them all. The campaign survives a person's erasure (it says which
+# campaign brought a lead, not who); the details go, and the enquiry history leaves them out.
+ATTRIBUTION_FIELDS = tuple(f.name for f in Attribution._meta.fields)
+UTM_FIELDS = tuple(name for name in ATTRIBUTION_FIELDS if name.startswith("utm_"))
+ATTRIBUTION_CAMPAIGN_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
+ATTRIBUTION_DETAIL_FIELDS = tuple(
+    name for name in ATTRIBUTION_FIELDS if name not in ATTRIBUTION_CAMPAIGN_FIELDS
+)
 
 
 class OutboundEmail(models.Model):

@@ -11,7 +11,7 @@ from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
-from contacts.models import Attribution, Contact, OutboundEmail
+from contacts.models import ATTRIBUTION_DETAIL_FIELDS, Attribution, Contact, OutboundEmail
 
 # The consent wording a lead agreed to; a new wording gets a new version, kept on each lead.
 CONSENT_VERSION = "2025-03"
@@ -144,11 +144,7 @@ class Enquiry(Attribution):
             "question",
             "user_agent",
             "ip",
-            "landing_page",
-            "referrer",
-            "utm_term",
-            "utm_content",
-            "utm_id",
+            *ATTRIBUTION_DETAIL_FIELDS,
             "consent_version",
             "consent_at",
             "is_free_mail",

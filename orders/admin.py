@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from common.admin import JobColumn
-from contacts.models import Contact
+from contacts.models import ATTRIBUTION_FIELDS, Contact
 
 from .models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
 from .selectors import sales_summary
@@ -153,16 +153,7 @@ class OrderAdmin(admin.ModelAdmin):
             "Attribution (first touch)",
             {
                 "classes": ["collapse"],
-                "fields": [
-                    "utm_source",
-                    "utm_medium",
-                    "utm_campaign",
-                    "utm_term",
-                    "utm_content",
-                    "utm_id",
-                    "landing_page",
-                    "referrer",
-                ],
+                "fields": ATTRIBUTION_FIELDS,
             },
         ),
         (

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from contacts.models import Contact, OutboundEmail
+from contacts.models import ATTRIBUTION_DETAIL_FIELDS, Contact, OutboundEmail
 from enquiries.models import Enquiry, EnquiryReply, SampleRequest
 from orders.models import Deliverable, DownloadLink, DownloadLog, Order, StripeEvent
 
@@ -117,11 +117,7 @@ def _sample_requests_erase(contact, address, files) -> int:
         ip=None,
         user_agent="",
         file_path="",
-        utm_term="",
-        utm_content="",
-        utm_id="",
-        landing_page="",
-        referrer="",
+        **dict.fromkeys(ATTRIBUTION_DETAIL_FIELDS, ""),
     )
 
 
@@ -147,11 +143,7 @@ def _enquiries_erase(contact, now, files) -> int:
         phone="",
         ip="",
         user_agent="",
-        utm_term="",
-        utm_content="",
-        utm_id="",
-        landing_page="",
-        referrer="",
+        **dict.fromkeys(ATTRIBUTION_DETAIL_FIELDS, ""),
     )
 
 

@@ -4,15 +4,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.logging import secrets_redact
-from contacts.models import Contact, OutboundEmail
+from contacts.models import ATTRIBUTION_FIELDS, Contact, OutboundEmail
 from enquiries.models import Enquiry, SampleRequest
 from orders.models import Order
 
 ERASED = "(erased)"
 CONTACT_FIELDS = ("email", "name", "company", "job_title", "country", "phone", "created_at")
 LEAD_FIELDS = ("name", "company", "job_title", "country", "phone", "ip", "user_agent")
-ATTRIBUTION_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-ATTRIBUTION_FIELDS += ("utm_id", "landing_page", "referrer")
 
 
 def contact_data_export(*, contact: Contact) -> dict:
