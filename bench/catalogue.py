@@ -17,7 +17,9 @@ cache.
    CATALOGUE_SEARCH_CACHE_SECONDS=0 and PAGE_CACHE_SECONDS=0: the database's real cost; the
    category list beside every search, counted over the whole catalogue, stays cached as in
    production, CATALOGUE_COUNTS_CACHE_SECONDS) and with the caches on (the default: what a
-   popular search costs). Then the same search over one connection: the request's own time.
+   popular search costs). Then the same search over one connection: the request's own time
+   (computed on every request, its goal is p50 ≤ 100 ms and p99 ≤ 150 ms whatever the word:
+   counts beyond CATALOGUE_SEARCH_EXACT_COUNT matches are estimated, reports/search/).
    Then the results page rendered on every request from cached figures (page cache off:
    the floor under any search computed per request), and the four searches with the caches
    on while a report is saved every CHURN_SECONDS (bench/churn.py: every save makes every
@@ -61,7 +63,14 @@ SEARCHES = {
     "&region=Europe&status=published",
 }
 CHURN_SECONDS = 2.0  # a report saved this often during the "catalogue being edited" runs
-GOALS = {"import": "< 300 s", "search_p99": "≤ 50 ms", "ratio": "≥ 0.95", "sitemap": "< 1 s"}
+GOALS = {
+    "import": "< 300 s",
+    "search_p99": "≤ 50 ms",
+    # A search computed on every request, alone: whatever the word (issue #27).
+    "search_alone": "p50 ≤ 100 ms, p99 ≤ 150 ms",
+    "ratio": "≥ 0.95",
+    "sitemap": "< 1 s",
+}
 
 
 def database_url(url: str, name: str) -> str:
@@ -212,11 +221,13 @@ class Bench:
 
     @staticmethod
     def wait_for(*bases: str) -> None:
-        deadline = time.monotonic() + 90
+        # A worker's first page costs it about 1.6 s of CPU (imports, templates), and the
+        # servers' 16 workers start at once on two cores: a short timeout gave up on them.
+        deadline = time.monotonic() + 300
         for base in bases:
             while True:
                 try:
-                    if requests.get(base + SEED_URL, timeout=5).status_code == 200:
+                    if requests.get(base + SEED_URL, timeout=60).status_code == 200:
                         break
                 except requests.RequestException:
                     pass
@@ -268,7 +279,7 @@ class Bench:
             check = requests.get(base + path, timeout=60)
             first = time.perf_counter() - started
             check.raise_for_status()
-            found = re.search(r"(\d[\d,]*) reports? matching", check.text)
+            found = re.search(r"((?:About )?\d[\d,]*) reports? matching", check.text)
             result = wrk(base + path, seconds=self.args.seconds)
             self.row(
                 "search",
@@ -287,6 +298,7 @@ class Bench:
                 f"{alone['p50_ms']:.1f} / {alone['p99_ms']:.1f} ms, {alone['requests']} requests"
                 if alone["requests"]
                 else "no request completed",
+                GOALS["search_alone"] if label == "uncached" else "",
             )
             if label == "cached":
                 self.row(

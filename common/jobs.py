@@ -57,6 +57,12 @@ class GiveUp(Exception):  # noqa: N818
     """Will never work (e.g. the render is over its time limit): failed now, no retries."""
 
 
+class Failure(Exception):  # noqa: N818
+    """A failure whose message is what the row records, as it is (a handler that took
+    personal data out of an error raises this from the original, e.g. an SMTP refusal that
+    quotes the recipient): retried and logged like any other error."""
+
+
 class ClaimLost(Exception):  # noqa: N818
     """Another run took this job over (this one outlived its lease): its writes are undone."""
 
@@ -423,7 +429,9 @@ def _locked_own_claim(job_id: int, token: str) -> Job | None:
 
 
 def _record_failure(work: JobRun, kind: Kind, exc: Exception) -> str:
-    error = str(exc) if isinstance(exc, Retry | GiveUp) else f"{type(exc).__name__}: {exc}"
+    error = (
+        str(exc) if isinstance(exc, Retry | GiveUp | Failure) else f"{type(exc).__name__}: {exc}"
+    )
     if isinstance(exc, Retry):
         logger.info("job %s %s not ready: %s", kind.name, work.target_id, error)
     else:
@@ -522,12 +530,15 @@ def sweep() -> int:
 
 
 def _purge_finished(now) -> int:
-    """Done rows are only bookkeeping once their owner recorded the result; failed rows stay
-    for staff."""
-    cutoff = now - timedelta(days=settings.JOB_KEEP_DONE_DAYS)
+    """Done rows are only bookkeeping once their owner recorded the result. Failed rows stay
+    for staff for JOB_KEEP_FAILED_DAYS, then go too: their error may quote what the job
+    handled (an address), and the owning record keeps its own copy of the outcome."""
+    done = now - timedelta(days=settings.JOB_KEEP_DONE_DAYS)
+    failed = now - timedelta(days=settings.JOB_KEEP_FAILED_DAYS)
     ids = list(
-        Job.objects.filter(state=State.DONE, finished_at__lt=cutoff).values_list("pk", flat=True)[
-            :1000
-        ]
+        Job.objects.filter(
+            Q(state=State.DONE, finished_at__lt=done)
+            | Q(state=State.FAILED, finished_at__lt=failed)
+        ).values_list("pk", flat=True)[:1000]
     )
     return Job.objects.filter(pk__in=ids).delete()[0] if ids else 0

@@ -71,3 +71,16 @@ class Job(models.Model):
 
     def __str__(self):
         return f"{self.kind} #{self.target_id}"
+
+
+class PrivateFileDeletion(models.Model):
+    """Personalised PDFs (stamped samples, buyers' copies) to delete from private storage
+    after an erasure or a purge. Its "privacy.files_delete" job deletes them and retries
+    while the storage fails (an S3 outage), so the erasure itself never waits for S3 and
+    never leaves a file behind. Paths are by id (samples/<report>/<request id>.pdf)."""
+
+    paths = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{len(self.paths)} private file(s) to delete"

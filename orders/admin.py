@@ -101,6 +101,7 @@ class OrderAdmin(admin.ModelAdmin):
         "amount_mismatch",
         "licence_kind",
         "price_source",
+        "payment_method_type",
         "utm_source",
         "utm_campaign",
     ]
@@ -138,6 +139,8 @@ class OrderAdmin(admin.ModelAdmin):
                     "stripe_session",
                     "stripe_payment",
                     "stripe_payment_status",
+                    "payment_method_description",
+                    "payment_method_type",
                     "amount_subtotal",
                     "amount_discount",
                     "amount_paid",

@@ -77,6 +77,14 @@ class Order(Attribution):
     stripe_payment_status = models.CharField(
         max_length=30, blank=True, help_text="The Checkout Session's payment_status, as last seen."
     )
+    # How the buyer paid, as Stripe reported it when the order was paid
+    # (orders/services/payment_methods.py): Stripe's PaymentMethod type and in words.
+    payment_method_type = models.CharField(
+        max_length=40, blank=True, help_text="Stripe's PaymentMethod type (card, sepa_debit, …)."
+    )
+    payment_method_description = models.CharField(
+        "payment method", max_length=200, blank=True, help_text="As the receipt names it."
+    )
     # Bumped when Stripe answered a create call with an error: its idempotency layer stores
     # that answer under the key, so the buyer's retry needs a fresh key. A timeout keeps the
     # key, so a retry returns the session Stripe may already have made.
@@ -226,8 +234,10 @@ class Deliverable(models.Model):
 
 
 class DownloadLink(models.Model):
-    """A link emailed to the buyer. The URL carries a signed random token; only its SHA-256
-    is stored, so the database alone can't produce a working link."""
+    """A link emailed to the buyer. The URL carries a signed token whose secret is an HMAC
+    (SECRET_KEY) of a random seed; the seed and the secret's SHA-256 are stored, so the
+    database alone (or a backup) can't produce a working link, and the mail worker can
+    build it again at send time (reports/services/downloads.py)."""
 
     class RevokeReason(models.TextChoices):
         REFUNDED = "refunded", "The order was refunded"
@@ -237,6 +247,8 @@ class DownloadLink(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="download_links")
     token_hash = models.CharField(max_length=64, unique=True)
+    # Empty for links made before the mail log stopped storing them (those can't be rebuilt).
+    token_seed = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField()
     max_downloads = models.PositiveSmallIntegerField()
     download_count = models.PositiveSmallIntegerField(default=0)

@@ -33,7 +33,12 @@ from .forms import PurchaseForm
 from .models import Order
 from .quotes import QuoteInvalid, quote_token_read
 from .services import checkout, downloads, fulfilment, webhooks
-from .services.stripe_client import StripeUnavailable, stripe_checkout_origin, stripe_enabled
+from .services.stripe_client import (
+    StripeUnavailable,
+    stripe_checkout_origin,
+    stripe_deadline,
+    stripe_enabled,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +130,13 @@ def _purchase_submit(request, report, context, form_kwargs):
         form.add_error(None, context["quote_error"])
     if not form.is_valid():
         return render(request, "orders/purchase.html", {**context, "form": form})
+    # One press of Pay, one deadline for every Stripe call it makes (promotion code, the
+    # look-up of an earlier session, the create and their retries).
+    with stripe_deadline():
+        return _pay_press(request, report, context, form)
+
+
+def _pay_press(request, report, context, form):
     promotion_id = _promotion_code_id(form)
     if form.errors:
         return render(request, "orders/purchase.html", {**context, "form": form})
@@ -246,7 +258,8 @@ def purchase_complete(request, reference):
         raise Http404("No such order")
     confirm_error = False
     if session_matches:
-        confirm_error = _confirm_with_stripe(order, session_id)
+        with stripe_deadline():  # the session, then its payment method: one deadline
+            confirm_error = _confirm_with_stripe(order, session_id)
         order.refresh_from_db()
     context = {
         "order": order,

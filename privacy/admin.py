@@ -112,7 +112,8 @@ class ContactAdmin(admin.ModelAdmin):
         self.message_user(
             request,
             f"Erased the personal data of {len(contacts)} contact(s): leads anonymised, "
-            "personalised PDFs deleted, email bodies dropped, orders kept without the buyer.",
+            "email bodies dropped, orders kept without the buyer. Their personalised PDFs are "
+            "deleted by a background job, retried until the storage has deleted them all.",
             messages.SUCCESS,
         )
         return None

@@ -47,6 +47,7 @@ def privacy(request):
         "leads": settings.LEAD_RETENTION_DAYS,
         "mail_bodies": settings.MAIL_BODY_RETENTION_DAYS,
         "stripe": settings.STRIPE_EVENT_RETENTION_DAYS,
+        "failed_jobs": settings.JOB_KEEP_FAILED_DAYS,
     }
     return render(request, "privacy.html", {"retention": retention})
 

@@ -7,6 +7,7 @@ records it: a service registers an outcome handler for its template
 (`email_outcome_register`), called with the email when it is sent or has failed for good."""
 
 import logging
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 JOB = "mail.send"
 Status = OutboundEmail.Status
 _outcome_handlers: dict[str, Callable[[OutboundEmail], None]] = {}
-_secret_body_permissions: dict[str, str] = {}
+_secret_fillers: dict[str, Callable[[OutboundEmail], dict[str, str]]] = {}
 
 
 def email_outcome_register(*, template: str, handler: Callable[[OutboundEmail], None]) -> None:
@@ -33,14 +34,14 @@ def email_outcome_register(*, template: str, handler: Callable[[OutboundEmail], 
     _outcome_handlers[template] = handler
 
 
-def email_secret_register(*, template: str, permission: str) -> None:
-    """Emails of `template` carry a live secret in their body (a buyer's download link): the
-    mail log shows the body only to staff with `permission` ("app_label.codename")."""
-    _secret_body_permissions[template] = permission
-
-
-def email_body_permission(email: OutboundEmail) -> str | None:
-    return _secret_body_permissions.get(email.template)
+def email_secrets_register(
+    *, template: str, fill: Callable[[OutboundEmail], dict[str, str]]
+) -> None:
+    """For emails that carry a secret (a buyer's download link): the mail log stores the
+    body with it masked, and `fill(email)` returns {masked text: real text} when the email
+    is sent, so the database and its backups never hold the secret. `fill` may raise
+    `jobs.GiveUp` when the secret can't be built any more."""
+    _secret_fillers[template] = fill
 
 
 def _render(template: str, context: dict) -> tuple[str, str, str]:
@@ -112,17 +113,27 @@ def email_queue(
     return email
 
 
+def _secrets_filled(email: OutboundEmail) -> tuple[str, str]:
+    """The bodies as sent: with the secrets the stored copy masks filled in."""
+    text, html = email.body_text, email.body_html
+    fill = _secret_fillers.get(email.template)
+    for masked, real in (fill(email) if fill else {}).items():
+        text, html = text.replace(masked, real), html.replace(masked, real)
+    return text, html
+
+
 def _build_message(email: OutboundEmail) -> EmailMultiAlternatives:
+    text, html = _secrets_filled(email)
     message = EmailMultiAlternatives(
         subject=email.subject,
-        body=email.body_text,
+        body=text,
         from_email=email.from_email,
         to=[email.to],
         reply_to=[email.reply_to] if email.reply_to else None,
         headers={"Message-ID": email.message_id},
     )
-    if email.body_html:
-        message.attach_alternative(email.body_html, "text/html")
+    if html:
+        message.attach_alternative(html, "text/html")
     if email.attachment_path:
         from django.core.files.storage import storages
 
@@ -140,7 +151,15 @@ def email_send(*, work: jobs.JobRun) -> None:
     email = OutboundEmail.objects.get(pk=work.target_id)
     if email.status != Status.QUEUED:
         return
-    _build_message(email).send()
+    try:
+        _build_message(email).send()
+    except jobs.GiveUp:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded (without the address) and retried
+        # SMTP refusals quote the recipient ("{'maria@…': (550, …)}"): the job's and the
+        # email's error never hold it. `from None`: the log's traceback would quote it too.
+        error = recipients_hide(f"{type(exc).__name__}: {exc}", email=email)
+        raise jobs.Failure(error) from None
     with work.completing():
         email = OutboundEmail.objects.select_for_update().get(pk=email.pk)
         email.status = Status.SENT
@@ -148,6 +167,16 @@ def email_send(*, work: jobs.JobRun) -> None:
         email.last_error = ""
         email.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
         _outcome(email)
+
+
+RECIPIENT = "<recipient>"
+
+
+def recipients_hide(text: str, *, email: OutboundEmail) -> str:
+    """`text` with the email's addresses replaced by a placeholder (any case)."""
+    for address in {email.to, email.reply_to} - {""}:
+        text = re.sub(re.escape(address), RECIPIENT, text, flags=re.IGNORECASE)
+    return text
 
 
 def email_give_up(email_id: int, error: str) -> None:

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('contacts', '0001_contacts_from_enquiries'),
         ('enquiries', '0006_privacy_typed_details_consent_time_quote_revocation'),
-        ('reports', '0008_orders_to_orders'),
+        ('reports', '0011_orders_to_orders'),
     ]
 
     operations = [

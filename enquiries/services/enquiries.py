@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common import jobs
+from common.files import private_files_delete_later
 from common.text import CONTROL_CHARS, control_characters_strip
 from contacts.models import Contact, OutboundEmail
 from contacts.services.contacts import PROFILE_FIELDS, contact_upsert
@@ -428,6 +429,9 @@ def enquiry_reply_prepare(*, work: jobs.JobRun) -> None:
     with work.completing():
         reply = EnquiryReply.objects.select_for_update().get(pk=reply.pk)
         if reply.status != EnquiryReply.Status.PREPARING:
+            # Erased (or withdrawn) while stamping: the copy names the person; not kept.
+            if path != reply.sample_path:
+                private_files_delete_later([path])
             return
         reply.sample_path = path
         reply.save(update_fields=["sample_path", "updated_at"])

@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common import jobs
+from common.files import private_files_delete_later
 from common.net import ip_truncate
 from common.text import control_characters_strip
 from contacts.models import Contact, OutboundEmail
@@ -149,6 +150,10 @@ def _record_stamped(sample_request: SampleRequest, path: str) -> None:
         .get(pk=sample_request.pk)
     )
     if locked.status != Status.RECEIVED:
+        # Erased (or failed) while stamping: the copy names the person and nothing will
+        # send it, so it is deleted, never kept.
+        if path != locked.file_path:
+            private_files_delete_later([path])
         return
     locked.file_path = path
     locked.status = Status.PDF_READY

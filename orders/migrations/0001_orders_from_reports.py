@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('contacts', '0001_contacts_from_enquiries'),
-        ('reports', '0008_orders_to_orders'),
+        ('reports', '0011_orders_to_orders'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -74,6 +74,7 @@ class Migration(migrations.Migration):
                     fields=[
                         ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                         ('token_hash', models.CharField(max_length=64, unique=True)),
+                        ('token_seed', models.CharField(blank=True, max_length=64)),
                         ('expires_at', models.DateTimeField()),
                         ('max_downloads', models.PositiveSmallIntegerField()),
                         ('download_count', models.PositiveSmallIntegerField(default=0)),
@@ -121,6 +122,8 @@ class Migration(migrations.Migration):
                         ('buyer_name', models.CharField(max_length=150)),
                         ('buyer_company', models.CharField(max_length=200)),
                         ('buyer_vat_id', models.CharField(blank=True, max_length=20, verbose_name='buyer VAT ID')),
+                        ('payment_method_type', models.CharField(blank=True, help_text="Stripe's PaymentMethod type (card, sepa_debit, …).", max_length=40)),
+                        ('payment_method_description', models.CharField(blank=True, help_text='As the receipt names it.', max_length=200, verbose_name='payment method')),
                         ('status', models.CharField(choices=[('pending', 'Pending payment'), ('paid', 'Paid (preparing the report)'), ('fulfilled', 'Fulfilled'), ('refunded', 'Refunded'), ('disputed', 'Disputed'), ('failed', 'Payment failed'), ('expired', 'Expired')], db_index=True, default='pending', max_length=10)),
                         ('stripe_session_id', models.CharField(blank=True, db_index=True, max_length=255)),
                         ('stripe_session_url', models.URLField(blank=True, max_length=2000)),

@@ -1,9 +1,13 @@
 """Download links for a buyer's stamped report.
 
-The URL is /download/<order reference>/<token>. The token is a random secret and an HMAC
+The URL is /download/<order reference>/<token>. The token is a secret and an HMAC
 (django.core.signing, SECRET_KEY) of the reference and the secret: a tampered token, or one
-moved to another order's URL, fails the signature before the database is asked. Only the secret's SHA-256 is
-stored. Expiry and the download allowance live on the row, so staff can extend a link."""
+moved to another order's URL, fails the signature before the database is asked. The secret
+is an HMAC of a random seed: the row keeps the seed and the secret's SHA-256, never the
+secret, and the mail log keeps the email with the link masked (/download/<ref>/[redacted]);
+the mail worker builds the real link when it sends (`download_link_email_fill`), so neither
+the database nor its backups hold a working link. Expiry and the download allowance live on
+the row, so staff can extend a link."""
 
 import hashlib
 import secrets
@@ -18,18 +22,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from common import jobs
+from common.logging import secrets_redact
 from common.text import control_characters_strip
-from contacts.services.outbox import email_queue, email_secret_register
+from contacts.models import OutboundEmail
+from contacts.services.outbox import email_queue, email_secrets_register
 
 from ..models import DownloadLink, DownloadLog, Order, OrderEvent
 from .timeline import order_event_add
 
-# The email's body holds the live link: staff who may change orders can issue such a link
-# anyway; anyone else (Sales, who only view orders) sees that the body is withheld.
-LINK_TEMPLATE = "orders/email/order_download_link"
-email_secret_register(template=LINK_TEMPLATE, permission="orders.change_order")
-
 SALT = "reports.download-link"
+SEED_SALT = "reports.download-link.seed"
+EMAIL_TEMPLATE = "orders/email/order_download_link"
 
 
 class LinkState:
@@ -59,19 +63,32 @@ def _signature(reference: str, secret: str) -> str:
 
 
 def download_link_create(*, order: Order) -> tuple[DownloadLink, str]:
-    """A new link and its absolute URL (the only time the URL exists in clear)."""
-    secret = secrets.token_urlsafe(32)
+    """A new link and its absolute URL (kept by no one: the email is stored masked)."""
+    seed = secrets.token_urlsafe(32)
     link = DownloadLink(
         order=order,
-        token_hash=_hash(secret),
+        token_seed=seed,
+        token_hash=_hash(_secret(seed)),
         expires_at=timezone.now() + timedelta(days=settings.DOWNLOAD_LINK_TTL_DAYS),
         max_downloads=settings.DOWNLOAD_LINK_MAX_DOWNLOADS,
     )
     link.full_clean()
     link.save()
-    token = download_token_sign(reference=order.reference, secret=secret)
-    path = reverse("orders:download", kwargs={"reference": order.reference, "token": token})
-    return link, f"{settings.SITE_URL}{path}"
+    return link, download_link_url(link=link)
+
+
+def _secret(seed: str) -> str:
+    return signing.Signer(salt=SEED_SALT).signature(seed)
+
+
+def download_link_url(*, link: DownloadLink) -> str:
+    """The link's absolute URL, built from its seed with SECRET_KEY."""
+    if not link.token_seed:
+        raise ValueError(f"{link} was made before links could be built again")
+    reference = link.order.reference
+    token = download_token_sign(reference=reference, secret=_secret(link.token_seed))
+    path = reverse("orders:download", kwargs={"reference": reference, "token": token})
+    return f"{settings.SITE_URL}{path}"
 
 
 def download_link_find(*, reference: str, token: str) -> DownloadLink | None:
@@ -136,18 +153,42 @@ def download_links_revoke(*, order: Order, reason: str) -> int:
 
 def download_link_send(*, order: Order, first: bool = False) -> DownloadLink:
     """Email a fresh link to the purchase email (never anywhere else). Earlier links are
-    superseded, so one link is live at a time. Call inside the order's transaction."""
+    superseded, so one link is live at a time. Call inside the order's transaction. The
+    mail log stores the email with the link masked; it is filled in at send time."""
     download_links_revoke(order=order, reason=DownloadLink.RevokeReason.SUPERSEDED)
     link, url = download_link_create(order=order)
     email_queue(
         to=order.buyer_email,
-        template=LINK_TEMPLATE,
-        context={"order": order, "report": order.report, "url": url, "link": link, "first": first},
+        template=EMAIL_TEMPLATE,
+        context={
+            "order": order,
+            "report": order.report,
+            "url": secrets_redact(url),
+            "link": link,
+            "first": first,
+        },
         related=order,
         contact=order.contact,
         dedupe_key=f"download-link:{link.pk}",
     )
     return link
+
+
+def download_link_email_fill(email: OutboundEmail) -> dict[str, str]:
+    """{masked URL: real URL} for a download-link email being sent (its dedupe key names
+    its link). A link gone (purged) or made before seeds existed can't be built: the email
+    fails for good, and staff send a fresh link from the order."""
+    link_id = (email.dedupe_key or "").removeprefix("download-link:")
+    link = DownloadLink.objects.select_related("order").filter(pk=int(link_id or 0)).first()
+    if link is None or not link.token_seed:
+        raise jobs.GiveUp(
+            "Its download link can't be built again: send a fresh link from the order."
+        )
+    url = download_link_url(link=link)
+    return {secrets_redact(url): url}
+
+
+email_secrets_register(template=EMAIL_TEMPLATE, fill=download_link_email_fill)
 
 
 @transaction.atomic

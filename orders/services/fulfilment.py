@@ -13,11 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import jobs
+from common.files import private_files_delete_later
 from contacts.services.outbox import email_queue
 from reports.services.documents import DocumentNotReady, licensed_copy_create
 
 from ..models import Deliverable, Order, OrderEvent, StripeEvent
 from .downloads import download_link_send
+from .payment_methods import PaymentMethodSeen, payment_method_read
 from .stripe_client import amount_from_minor, amount_to_minor
 from .timeline import order_event_add, order_flag
 
@@ -29,7 +31,11 @@ DELIVERABLE_JOB = "order.deliverable"
 
 def order_fulfil(*, order: Order, session: dict, stripe_event: StripeEvent | None = None) -> str:
     """Record what the session says and, if it is paid for the amount we expect, mark the
-    order paid (once). Returns what happened, for the event log."""
+    order paid (once). Returns what happened, for the event log.
+
+    How it was paid is asked of Stripe first, outside the row lock (a Stripe call must not
+    hold the order locked), and only when this call may be the one that marks it paid."""
+    method = _payment_method_if_paying(order=order, session=session)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if session.get("client_reference_id") != order.reference:
@@ -44,8 +50,19 @@ def order_fulfil(*, order: Order, session: dict, stripe_event: StripeEvent | Non
         problem = session_amount_problem(order=order, session=session)
         if problem:
             return _amount_mismatch(order=order, problem=problem, stripe_event=stripe_event)
-        _mark_paid(order=order, session=session, stripe_event=stripe_event)
+        _mark_paid(order=order, session=session, method=method, stripe_event=stripe_event)
         return "paid: receipt queued, report scheduled"
+
+
+def _payment_method_if_paying(*, order: Order, session: dict) -> PaymentMethodSeen:
+    if session.get("payment_status") != "paid":
+        return PaymentMethodSeen()
+    if session.get("client_reference_id") != order.reference:
+        return PaymentMethodSeen()
+    paid = (Order.Status.PAID, Order.Status.FULFILLED)
+    if Order.objects.filter(pk=order.pk, status__in=paid).exists():
+        return PaymentMethodSeen()
+    return payment_method_read(session=session)
 
 
 def _session_details_record(*, order: Order, session: dict) -> None:
@@ -142,8 +159,10 @@ def _amount_mismatch(*, order: Order, problem: str, stripe_event) -> str:
     return f"amount mismatch ({problem}); flagged, not fulfilled"
 
 
-def _mark_paid(*, order: Order, session: dict, stripe_event) -> None:
+def _mark_paid(*, order: Order, session: dict, method: PaymentMethodSeen, stripe_event) -> None:
     details = session.get("total_details") or {}
+    order.payment_method_type = method.type
+    order.payment_method_description = method.description
     order.status = Order.Status.PAID
     order.paid_at = timezone.now()
     order.closed_at = None
@@ -156,7 +175,8 @@ def _mark_paid(*, order: Order, session: dict, stripe_event) -> None:
         order=order,
         kind=OrderEvent.Kind.PAID,
         message=f"{order.currency} {order.amount_paid} paid (session {order.stripe_session_id}, "
-        f"payment {order.stripe_payment_intent_id or '—'})",
+        f"payment {order.stripe_payment_intent_id or '—'}, "
+        f"{method.description or 'payment method unknown'})",
         stripe_event=stripe_event,
     )
     order_receipt_queue(order=order)
@@ -202,9 +222,15 @@ def order_deliverable_prepare(*, work: jobs.JobRun) -> None:
 
 
 def _deliverable_record(*, order_id: int, path: str) -> None:
-    order = Order.objects.select_for_update().select_related("report").get(pk=order_id)
-    if order.status != Order.Status.PAID:
+    order = Order.objects.select_for_update(of=("self", "report")).select_related(
+        "report", "contact"
+    )
+    order = order.get(pk=order_id)
+    erased = order.contact is not None and order.contact.erased_at is not None
+    if order.status != Order.Status.PAID or erased:
+        # Refunded, or the buyer's data erased, while stamping: the copy is deleted, not kept.
         logger.info("order %s was %s while stamping; not delivered", order.reference, order.status)
+        private_files_delete_later([path])
         return
     Deliverable.objects.create(order=order, path=path)
     order.status = Order.Status.FULFILLED

@@ -1,13 +1,19 @@
 """The one place Stripe is called. Every call honours STRIPE_API_BASE (tests point it at a
-Stripe-compatible server on loopback) and finishes within STRIPE_DEADLINE_SECONDS in all,
-retries included, so a hanging Stripe never holds a web worker past its own timeout.
+Stripe-compatible server on loopback). Each request waits at most STRIPE_TIMEOUT_SECONDS, and
+everything inside one `stripe_deadline()` block — every call, every retry — finishes within
+STRIPE_DEADLINE_SECONDS in all: a press of Pay (promotion code, session look-ups, create) is
+one such block, so a slow or hanging Stripe never holds a web worker past its own timeout,
+however many calls the press makes. A call made outside any block is a block of its own.
 
 Services receive plain dicts (`stripe_dict`), never StripeObjects, so a webhook payload
 stored as JSON and a freshly retrieved session go through the same code."""
 
 import functools
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -33,6 +39,26 @@ class StripeUnavailable(Exception):
         self.definitive = definitive
 
 
+# The monotonic time by which the current block's Stripe calls must be done, if any.
+_deadline: ContextVar[float | None] = ContextVar("stripe_deadline", default=None)
+# A request is not started with less time than this left: it could not get an answer.
+MIN_REQUEST_SECONDS = 0.2
+
+
+@contextmanager
+def stripe_deadline(seconds: float | None = None) -> Iterator[None]:
+    """Every Stripe call inside shares one deadline: `seconds` from now (by default
+    STRIPE_DEADLINE_SECONDS), or the enclosing block's, whichever comes first."""
+    seconds = settings.STRIPE_DEADLINE_SECONDS if seconds is None else seconds
+    outer = _deadline.get()
+    mine = time.monotonic() + seconds
+    token = _deadline.set(mine if outer is None else min(outer, mine))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
 def stripe_enabled() -> bool:
     return bool(settings.STRIPE_SECRET_KEY)
 
@@ -50,10 +76,11 @@ def stripe_client(*, timeout: float | None = None) -> stripe.StripeClient:
     default). It never retries by itself: `stripe_call` does, within the deadline."""
     if not stripe_enabled():
         raise StripeNotConfigured("STRIPE_SECRET_KEY is not set.")
-    timeout = round(
-        min(timeout or settings.STRIPE_TIMEOUT_SECONDS, settings.STRIPE_TIMEOUT_SECONDS), 1
+    # Rounded down to 0.1 s (clients are cached per timeout), never past the deadline.
+    timeout = math.floor(
+        min(timeout or settings.STRIPE_TIMEOUT_SECONDS, settings.STRIPE_TIMEOUT_SECONDS) * 10
     )
-    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, max(timeout, 0.1))
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, max(timeout, 1) / 10)
 
 
 @functools.lru_cache(maxsize=16)
@@ -71,13 +98,24 @@ def stripe_call(request: Callable[[stripe.StripeClient], object]) -> dict:
 
     Network errors, 409s and 5xx answers Stripe says may be retried are tried again, up to
     STRIPE_MAX_NETWORK_RETRIES times with the same idempotency key (it is in the request's
-    options), each attempt waiting only for what is left of STRIPE_DEADLINE_SECONDS.
+    options), each attempt waiting only for what is left of the deadline (`stripe_deadline`).
+    When too little is left, no request is sent at all.
     https://docs.stripe.com/error-low-level#idempotency"""
-    deadline = time.monotonic() + settings.STRIPE_DEADLINE_SECONDS
+    with stripe_deadline():
+        return _call_until(request, deadline=_deadline.get())
+
+
+def _call_until(request: Callable[[stripe.StripeClient], object], *, deadline: float) -> dict:
     retries = 0
     while True:
+        left = deadline - time.monotonic()
+        if left < MIN_REQUEST_SECONDS:
+            raise StripeUnavailable(
+                "Stripe is too slow: no time left to ask it (STRIPE_DEADLINE_SECONDS)",
+                definitive=False,
+            )
         try:
-            return stripe_dict(request(stripe_client(timeout=deadline - time.monotonic())))
+            return stripe_dict(request(stripe_client(timeout=left)))
         except stripe.StripeError as exc:
             pause = min(0.5 * 2**retries, 2.0)
             retries += 1

@@ -1,15 +1,18 @@
 """The right to erasure: anonymise in place, delete personalised files."""
 
 import logging
+import re
 
-from django.core.files.storage import storages
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
+from common.files import private_files_delete_later
+from common.models import Job
 from contacts.models import ATTRIBUTION_DETAIL_FIELDS, Contact, OutboundEmail
 from enquiries.models import Enquiry, EnquiryReply, SampleRequest
-from orders.models import Deliverable, DownloadLink, DownloadLog, Order, StripeEvent
+from orders.models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
 
 from .export import contact_emails
 
@@ -17,6 +20,19 @@ logger = logging.getLogger(__name__)
 
 
 ERASED = "(erased)"
+# Errors and notes written by the code may quote the person (an SMTP refusal quotes the
+# address, a staff flag the buyer): found by what names them, the names replaced.
+QUOTING_TEXTS = (
+    (OutboundEmail, "last_error"),
+    (Job, "last_error"),
+    (SampleRequest, "error"),
+    (EnquiryReply, "last_error"),
+    (Order, "deliverable_error"),
+    (Order, "attention_note"),
+    (OrderEvent, "message"),
+    (StripeEvent, "result"),
+    (StripeEvent, "last_error"),
+)
 # The error left on an email, a sample request or a reply that erasure stopped from going out.
 NOT_SENT = "Not sent: the person's data was erased."
 
@@ -28,13 +44,17 @@ def erased_address(contact: Contact) -> str:
 @transaction.atomic
 def contact_erase(*, contact: Contact) -> dict[str, int]:
     """Anonymise everything that identifies the person; returns what was touched, by kind.
-    Files are deleted once the transaction has committed (a rollback keeps them). Bulk
+    Files are deleted by a job after commit (a rollback keeps them; a storage outage delays
+    them, retried until done: `private_files_delete_later`). Bulk
     `update()`s on purpose: these are redactions, not business changes, and must reach
     rows a model rule would refuse to save half-anonymised."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     address, now = erased_address(contact), timezone.now()
     files: list[str] = []
+    addresses, names = _identifiers(contact)  # before anything is anonymised
     counts = {
+        "texts": _quoting_texts_erase(addresses | names),
+        "stripe_payloads": _stripe_payloads_erase(contact, addresses),
         "emails": _emails_erase(contact, address, now, files),
         "sample_requests": _sample_requests_erase(contact, address, files),
         "enquiries": _enquiries_erase(contact, now, files),
@@ -45,7 +65,7 @@ def contact_erase(*, contact: Contact) -> dict[str, int]:
     )
     Contact.objects.filter(pk=contact.pk).update(erased_at=now)
     _admin_log_erase(contact)
-    transaction.on_commit(lambda: private_files_delete(files))
+    private_files_delete_later(files)
     logger.info("contact %s erased: %s", contact.pk, counts)
     return counts
 
@@ -158,38 +178,57 @@ def _orders_erase(contact, address, now, files) -> int:
         revoked_at=now, revoke_reason=DownloadLink.RevokeReason.STAFF
     )
     DownloadLog.objects.filter(order__in=orders).update(ip="", user_agent="")
-    StripeEvent.objects.filter(order__in=orders).update(payload={})
-    for order in orders:
-        for event in order.events.exclude(message=""):
-            message = _without(event.message, contact)
-            if message != event.message:
-                type(event).objects.filter(pk=event.pk).update(message=message)
     return orders.update(
         buyer_email=address,
         buyer_name="",
         buyer_company="",
         buyer_vat_id="",
+        payment_method_description="",  # a bank's name, a card's last digits
         landing_page="",
         referrer="",
     )
 
 
-def _without(text: str, contact: Contact) -> str:
-    for value in (contact.email, contact.name, contact.company):
-        if value:
-            text = text.replace(value, "[erased]")
-    return text
+def _identifiers(contact: Contact) -> tuple[set[str], set[str]]:
+    """The addresses and the names (person, company) the person's rows hold; values shorter
+    than three characters would match too much to be replaced."""
+    addresses, names = {contact.email}, {contact.name, contact.company}
+    for email, name, company in contact.sample_requests.values_list("email", "name", "company"):
+        addresses.add(email)
+        names |= {name, company}
+    names |= {value for row in contact.enquiries.values_list("name", "company") for value in row}
+    for row in contact.orders.values_list("buyer_email", "buyer_name", "buyer_company"):
+        addresses.add(row[0])
+        names |= set(row[1:])
+    return {a for a in addresses if len(a) >= 3}, {n for n in names if len(n) >= 3}
 
 
-def private_files_delete(paths) -> int:
-    """Delete personalised PDFs from private storage; a file already gone is fine, any other
-    failure is logged (by id-free path) and the rest carry on."""
-    storage, deleted = storages["private"], 0
-    for path in set(paths):
-        try:
-            if storage.exists(path):
-                storage.delete(path)
-                deleted += 1
-        except OSError:
-            logger.exception("could not delete a personalised PDF from private storage")
-    return deleted
+def _quoting_texts_erase(values: set[str]) -> int:
+    """Replace the person's addresses and names wherever an error or a note quotes them."""
+    if not values:
+        return 0
+    longest_first = sorted(values, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(v) for v in longest_first), re.IGNORECASE)
+    count = 0
+    for model, field in QUOTING_TEXTS:
+        quoting = Q()
+        for value in values:
+            quoting |= Q(**{f"{field}__icontains": value})
+        for pk, text in model.objects.filter(quoting).values_list("pk", field):
+            scrubbed = pattern.sub("[erased]", text)
+            count += model.objects.filter(pk=pk).update(**{field: scrubbed})
+    return count
+
+
+def _stripe_payloads_erase(contact: Contact, addresses: set[str]) -> int:
+    """The stored events of the person's orders, and any event that names one of their
+    addresses without being matched to an order (a session that never became one, an
+    event for an order since deleted): the payload holds their name and email."""
+    naming = Q(order__in=contact.orders.all())
+    for address in addresses:
+        naming |= Q(payload_text__icontains=address)
+    events = StripeEvent.objects.exclude(payload={}).annotate(
+        payload_text=Cast("payload", TextField())
+    )
+    ids = list(events.filter(naming).values_list("pk", flat=True))
+    return StripeEvent.objects.filter(pk__in=ids).update(payload={})

@@ -64,6 +64,7 @@ def _order(order: Order) -> dict:
     fields = ("reference", "created_at", "status", "licence_name", "price", "currency")
     fields += ("amount_paid", "amount_refunded", "paid_at", "refunded_at")
     fields += ("buyer_email", "buyer_name", "buyer_company", "buyer_vat_id", "promotion_code")
+    fields += ("payment_method_type", "payment_method_description")
     return {
         "report": f"{order.report.number} {order.report.title}",
         **_values(order, (*fields, *ATTRIBUTION_FIELDS)),

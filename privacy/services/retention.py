@@ -6,11 +6,10 @@ from importlib import import_module
 from django.conf import settings
 from django.utils import timezone
 
+from common.files import private_file_deletions_restart, private_files_delete_later
 from contacts.models import Contact, OutboundEmail
 from enquiries.models import Enquiry, EnquiryReply, SampleRequest
 from orders.models import DownloadLog, StripeEvent
-
-from .erasure import private_files_delete
 
 
 def personal_data_purge(*, now=None) -> dict[str, int]:
@@ -28,6 +27,7 @@ def personal_data_purge(*, now=None) -> dict[str, int]:
         "history": _history_delete(now),
         "access_logs": _access_logs_delete(now),
         "sessions": _sessions_delete(),
+        "file_deletions_restarted": private_file_deletions_restart(),
     }
 
 
@@ -35,7 +35,7 @@ def _old_sample_requests_delete(cutoff) -> int:
     old = SampleRequest.objects.filter(created_at__lt=cutoff, updated_at__lt=cutoff)
     files = [path for path in old.values_list("file_path", flat=True) if path]
     deleted, _ = old.delete()
-    private_files_delete(files)
+    private_files_delete_later(files)
     return deleted
 
 
@@ -50,7 +50,7 @@ def _old_enquiries_delete(cutoff) -> int:
     deleted, _ = Enquiry.objects.filter(pk__in=ids).delete()
     # After the delete, which itself writes a "deleted" history row per enquiry.
     Enquiry.history.model.objects.filter(id__in=ids).delete()
-    private_files_delete(files)
+    private_files_delete_later(files)
     return deleted
 
 

@@ -14,7 +14,11 @@ answered with the previous figures while it does (out of date for as long as the
 computation takes, like a search engine's refresh interval; their pages are not stored by
 the page cache), or, when there are none, wait for it (CATALOGUE_SEARCH_WAIT_SECONDS at
 most, then compute themselves). One request after another always sees the catalogue as it
-is: only requests that overlap a computation get the previous figures."""
+is: only requests that overlap a computation get the previous figures.
+
+Computed afresh, a search stays cheap at 100,000 reports whatever the word: its first page
+reads only the rows it shows (ranking.py), and its counts are exact up to
+CATALOGUE_SEARCH_EXACT_COUNT matches, estimated beyond (facets.search_counts)."""
 
 import hashlib
 import json
@@ -34,13 +38,14 @@ from common.recompute import is_recomputing, previous_served, recomputing
 
 from ..models import Category, Report
 from ..selectors import PUBLIC_STATUSES, category_list_public
-from . import facets, spelling
-from .matching import matching, ranked
+from . import facets, ranking, spelling
+from .matching import matching
+from .ranking import LISTING_ORDER
 from .text import query_words
 
 logger = logging.getLogger(__name__)
-LISTING_ORDER = ("status", "-published_at", "title")
 GENERATION_KEY = "catalogue:generation"
+SUMMARY_FORMAT = 2  # of what `_summary` returns (2: estimates marked)
 SHARED_POLL_SECONDS = 0.02  # how often a request waiting for another's computation looks
 # The card shows these; the long texts stay in the database.
 CARD_DEFERRED = (
@@ -81,7 +86,9 @@ class SearchParams:
         return urlencode({name: value for name, value in merged.items() if value})
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()
+        # With the cached summary's format: a deploy that changes it does not read old ones.
+        value = {**self.__dict__, "format": SUMMARY_FORMAT}
+        return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
@@ -91,6 +98,7 @@ class FacetValue:
     count: int
     selected: bool
     query: str  # the query string that chooses (or, when selected, clears) it
+    estimated: bool = False  # the count is an estimate ("about")
 
 
 @dataclass
@@ -105,6 +113,7 @@ class SearchResult:
     params: SearchParams
     page: Page
     facets: list[Facet]
+    total_estimated: bool = False  # the total is an estimate ("about 31,000 reports")
     corrected: str = ""  # "clinical trials": the words the results include besides the typed ones
     suggestion: str = ""  # "did you mean": a query that finds something when this one does not
     suggestion_query: str = ""
@@ -114,10 +123,11 @@ class SearchResult:
 
 class _Results(Sequence):
     """What the paginator pages through: the total from the cache, a page of rows from the
-    database (or the page's ids from the cache, for a ranked search)."""
+    database (its ids from the cache, or from `page_ids(start, stop)`)."""
 
-    def __init__(self, reports: QuerySet, total: int, key: str, generation: str):
-        self.reports, self.total, self.key, self.generation = reports, total, key, generation
+    def __init__(self, page_ids: Callable, total: int, key: str, generation: str, using: str):
+        self.page_ids, self.total, self.key, self.generation = page_ids, total, key, generation
+        self.using = using
 
     def count(self) -> int:
         return self.total
@@ -131,11 +141,11 @@ class _Results(Sequence):
         ids = _shared(
             f"{self.key}:ids:{index.start}:{index.stop}",
             self.generation,
-            lambda: list(self.reports.values_list("pk", flat=True)[index]),
+            lambda: self.page_ids(index.start, index.stop),
         )
         # The ids may be the previous generation's (see _shared): a report unpublished since
         # is left out rather than shown.
-        rows = Report.objects.using(self.reports.db).filter(pk__in=ids, status__in=PUBLIC_STATUSES)
+        rows = Report.objects.using(self.using).filter(pk__in=ids, status__in=PUBLIC_STATUSES)
         found = {r.pk: r for r in rows.select_related("category").defer(*CARD_DEFERRED)}
         return [found[pk] for pk in ids if pk in found]
 
@@ -155,17 +165,24 @@ def catalogue_search(
     key = f"catalogue-search:{params.key()}"
     summary = _shared(key, generation, lambda: _summary(base, params, words, using=using))
     groups = [spelling.WordGroup(w, tuple(alts)) for w, alts in summary["groups"]]
-    reports = _filtered(base, params, groups)
+    facetted = _filtered(base, params, [])
     if groups:
-        reports = ranked(reports, groups).order_by("-rank", *LISTING_ORDER, "pk")
+
+        def page_ids(start, stop):
+            return ranking.page_ids(facetted, groups, start, stop)
     else:
-        reports = reports.order_by(*LISTING_ORDER, "pk")
-    results = _Results(reports, summary["total"], key, generation)
+        listing = facetted.order_by(*LISTING_ORDER, "pk").values_list("pk", flat=True)
+
+        def page_ids(start, stop):
+            return list(listing[start:stop])
+
+    results = _Results(page_ids, summary["total"], key, generation, using)
     paginator = Paginator(results, settings.CATALOGUE_PAGE_SIZE)
     return SearchResult(
         params=params,
         page=paginator.get_page(page),
         facets=_facets(params, summary["facets"]),
+        total_estimated=summary["total_estimated"],
         corrected=summary["corrected"],
         suggestion=summary["suggestion"],
         suggestion_query=(
@@ -189,12 +206,16 @@ def _filtered(reports: QuerySet, params: SearchParams, groups) -> QuerySet:
 def _summary(base: QuerySet, params: SearchParams, words: list[str], *, using: str) -> dict:
     """Everything about a search but its rows: plain data, so it caches."""
     groups = spelling.word_groups(words, using=using) if words else []
-    total, found = facets.facet_summary(
+    counted = facets.search_counts(
         matching(base, groups) if groups else base,
         params.filters(),
         limit=settings.CATALOGUE_FACET_LIMIT,
     )
-    counts = {name: [(c.value, c.label, c.count) for c in found[name]] for name in facets.FACETS}
+    total = counted.total
+    counts = {
+        name: [(c.value, c.label, c.count, c.estimated) for c in counted.facets[name]]
+        for name in facets.FACETS
+    }
     corrected = ""
     if any(group.alternatives for group in groups):
         corrected = " ".join(
@@ -203,6 +224,7 @@ def _summary(base: QuerySet, params: SearchParams, words: list[str], *, using: s
     return {
         "groups": [(g.word, list(g.alternatives)) for g in groups],
         "total": total,
+        "total_estimated": counted.total_estimated,
         "facets": counts,
         "corrected": corrected,
         "suggestion": _suggestion(base, params, words, using=using) if words and not total else "",
@@ -223,10 +245,10 @@ def _facets(params: SearchParams, counts: dict) -> list[Facet]:
     for name in facets.FACETS:
         chosen = getattr(params, name)
         values = []
-        for value, label, count in counts[name]:
+        for value, label, count, estimated in counts[name]:
             selected = value == chosen
             query = params.query_string(**{name: "" if selected else value})
-            values.append(FacetValue(value, label, count, selected, query))
+            values.append(FacetValue(value, label, count, selected, query, estimated))
         if chosen and not any(v.selected for v in values):
             values.insert(0, FacetValue(chosen, chosen, 0, True, params.query_string(**{name: ""})))
         if values:

@@ -7,15 +7,29 @@ All of it — the total and every facet — comes from one statement that finds 
 once (`facet_summary`): the words' matches become a common table with a true/false column
 per chosen filter, and each count reads that table with the other filters' columns. Finding
 the matches is the cost (the full-text match, or the whole catalogue when browsing); six
-statements found them six times."""
+statements found them six times.
 
+Exact counts up to a threshold, estimates beyond (`search_counts`): while the words match
+at most CATALOGUE_SEARCH_EXACT_COUNT reports, everything is counted; beyond, the facets are
+counted over a sample of the matches — those in the first k of the catalogue's
+SAMPLE_BUCKETS hash slices (schema.py), k chosen for about CATALOGUE_SEARCH_SAMPLE_SIZE
+matches — and scaled up, and so is the total unless the filters narrow it to the threshold
+or less (then it is counted). An estimate is marked as one (the page says "about") and
+rounded to two significant figures. The sample is the same on every request: a search
+shows the same estimate until the catalogue changes."""
+
+import json
+import math
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connections
 from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.functions import ExtractYear
 
 from ..models import Category, Region, Report, Segment
+from .matching import OnReports
+from .schema import SAMPLE_BUCKET, SAMPLE_BUCKETS
 
 FACETS = ("category", "region", "segment", "status", "year")
 TITLES = {
@@ -33,6 +47,112 @@ class FacetCount:
     value: str
     label: str
     count: int
+    estimated: bool = False
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int
+    total_estimated: bool
+    facets: dict[str, list[FacetCount]]
+
+
+def search_counts(matches: QuerySet, filters: dict[str, str], *, limit: int) -> Counts:
+    """The total and the facets of `matches` (the search's words, no facet filter yet)
+    narrowed by `filters`: exact up to CATALOGUE_SEARCH_EXACT_COUNT matches, estimated from
+    a sample beyond.
+
+    PostgreSQL's statistics say about how many match (the planner's estimate: the share of
+    reports holding each word). Well past the threshold, the sample is counted straight
+    away, as many slices as hold about CATALOGUE_SEARCH_SAMPLE_SIZE matches; it is kept
+    when it shows that more than the threshold match for certain (`beyond`), and taken
+    again at the right size when the statistics were far off. Otherwise (or with no
+    statistics: SQLite) the matches are counted up to the threshold: exact counts when that
+    is all, else a sample of the size wanted."""
+    exact_up_to = settings.CATALOGUE_SEARCH_EXACT_COUNT
+    size = settings.CATALOGUE_SEARCH_SAMPLE_SIZE
+    planned = _planned_rows(matches)
+    if planned is not None and planned > 3 * exact_up_to:
+        buckets = _buckets(size, planned)
+        sample = facet_summary(matches.filter(in_sample(buckets)), filters, limit=limit)
+        if beyond(sample.matches, buckets, exact_up_to):
+            if sample.matches * 4 >= size or buckets == SAMPLE_BUCKETS:
+                return _estimated(sample, buckets, matches, filters)
+            # Far fewer than the statistics said, but still more than the threshold.
+            found = sample.matches * SAMPLE_BUCKETS / buckets
+            buckets = _buckets(size, found)
+            sample = facet_summary(matches.filter(in_sample(buckets)), filters, limit=limit)
+            return _estimated(sample, buckets, matches, filters)
+    if count_up_to(matches, exact_up_to) <= exact_up_to:
+        exact = facet_summary(matches, filters, limit=limit)
+        return Counts(exact.total, False, exact.facets)
+    buckets = _buckets(size, max(exact_up_to + 1, planned or 0))
+    sample = facet_summary(matches.filter(in_sample(buckets)), filters, limit=limit)
+    return _estimated(sample, buckets, matches, filters)
+
+
+def _buckets(size: int, matches: float) -> int:
+    """How many slices hold about `size` of `matches`."""
+    return max(1, min(SAMPLE_BUCKETS, math.ceil(SAMPLE_BUCKETS * size / max(matches, 1))))
+
+
+def _planned_rows(reports: QuerySet) -> float | None:
+    """PostgreSQL's estimate of how many `reports` there are (planning only, no execution);
+    None elsewhere."""
+    if connections[reports.db].vendor != "postgresql":
+        return None
+    plan = json.loads(reports.order_by().values("pk").explain(format="json"))
+    return plan[0]["Plan"]["Plan Rows"]
+
+
+def _estimated(sample: "Summary", buckets: int, matches: QuerySet, filters: dict) -> Counts:
+    """Counts scaled up from a sample of `buckets` slices of more matches than the
+    threshold; the total is counted instead when the filters leave no more than that."""
+    if buckets == SAMPLE_BUCKETS:  # a sample as big as the catalogue: no estimate
+        return Counts(sample.total, False, sample.facets)
+    exact_up_to = settings.CATALOGUE_SEARCH_EXACT_COUNT
+    scale = SAMPLE_BUCKETS / buckets
+    facets = {
+        name: [FacetCount(c.value, c.label, approximate(c.count * scale), True) for c in values]
+        for name, values in sample.facets.items()
+    }
+    if filters:
+        narrowed = matches
+        for name, value in filters.items():
+            narrowed = facet_filter(narrowed, name, value)
+        total = count_up_to(narrowed, exact_up_to)
+        if total <= exact_up_to:
+            return Counts(total, False, facets)
+    # More than the threshold for certain: an estimate below it is the sample's noise.
+    return Counts(max(approximate(sample.total * scale), exact_up_to + 1), True, facets)
+
+
+def beyond(found: int, buckets: int, threshold: int) -> bool:
+    """Whether `found` matches in `buckets` slices say more than `threshold` match in all,
+    for certain: were there only `threshold`, the slices would hold λ of them on average,
+    and `found` is more than eight standard deviations above (the hash spreads reports over
+    the slices as evenly as chance: a report's slice is independent of what it says)."""
+    expected = threshold * buckets / SAMPLE_BUCKETS
+    return found >= expected + 8 * math.sqrt(expected) + 4
+
+
+def count_up_to(reports: QuerySet, limit: int) -> int:
+    """How many `reports` there are, counting no further than `limit` + 1."""
+    return reports.order_by()[: limit + 1].count()
+
+
+def in_sample(buckets: int) -> OnReports:
+    """The condition "the report is in the first `buckets` sample slices"."""
+    bucket = SAMPLE_BUCKET.replace("%", "%%")  # a statement with parameters: % is %%
+    return OnReports(f"{bucket} < %s", [buckets], output_field=BooleanField())
+
+
+def approximate(count: float) -> int:
+    """A count rounded to two significant figures (31,679: 32,000)."""
+    if count < 100:
+        return round(count)
+    magnitude = 10 ** (len(str(round(count))) - 2)
+    return round(count / magnitude) * magnitude
 
 
 def facet_filter(reports: QuerySet, name: str, value: str) -> QuerySet:
@@ -76,11 +196,16 @@ _COUNTS = {
 }
 
 
-def facet_summary(
-    matches: QuerySet, filters: dict[str, str], *, limit: int
-) -> tuple[int, dict[str, list[FacetCount]]]:
-    """(total, counts per facet) for `matches` (the search's words, no facet filter yet)
-    narrowed by `filters`; each facet's `limit` most frequent values (years: the newest)."""
+@dataclass(frozen=True)
+class Summary:
+    matches: int  # `matches`, before the filters
+    total: int  # `matches` narrowed by every filter
+    facets: dict[str, list[FacetCount]]
+
+
+def facet_summary(matches: QuerySet, filters: dict[str, str], *, limit: int) -> Summary:
+    """The counts of `matches` (the search's words, no facet filter yet) narrowed by
+    `filters`; each facet's `limit` most frequent values (years: the newest)."""
     chosen = {
         f"chosen_{name}": ExpressionWrapper(_chosen(name, value), output_field=BooleanField())
         for name, value in filters.items()
@@ -103,13 +228,17 @@ def facet_summary(
         "region": Region._meta.db_table,
         "segment": Segment._meta.db_table,
     }
-    parts = [f"SELECT 'total', '', '', COUNT(*) FROM m WHERE {where()}"]  # noqa: S608 - constants only
+    parts = [
+        "SELECT 'matches', '', '', COUNT(*) FROM m",
+        f"SELECT 'total', '', '', COUNT(*) FROM m WHERE {where()}",  # noqa: S608 - constants only
+    ]
     parts += [_COUNTS[name].format(where=where(name), **tables) for name in FACETS]
     sql = f"WITH m AS ({matches_sql}) " + " UNION ALL ".join(parts)  # noqa: S608 - constants and Django's own SQL only
     with connections[rows.db].cursor() as cursor:
         cursor.execute(sql, params)
         found = cursor.fetchall()
     total = next(n for facet, _, _, n in found if facet == "total")
+    all_matches = next(n for facet, _, _, n in found if facet == "matches")
     counts = {name: [] for name in FACETS}
     for facet, value, label, n in found:
         if facet in counts and n:
@@ -124,7 +253,7 @@ def facet_summary(
         else:
             values.sort(key=lambda c: (-c.count, c.label))
             del values[limit:]
-    return total, counts
+    return Summary(all_matches, total, counts)
 
 
 def _label(facet: str, value, label) -> str:

@@ -1,19 +1,25 @@
-"""Full-text matching and ranking, per database vendor. A query is a list of word groups:
-a report matches when it has, for every group, the word or one of its corrections (in its
-title, market name, key players or summary, stemmed: "trials" finds "trial").
+"""Full-text matching, per database vendor. A query is a list of word groups: a report
+matches when it has, for every group, the word or one of its corrections (in its title,
+market name, key players or summary, stemmed: "trials" finds "trial").
 
-Ranking: title and market name weigh most, then key players, then the summary —
-PostgreSQL's ts_rank over the weighted `search_document` (A, A, B, C), SQLite's FTS5 bm25
-with column weights 10, 10, 4, 1."""
+`where` narrows the match to one part of the report — "title" (the title and market name)
+or "players" (the key players' names) — for the ranking's tiers (ranking.py): PostgreSQL
+reads the stored `search_title` / `search_players` tsvectors (each with its own GIN index),
+SQLite an FTS5 column filter."""
 
 from django.db import connections
-from django.db.models import BooleanField, FloatField, QuerySet
+from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
 from .schema import FTS_TABLE
 from .spelling import WordGroup
 
-SQLITE_WEIGHTS = "10.0, 10.0, 4.0, 1.0"
+# Where a match is looked for: the PostgreSQL column, the FTS5 columns.
+WHERE = {
+    None: ("search_document", ""),
+    "title": ("search_title", "{title market_name} : "),
+    "players": ("search_players", "{key_player_names} : "),
+}
 
 
 class OnReports(RawSQL):
@@ -25,32 +31,22 @@ class OnReports(RawSQL):
         return f"({self.sql.format(table=table)})", self.params
 
 
-def matching(reports: QuerySet, groups: list[WordGroup]) -> QuerySet:
-    """`reports` narrowed to the matches."""
-    if connections[reports.db].vendor == "postgresql":
+def match_condition(groups: list[WordGroup], *, using: str, where: str | None = None) -> OnReports:
+    """The condition "the report matches", in `where` (None: anywhere)."""
+    column, columns = WHERE[where]
+    if connections[using].vendor == "postgresql":
         sql, params = _tsquery(groups)
-        condition = f"{{table}}.search_document @@ ({sql})"
+        condition = f"{{table}}.{column} @@ ({sql})"
     else:
-        params = [fts5_expression(groups)]
+        params = [columns + "(" + fts5_expression(groups) + ")"]
         condition = f"{{table}}.id IN (SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s)"  # noqa: S608
     # The SQL holds only constants; every word goes in as a parameter.
-    return reports.filter(OnReports(condition, params, output_field=BooleanField()))
+    return OnReports(condition, params, output_field=BooleanField())
 
 
-def ranked(reports: QuerySet, groups: list[WordGroup]) -> QuerySet:
-    """`matching(reports)` annotated with `rank` (higher is better)."""
-    reports = matching(reports, groups)
-    if connections[reports.db].vendor == "postgresql":
-        sql, params = _tsquery(groups)
-        rank = f"ts_rank({{table}}.search_document, ({sql}))"
-    else:
-        # bm25 is lower for better matches, and needs its own MATCH.
-        params = [fts5_expression(groups)]
-        rank = (
-            f"-(SELECT bm25({FTS_TABLE}, {SQLITE_WEIGHTS}) FROM {FTS_TABLE} "  # noqa: S608
-            f"WHERE {FTS_TABLE} MATCH %s AND rowid = {{table}}.id)"
-        )
-    return reports.annotate(rank=OnReports(rank, params, output_field=FloatField()))
+def matching(reports: QuerySet, groups: list[WordGroup], *, where: str | None = None) -> QuerySet:
+    """`reports` narrowed to the matches (in `where`)."""
+    return reports.filter(match_condition(groups, using=reports.db, where=where))
 
 
 def _tsquery(groups: list[WordGroup]) -> tuple[str, list[str]]:

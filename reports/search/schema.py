@@ -7,6 +7,13 @@ change the type of a column a generated column reads: to alter title, market_nam
 key_player_names or summary, drop `search_document` first and call `postgres_install`
 again in the same migration.
 
+Ranking and estimates (migration 0008, reports/search/ranking.py): two more stored
+tsvectors, `search_title` (title and market name) and `search_players` (key players), each
+with a GIN index, so that "the words are in the title" is an index lookup that never reads
+the long `search_document`; and an index on SAMPLE_BUCKET, a fixed hash of the id that
+splits the catalogue into SAMPLE_BUCKETS even slices, from which counts beyond
+CATALOGUE_SEARCH_EXACT_COUNT are estimated.
+
 SQLite (`make run`): an FTS5 table over the same four columns, kept in step by triggers.
 Django rebuilds a SQLite table (and so drops its triggers) when a later migration alters
 it, so `sqlite_ensure` runs after every `migrate` (reports/apps.py) and restores them."""
@@ -33,6 +40,35 @@ POSTGRES_UNINSTALL = [
     "DROP INDEX IF EXISTS searchterm_trgm_idx",
     "DROP INDEX IF EXISTS report_search_document_idx",
     "ALTER TABLE reports_report DROP COLUMN IF EXISTS search_document",
+]
+
+# A report's sample slice, 0 … SAMPLE_BUCKETS - 1: the top ten bits of a multiplicative hash
+# of its id (Knuth's), the same arithmetic on PostgreSQL and SQLite. Queries must spell it
+# exactly so for PostgreSQL to use its index.
+SAMPLE_BUCKETS = 1024
+SAMPLE_BUCKET = "(({table}.id * 2654435761) % 4294967296 / 4194304)"
+
+RANKING_INSTALL = [
+    """
+    ALTER TABLE reports_report
+    ADD COLUMN search_title tsvector GENERATED ALWAYS AS (
+        to_tsvector('english'::regconfig, coalesce(title, '') || ' ' || coalesce(market_name, ''))
+    ) STORED,
+    ADD COLUMN search_players tsvector GENERATED ALWAYS AS (
+        to_tsvector('english'::regconfig, coalesce(key_player_names, ''))
+    ) STORED
+    """,
+    "CREATE INDEX report_search_title_idx ON reports_report USING GIN (search_title)",
+    "CREATE INDEX report_search_players_idx ON reports_report USING GIN (search_players)",
+    "CREATE INDEX report_search_sample_idx ON reports_report "
+    f"({SAMPLE_BUCKET.format(table='reports_report')})",
+]
+RANKING_UNINSTALL = [
+    "DROP INDEX IF EXISTS report_search_sample_idx",
+    "DROP INDEX IF EXISTS report_search_players_idx",
+    "DROP INDEX IF EXISTS report_search_title_idx",
+    "ALTER TABLE reports_report DROP COLUMN IF EXISTS search_players, "
+    "DROP COLUMN IF EXISTS search_title",
 ]
 
 _COLUMNS = ", ".join(SEARCH_COLUMNS)
@@ -99,6 +135,22 @@ def sqlite_uninstall(connection: BaseDatabaseWrapper) -> None:
         for name in SQLITE_TRIGGERS:
             cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
         cursor.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+
+
+def ranking_install(connection: BaseDatabaseWrapper) -> None:
+    """Migration 0008's objects; SQLite needs none (FTS5 filters by column, and the sample
+    bucket is computed on the fly at its scale)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for statement in RANKING_INSTALL:
+                cursor.execute(statement)
+
+
+def ranking_uninstall(connection: BaseDatabaseWrapper) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for statement in RANKING_UNINSTALL:
+                cursor.execute(statement)
 
 
 def install(connection: BaseDatabaseWrapper) -> None:

@@ -324,8 +324,10 @@ JOB_RETRY_BACKOFF_SECONDS = env.int("JOB_RETRY_BACKOFF_SECONDS", default=30)
 # Hard time limit of one run of a job (PDF renders have their own below): the worker process
 # is killed and the job retried.
 JOB_TIME_LIMIT_SECONDS = env.int("JOB_TIME_LIMIT_SECONDS", default=120)
-# Finished jobs are kept this many days (the sweeper deletes older ones; failed ones stay).
+# Finished jobs are kept this many days (the sweeper deletes older ones).
 JOB_KEEP_DONE_DAYS = env.int("JOB_KEEP_DONE_DAYS", default=7)
+# Failed jobs stay for staff this many days, then go too (their errors may name a person).
+JOB_KEEP_FAILED_DAYS = env.int("JOB_KEEP_FAILED_DAYS", default=30)
 # Pending orders that never reached Stripe Checkout are closed by this periodic task
 # (ORDER_ABANDONED_AFTER_HOURS says when).
 ORDER_EXPIRY_INTERVAL_SECONDS = env.int("ORDER_EXPIRY_INTERVAL_SECONDS", default=3600)
@@ -368,9 +370,11 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 # Webhook signatures older than this are refused (Stripe's own default tolerance).
 # https://docs.stripe.com/webhooks#verify-manually
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
-# Seconds one request to Stripe may take; retries of network errors and 409/5xx (each reusing
-# the call's idempotency key); and the deadline of a call in all, retries included, kept well
-# under the web worker's timeout so a hanging Stripe gives the buyer a page, not a 502.
+# Seconds one request to Stripe may wait for its answer; retries of network errors and 409/5xx
+# (each reusing the call's idempotency key); and the deadline of everything one page asks
+# Stripe (a press of Pay: promotion code, earlier sessions, create, retries; the success page),
+# or of one call from a background job, kept well under the web worker's timeout so a slow or
+# hanging Stripe gives the buyer a page, not a 502 (reports/services/stripe_client.py).
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=5)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 STRIPE_DEADLINE_SECONDS = env.float("STRIPE_DEADLINE_SECONDS", default=8)
@@ -527,6 +531,11 @@ CATALOGUE_SEARCH_WAIT_SECONDS = env.int("CATALOGUE_SEARCH_WAIT_SECONDS", default
 CATALOGUE_COUNTS_CACHE_SECONDS = env.int("CATALOGUE_COUNTS_CACHE_SECONDS", default=3600)
 # Values listed per facet (region, segment, year...) beside the search results.
 CATALOGUE_FACET_LIMIT = env.int("CATALOGUE_FACET_LIMIT", default=10)
+# A search's total and facet counts are exact while its words match at most this many
+# reports; beyond, they are estimated from a sample and shown as "about N".
+CATALOGUE_SEARCH_EXACT_COUNT = env.int("CATALOGUE_SEARCH_EXACT_COUNT", default=1000)
+# Matches counted for such an estimate (more: closer, slower): about 500 gives ±5 %.
+CATALOGUE_SEARCH_SAMPLE_SIZE = env.int("CATALOGUE_SEARCH_SAMPLE_SIZE", default=500)
 # URLs per sitemap file; above it /sitemap.xml becomes an index of files. 50,000 is the
 # protocol's maximum (https://www.sitemaps.org/protocol.html#index).
 SITEMAP_MAX_URLS = env.int("SITEMAP_MAX_URLS", default=50000)
@@ -662,6 +671,11 @@ LEAD_RETENTION_DAYS = env.int("LEAD_RETENTION_DAYS", default=730)
 # Mail-log bodies (text, HTML, attachment) of sent or failed emails are dropped after this;
 # the row stays as the record that the email was sent.
 MAIL_BODY_RETENTION_DAYS = env.int("MAIL_BODY_RETENTION_DAYS", default=90)
+# Deleting an erased or purged person's PDFs from private storage is retried while the
+# storage fails: attempts (backoff doubles up to JOB_RETRY_MAX_DELAY_SECONDS; 100 attempts
+# are about eight hours), then the daily purge starts it again.
+PRIVATE_FILE_DELETE_MAX_ATTEMPTS = env.int("PRIVATE_FILE_DELETE_MAX_ATTEMPTS", default=100)
+PRIVATE_FILE_DELETE_RETRY_SECONDS = env.int("PRIVATE_FILE_DELETE_RETRY_SECONDS", default=30)
 # Stored Stripe webhook payloads (buyer name, email, address) are emptied after this.
 STRIPE_EVENT_RETENTION_DAYS = env.int("STRIPE_EVENT_RETENTION_DAYS", default=90)
 # Status and owner history of enquiries (django-simple-history rows).

@@ -49,6 +49,7 @@ def test_buyer_pays_and_downloads_the_licensed_report_in_chromium(
     order = Order.objects.get()
     page.wait_for_url(f"{live_server.url}/purchase/complete/{order.reference}*")
     page.get_by_text("Your report is ready").wait_for(timeout=120_000)  # meta refresh
+    assert page.inner_text("#payment-method") == "Card payment (Visa ending 4242)"
     page.screenshot(path=str(tmp_path / "ready.png"), full_page=True)
 
     with page.expect_download() as download_info:

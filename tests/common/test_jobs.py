@@ -311,6 +311,18 @@ def test_the_sweeper_deletes_done_jobs_after_their_keep_time(script, settings):
     assert sorted(Job.objects.values_list("target_id", flat=True)) == [2, 3]
 
 
+def test_the_sweeper_deletes_failed_jobs_after_their_own_keep_time(script, settings):
+    """Failed jobs stay for staff longer, but not for ever: their errors may name a person."""
+    settings.JOB_KEEP_DONE_DAYS, settings.JOB_KEEP_FAILED_DAYS = 1, 30
+    day = timedelta(days=1)
+    Job.objects.create(
+        kind=KIND, target_id=1, state="failed", finished_at=timezone.now() - 31 * day
+    )
+    Job.objects.create(kind=KIND, target_id=2, state="failed", finished_at=timezone.now() - 2 * day)
+    jobs.sweep()
+    assert list(Job.objects.values_list("target_id", flat=True)) == [2]
+
+
 # --- Publishing ---------------------------------------------------------------------------
 
 

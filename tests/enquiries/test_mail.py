@@ -126,3 +126,24 @@ def test_resend_leaves_an_email_that_is_being_sent_alone():
     assert OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.QUEUED
     job = job_of(JOB, email.pk)
     assert job.state == "pending" and job.attempts == 0
+
+
+def test_a_refused_recipient_is_not_quoted_in_any_recorded_error(mailbox, settings, smtp_server):
+    """The SMTP server's refusal names the address; the job's and the email's error say
+    what happened with the address replaced by a placeholder (erasure cannot miss it)."""
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": smtp_server.port},
+        }
+    }
+    settings.MAIL_MAX_ATTEMPTS = 1
+    mailbox.refuse.add("reader@acme-pharma.example")
+    email = stored_email()
+    OutboundEmail.objects.filter(pk=email.pk).update(to="Reader@Acme-Pharma.example")
+    assert run_job(JOB, email.pk) == "failed"
+    row, job = OutboundEmail.objects.get(pk=email.pk), job_of(JOB, email.pk)
+    for error in (row.last_error, job.last_error):
+        assert "SMTPRecipientsRefused" in error and "550" in error and "<recipient>" in error
+        assert "acme-pharma" not in error.lower()
+    assert mailbox.messages == []

@@ -19,6 +19,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from common.files import FILES_JOB
+from common.models import Job, PrivateFileDeletion
 from contacts.models import Contact, OutboundEmail
 from contacts.services.outbox import email_queue, email_resend
 from enquiries.models import Enquiry, EnquiryReply, SampleRequest
@@ -27,8 +29,15 @@ from orders.models import Deliverable, DownloadLink, DownloadLog, Order, StripeE
 from orders.services import downloads
 from privacy.services import personal_data_purge
 from tests.enquiries.conftest import form_started_token
-from tests.factories import LicenceFactory, UserFactory
+from tests.factories import (
+    ContactFactory,
+    EnquiryFactory,
+    LicenceFactory,
+    SampleRequestFactory,
+    UserFactory,
+)
 from tests.reports.orders_support import fulfilled_order, path_of, tiny_pdf
+from tests.support.jobs import run_job
 from tests.support.staff import sales_member, superuser
 from tests.support.waiting import wait_until
 
@@ -75,6 +84,10 @@ def person(client):
         enquiry=enquiry, author=UserFactory(), subject="Your price, Maria", body="Dear Maria,"
     )
     order, url = fulfilled_order(report, email=EMAIL, company=COMPANY)
+    Order.objects.filter(pk=order.pk).update(
+        payment_method_type="us_bank_account",
+        payment_method_description="ACH Direct Debit (Banco Maria account ending 6789)",
+    )
     downloads.download_link_send(order=order, first=True)
     DownloadLog.objects.create(
         link=DownloadLink.objects.first(), order=order, ip="198.51.100.0", user_agent="Firefox"
@@ -86,6 +99,18 @@ def person(client):
         status="processed",
         payload={"data": {"object": {"customer_details": {"email": EMAIL, "name": NAME}}}},
     )
+    # An event for a session that never became an order: found by the address alone.
+    StripeEvent.objects.create(
+        stripe_id="evt_test_unmatched",
+        type="checkout.session.expired",
+        status="ignored",
+        payload={"data": {"object": {"customer_details": {"email": EMAIL.upper(), "name": NAME}}}},
+    )
+    # Errors recorded before errors were scrubbed when written, quoting the address.
+    refusal = f"SMTPRecipientsRefused: {{'{EMAIL}': (550, b'5.1.1 <{EMAIL}>: rejected')}}"
+    Job.objects.create(kind="mail.send", target_id=10**9, state="failed", last_error=refusal)
+    OutboundEmail.objects.filter(to=EMAIL).update(last_error=refusal)
+    SampleRequest.objects.update(error=f"Email not delivered: {refusal}")
     return {
         "contact": Contact.objects.get(email=EMAIL),
         "order": order,
@@ -143,6 +168,7 @@ def test_staff_allowed_to_export_get_the_contacts_data_as_json(client, person):
     assert data["enquiries"][0]["consent_at"]
     assert data["orders"][0]["buyer_email"] == EMAIL
     assert data["orders"][0]["downloads"][0]["user_agent"] == "Firefox"
+    assert data["orders"][0]["payment_method_description"].endswith("account ending 6789)")
     assert {e["subject"] for e in data["emails"]} >= {"Your price, Maria"}
     # The download email is listed, its live link is not.
     token = person["download"].rsplit("/", 1)[-1]
@@ -192,6 +218,8 @@ def test_erasure_leaves_nothing_that_names_the_person(
     with django_capture_on_commit_callbacks(execute=True):
         response = action(client, "erase_personal_data", person["contact"], confirm="yes")
     assert response.status_code == 302
+    # The files go in a job of their own (retried while the storage fails).
+    assert run_job(FILES_JOB, PrivateFileDeletion.objects.get().pk) == "done"
 
     assert text_values_mentioning(EMAIL, NAME, COMPANY, "Maria", "+34912345678") == []
     contact = Contact.objects.get(pk=person["contact"].pk)
@@ -214,10 +242,12 @@ def test_erasure_leaves_nothing_that_names_the_person(
         Order.Status.FULFILLED,
     )
     assert (order.buyer_name, order.buyer_company) == ("", "")
+    assert (order.payment_method_type, order.payment_method_description) == ("us_bank_account", "")
     assert client.get(person["download"]).status_code == 410
     # Mail-log bodies and Stripe payloads are dropped.
     assert set(OutboundEmail.objects.values_list("body_text", flat=True)) == {""}
-    assert StripeEvent.objects.get().payload == {}
+    assert [e.payload for e in StripeEvent.objects.all()] == [{}, {}]
+    assert "<[erased]>" in Job.objects.get(target_id=10**9).last_error
     assert DownloadLog.objects.get().ip == ""
 
 
@@ -274,6 +304,8 @@ def test_the_purge_removes_what_is_past_each_retention_setting(person, settings)
     assert list(SampleRequest.objects.all()) == [recent]
     assert not Enquiry.objects.exists() and not EnquiryReply.objects.exists()
     assert not Enquiry.history.exists()
+    for deletion in PrivateFileDeletion.objects.all():
+        assert run_job(FILES_JOB, deletion.pk) == "done"
     assert not storages["private"].exists(old_sample_file)
     # The contact stays: their order is an accounting record.
     assert Contact.objects.filter(email=EMAIL).exists()
@@ -281,13 +313,27 @@ def test_the_purge_removes_what_is_past_each_retention_setting(person, settings)
         created_at__lt=timezone.now() - timedelta(days=90)
     )
     assert set(OutboundEmail.objects.values_list("body_text", flat=True)) == {""}
-    assert StripeEvent.objects.get().payload == {}
+    assert StripeEvent.objects.get(stripe_id="evt_test_1").payload == {}
     assert DownloadLog.objects.get().user_agent == ""
     assert not AccessLog.objects.exists()
     assert not Session.objects.filter(session_key=stale.session_key).exists()
     assert Order.objects.get().buyer_email == EMAIL  # orders are not purged
 
     assert personal_data_purge() == dict.fromkeys(counts, 0)  # nothing left to do
+
+
+def test_the_purge_starts_again_a_file_deletion_that_gave_up(tmp_path):
+    """Storage failed through every attempt: the daily purge tries again, so the files go
+    in the end."""
+    path = storages["private"].save("samples/test/gave-up.pdf", ContentFile(tiny_pdf()))
+    deletion = PrivateFileDeletion.objects.create(paths=[path])
+    Job.objects.create(kind=FILES_JOB, target_id=deletion.pk, state="failed", attempts=100)
+    forgotten = PrivateFileDeletion.objects.create(paths=[path])  # its failed job was purged
+    assert personal_data_purge()["file_deletions_restarted"] == 2
+    assert set(Job.objects.filter(kind=FILES_JOB).values_list("state", flat=True)) == {"pending"}
+    assert run_job(FILES_JOB, deletion.pk) == "done" and run_job(FILES_JOB, forgotten.pk) == "done"
+    assert not storages["private"].exists(path)
+    assert personal_data_purge()["file_deletions_restarted"] == 0
 
 
 def test_the_purge_keeps_what_is_within_retention(person):
@@ -313,6 +359,13 @@ def test_a_dropped_body_is_never_sent_again(person, client):
     assert email.body_removed_at and email_resend(email=email) is False
     email.refresh_from_db()
     assert email.status == "sent"
+
+
+def test_the_privacy_notice_states_the_periods_the_purge_and_the_sweeper_apply(client, settings):
+    settings.MAIL_BODY_RETENTION_DAYS, settings.JOB_KEEP_FAILED_DAYS = 91, 31
+    page = client.get(reverse("privacy")).content.decode()
+    assert "emails we send you: 91 days" in page
+    assert "background tasks that failed" in page and "for example): 31 days" in page
 
 
 def test_the_purge_is_scheduled_with_its_own_interval():
@@ -366,3 +419,81 @@ def test_sample_files_are_named_by_id_not_by_person(client):
     report = LicenceFactory().report
     client.post(reverse("enquiries:request-sample", args=[report.number]), lead())
     assert "maria" not in _path_hint(SampleRequest.objects.get()).lower()
+
+
+def _stamping_target(kind: str, report):
+    """A sample request, or a staff reply with a sample, ready to stamp; made without its
+    job (the session's live worker must not race this test's own run). Returns (row, job
+    kind, storage folder, file name prefix)."""
+    contact = ContactFactory(email=EMAIL, name=NAME, company=COMPANY)
+    if kind == "sample":
+        row = SampleRequestFactory(report=report, contact=contact)
+        return row, "sample.prepare", f"samples/{report.number}", f"{row.pk}"
+    enquiry = EnquiryFactory(contact=contact, report=report, name=NAME, company=COMPANY)
+    row = EnquiryReply.objects.create(
+        enquiry=enquiry, subject="Your sample", body="Dear Maria", attach_sample=True
+    )
+    return row, enquiry_services.REPLY_JOB, "enquiry-replies", f"{enquiry.pk}-{row.pk}"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("kind", ["sample", "reply"])
+def test_a_sample_stamped_while_its_person_is_erased_is_deleted_not_kept(kind):
+    """The stamping job reads its row before the erasure commits, stamps the PDF, and
+    waits for the row the erasure holds; once the erasure commits it finds the row failed,
+    and its own PDF is deleted instead of left in private storage."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from privacy.services import contact_erase
+    from reports.models import ReportDocument
+    from reports.services import documents
+
+    report = LicenceFactory().report
+    for document in documents.report_documents_rerender(report=report):
+        path = storages["private"].save(f"tests/base-{document.pk}.pdf", ContentFile(tiny_pdf()))
+        ReportDocument.objects.filter(pk=document.pk).update(
+            status="ready", file_path=path, page_count=2
+        )
+    row, job_kind, folder, prefix = _stamping_target(kind, report)
+    storage = storages["private"]
+
+    def stamped() -> set[str]:
+        names = storage.listdir(folder)[1] if storage.exists(folder) else []
+        return {name for name in names if name.startswith(prefix)}
+
+    for name in stamped():  # the storage folder outlives test runs
+        storage.delete(f"{folder}/{name}")
+    erased, commit = threading.Event(), threading.Event()
+
+    def erase():
+        with transaction.atomic():
+            contact_erase(contact=Contact.objects.get(email=EMAIL))
+            erased.set()
+            commit.wait(30)
+        connection.close()
+
+    outcome = []
+
+    def stamp():
+        outcome.append(run_job(job_kind, row.pk))
+        connection.close()
+
+    eraser, stamper = threading.Thread(target=erase), threading.Thread(target=stamp)
+    eraser.start()
+    assert erased.wait(30)
+    stamper.start()
+    wait_until(stamped, timeout=30)  # the PDF exists; the job now waits for the row lock
+    commit.set()
+    eraser.join(30), stamper.join(30)
+
+    assert outcome == ["done"]
+    row.refresh_from_db()
+    assert row.status == "failed"
+    assert (row.file_path if kind == "sample" else row.sample_path) == ""
+    # Its deletion job was published after commit: run here, or by the session's live worker.
+    for deletion in PrivateFileDeletion.objects.all():
+        assert run_job(FILES_JOB, deletion.pk) in ("done", "skipped")
+    wait_until(lambda: not stamped(), timeout=30)
+    assert not OutboundEmail.objects.exclude(to__endswith=".invalid").exists()

@@ -33,6 +33,11 @@ def main(database: str, lines_path: str, queries_path: str) -> None:
             "numbers": [report.number for report in result.page.object_list],
             "corrected": result.corrected,
             "suggestion": result.suggestion,
+            "total": result.page.paginator.count,
+            "estimated": result.total_estimated,
+            "facets_estimated": [
+                value.estimated for facet in result.facets for value in facet.values
+            ],
         }
     print(json.dumps(found))
 

@@ -1,5 +1,5 @@
-"""A buyer's download token stays secret: Sales never read it in the mail log, no log line
-carries it, and a link that stopped working (expired, used up, revoked) never works again,
+"""A buyer's download token stays secret: the mail log stores the email with the link
+masked (built at send time), no log line carries it, and a link that stopped working (expired, used up, revoked) never works again,
 whatever staff press."""
 
 import io
@@ -10,10 +10,14 @@ import pytest
 from django.utils import timezone
 
 from contacts.models import OutboundEmail
+from contacts.services import outbox as mail
+from contacts.services.outbox import email_resend
 from orders.models import DownloadLink, Order
 from orders.services import downloads, refunds
+from tests.enquiries.test_privacy import text_values_mentioning
 from tests.factories import LicenceFactory
-from tests.reports.orders_support import fulfilled_order, path_of
+from tests.reports.orders_support import fulfilled_order, link_in, path_of
+from tests.support.jobs import run_job
 from tests.support.staff import sales_member, superuser
 
 pytestmark = pytest.mark.django_db
@@ -25,32 +29,71 @@ def delivered():
     order, _ = fulfilled_order(LicenceFactory(kind="single").report)
     link = downloads.download_link_send(order=order, first=True)
     email = OutboundEmail.objects.get(template="orders/email/order_download_link")
-    url = next(word for word in email.body_text.split() if "/download/" in word)
-    return order, link, email, path_of(url)
+    return order, link, email, path_of(downloads.download_link_url(link=link))
 
 
 def token_of(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
+def sent_through_smtp(settings, smtp_server):
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": smtp_server.port},
+        }
+    }
+
+
 # --- The mail log ----------------------------------------------------------------------------
 
 
-def test_sales_see_that_a_download_email_was_sent_but_not_its_body(client, delivered):
-    _order, _link, email, path = delivered
-    client.force_login(sales_member())
-    page = client.get(f"/admin/contacts/outboundemail/{email.pk}/change/")
-    html = page.content.decode()
-    assert page.status_code == 200
-    assert email.subject in html and "Withheld" in html
-    assert token_of(path) not in html and "/download/" not in html
+def test_no_stored_text_holds_the_live_download_token(delivered):
+    order, _link, email, path = delivered
+    assert text_values_mentioning(token_of(path)) == []
+    assert f"/download/{order.reference}/[redacted]" in email.body_text
+    assert f"/download/{order.reference}/[redacted]" in email.body_html
 
 
-def test_staff_who_may_change_orders_see_the_body(client, delivered):
-    _order, _link, email, _path = delivered
-    client.force_login(superuser())
+@pytest.mark.parametrize("staff", [sales_member, superuser])
+def test_the_mail_log_shows_the_masked_body_to_anyone_who_may_read_it(client, delivered, staff):
+    order, _link, email, path = delivered
+    client.force_login(staff())
     html = client.get(f"/admin/contacts/outboundemail/{email.pk}/change/").content.decode()
-    assert "Withheld" not in html and "Download it here" in html
+    assert "Download it here" in html and f"/download/{order.reference}/[redacted]" in html
+    assert token_of(path) not in html
+
+
+def test_the_sent_email_carries_a_working_link_and_so_does_a_resend(
+    client, delivered, settings, smtp_server, mailbox
+):
+    """Built at send time from the link's seed: the buyer gets the real link, the log
+    keeps the masked one, and a re-send from the log still works."""
+    _order, _link, email, path = delivered
+    sent_through_smtp(settings, smtp_server)
+    assert run_job(mail.JOB, email.pk) == "done"
+    assert email_resend(email=email) is True
+    assert run_job(mail.JOB, email.pk) == "done"
+    for message in mailbox.wait_for(2):
+        assert path_of(link_in(message)) == path
+        html = message.get_body(preferencelist=("html",)).get_content()
+        assert f'href="{downloads.download_link_url(link=_link)}"' in html
+    assert client.get(path).status_code == 200
+    email.refresh_from_db()
+    assert token_of(path) not in email.body_text + email.body_html
+
+
+def test_an_email_whose_link_cannot_be_built_fails_with_a_clear_reason(
+    delivered, settings, smtp_server, mailbox
+):
+    """A link made before links had seeds (or purged since): nothing to fill in."""
+    _order, link, email, _path = delivered
+    sent_through_smtp(settings, smtp_server)
+    DownloadLink.objects.filter(pk=link.pk).update(token_seed="")
+    assert run_job(mail.JOB, email.pk) == "failed"
+    email.refresh_from_db()
+    assert email.status == "failed" and "send a fresh link from the order" in email.last_error
+    assert mailbox.messages == []
 
 
 def test_other_emails_stay_readable_to_sales(client):
@@ -59,7 +102,7 @@ def test_other_emails_stay_readable_to_sales(client):
     email = email_queue(to="jane@acme.example", template="tests/email/test_message", context={})
     client.force_login(sales_member())
     html = client.get(f"/admin/contacts/outboundemail/{email.pk}/change/").content.decode()
-    assert "Withheld" not in html and email.body_text.split()[0] in html
+    assert email.body_text.split()[0] in html
 
 
 # --- Logs ------------------------------------------------------------------------------------
@@ -161,3 +204,26 @@ def test_extend_renews_the_live_link(client, delivered):
     assert link.expires_at > timezone.now() + timedelta(days=6)
     assert client.get(path).status_code == 200
     assert order.events.filter(kind="link_extended").count() == 1
+
+
+def test_the_migration_masks_the_links_of_emails_stored_before():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("reports.migrations.0008_download_link_seed_masked_mail")
+    order, url = fulfilled_order(LicenceFactory(kind="single").report)
+    email = OutboundEmail.objects.create(
+        to=order.buyer_email,
+        from_email="shop@localhost",
+        subject="Your report",
+        template="orders/email/order_download_link",
+        body_text=f"Download it here:\n{url}\n",
+        body_html=f'<a href="{url}">Download</a>',
+        message_id=OutboundEmail.new_message_id(),
+    )
+    migration.mail_log_links_mask(apps, None)
+    email.refresh_from_db()
+    assert token_of(path_of(url)) not in email.body_text + email.body_html
+    assert f"/download/{order.reference}/[redacted]" in email.body_text
+    assert f"/download/{order.reference}/[redacted]" in email.body_html

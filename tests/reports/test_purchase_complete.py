@@ -29,8 +29,12 @@ def test_success_page_confirms_payment_with_stripe_when_the_webhook_is_late(clie
     html = page.content.decode()
     assert "Payment received — preparing your report" in html
     assert '<meta http-equiv="refresh" content="3">' in html
-    retrieves = [r for r in stripe.requests if r["method"] == "GET"]
-    assert retrieves[-1]["path"] == f"/v1/checkout/sessions/{order.stripe_session_id}"
+    retrieves = [r["path"] for r in stripe.requests if r["method"] == "GET"]
+    assert retrieves[-2:] == [  # the session, then how it was paid
+        f"/v1/checkout/sessions/{order.stripe_session_id}",
+        f"/v1/payment_intents/{order.stripe_payment_intent_id}",
+    ]
+    assert "Card payment (Visa ending 4242)" in html
 
 
 def test_reloading_the_success_page_fulfils_once_and_stops_asking_stripe(client, stripe, order):

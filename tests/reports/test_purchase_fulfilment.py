@@ -277,6 +277,28 @@ def test_report_preparation_waits_for_the_render_then_stamps_and_sends_the_link(
     assert f"/download/{order.reference}/" in email.body_text
 
 
+def test_a_report_stamped_after_its_buyer_was_erased_is_deleted_and_never_sent(stripe, order):
+    from common.files import FILES_JOB
+    from common.models import PrivateFileDeletion
+    from privacy.services import contact_erase
+
+    session = stripe.session_pay(order.stripe_session_id, deliver=False)["data"]["object"]
+    fulfilment.order_fulfil(order=order, session=session)
+    install_rendered_bases(order.report)
+    order.refresh_from_db()
+    contact_erase(contact=order.contact)
+    folder, storage = f"orders/{order.report.number}", storages["private"]
+    for name in storage.listdir(folder)[1] if storage.exists(folder) else []:
+        storage.delete(f"{folder}/{name}")  # the storage folder outlives test runs
+    assert run_job(fulfilment.DELIVERABLE_JOB, order.pk) == "done"
+    assert storages["private"].listdir(folder)[1]  # stamped, then left for the deletion job
+    assert not Deliverable.objects.exists()
+    assert not OutboundEmail.objects.filter(template="orders/email/order_download_link").exists()
+    for deletion in PrivateFileDeletion.objects.all():
+        assert run_job(FILES_JOB, deletion.pk) == "done"
+    assert storages["private"].listdir(folder)[1] == []
+
+
 def test_report_preparation_that_keeps_failing_is_flagged_for_staff(stripe, order, settings):
     settings.DELIVERABLE_MAX_ATTEMPTS = 1
     session = stripe.session_pay(order.stripe_session_id, deliver=False)["data"]["object"]

@@ -57,6 +57,7 @@ def test_buyer_pays_on_checkout_and_downloads_the_stamped_report(
     assert f"Receipt for order {order.reference}" in str(receipt["Subject"])
     receipt_text = receipt.get_body(preferencelist=("plain",)).get_content()
     assert "Paid:      USD 7,900.00" in receipt_text and "Enterprise" in receipt_text
+    assert "Payment:   Card payment (Visa ending 4242), processed by Stripe" in receipt_text
     assert not any(part.get_filename() for part in ready.walk())  # a link, never attached
 
     link = link_in(ready).replace("http://127.0.0.1:8000", live_server.url)

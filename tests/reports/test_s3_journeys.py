@@ -162,7 +162,8 @@ def test_erasing_a_contact_deletes_their_stamped_sample_from_the_bucket(
 
     done = contact_erase(contact=request.contact)
     assert done["sample_requests"] == 1
-    assert not in_bucket(s3_server, s3_bucket, request.file_path)
+    # Deleted by the worker's "privacy.files_delete" job, after commit.
+    wait_until(lambda: not in_bucket(s3_server, s3_bucket, request.file_path), timeout=60)
     request.refresh_from_db()
     assert request.file_path == "" and "Erase Me" not in request.name
     # The report's own PDFs stay.

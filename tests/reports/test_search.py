@@ -152,7 +152,7 @@ def test_sqlite_finds_the_same_reports_typos_included(tmp_path):
             "corrected": result.corrected,
             "suggestion": result.suggestion,
         }
-        assert on_sqlite[query] == on_postgres, query
+        assert {key: on_sqlite[query][key] for key in on_postgres} == on_postgres, query
     assert on_sqlite["dentl implant"]["numbers"] == [4000001, 4000002]
     assert on_sqlite["sonovantys"]["numbers"] == [4000003]
 

@@ -16,16 +16,23 @@ class MotoS3Server:
     def __init__(self):
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint = ""
+        self.port = 0
 
     def start(self) -> "MotoS3Server":
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request
         self.server.start()
-        host, port = self.server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+        host, self.port = self.server.get_host_and_port()
+        self.endpoint = f"http://{host}:{self.port}"
         return self
 
     def stop(self):
         self.server.stop()
+
+    def start_again(self) -> None:
+        """Serve again on the same port after `stop` (an outage ending). moto keeps its
+        buckets in this process, so they come back with what they held."""
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
 
     def client(self):
         return boto3.client(

@@ -19,6 +19,7 @@ class Sink:
         self.fail_next = 0  # answer this many DATA commands with a 451 (a transient failure)
         self.delay_seconds = 0.0  # how long each message takes to be answered (a slow server)
         self.fail_once: set[str] = set()  # the first message to each of these gets a 451
+        self.refuse: set[str] = set()  # RCPT TO these is answered 550, quoting the address
         self._holds: dict[str, threading.Event] = {}  # waiting for their first message
         self._gates: list[threading.Event] = []  # every gate handed out, to release them all
         self._lock = threading.Lock()
@@ -29,6 +30,12 @@ class Sink:
         gate = self._holds[address] = threading.Event()
         self._gates.append(gate)
         return gate
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refuse:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.delay_seconds:
@@ -56,6 +63,7 @@ class Sink:
             self.fail_next = 0
             self.delay_seconds = 0.0
             self.fail_once.clear()
+            self.refuse.clear()
         self.release_holds()
 
     def release_holds(self):

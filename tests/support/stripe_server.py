@@ -10,6 +10,8 @@ flight gets 409). Endpoints:
     GET  /v1/checkout/sessions/<id>         .../retrieve
     GET  /v1/checkout/sessions              .../list (created[...], payment_intent, status)
     POST /v1/checkout/sessions/<id>/expire  .../expire
+    GET  /v1/payment_intents/<id>           https://docs.stripe.com/api/payment_intents/retrieve
+                                            (expand[]=payment_method)
     GET  /v1/promotion_codes                https://docs.stripe.com/api/promotion_codes/list
     POST /v1/refunds                        https://docs.stripe.com/api/refunds/create
     GET  /v1/refunds                        https://docs.stripe.com/api/refunds/list (created[...])
@@ -21,7 +23,12 @@ Paying on the hosted page completes the session, posts a signed `checkout.sessio
 event to `webhook_url` (Stripe-Signature: t=<ts>,v1=HMAC-SHA256(secret, "<ts>.<body>")) and
 redirects to the session's success_url. Test helpers complete sessions, send the other events
 (async payment succeeded/failed, expired, charge.refunded, charge.dispute.created) signed,
-badly signed, unsigned or stale, and inject failures (errors, an unreachable server)."""
+badly signed, unsigned or stale, and inject failures (errors, an unreachable server, a
+hanging one, answers delayed per endpoint).
+
+A paid session's PaymentIntent has a PaymentMethod of the type the buyer chose (card, SEPA,
+Bacs or ACH debit, bank transfer as `customer_balance`, Link), shaped as Stripe's
+https://docs.stripe.com/api/payment_methods/object."""
 
 import hashlib
 import hmac
@@ -38,6 +45,32 @@ from urllib.parse import parse_qsl, urlsplit
 
 API_VERSION = "2026-10-28.endive"
 ZERO_DECIMAL = {"jpy", "krw", "vnd", "clp", "xof", "xaf"}
+# Stripe's test payment details, per PaymentMethod type (https://docs.stripe.com/testing).
+PAYMENT_METHOD_DETAILS = {
+    "card": {
+        "brand": "visa",
+        "display_brand": "visa",
+        "country": "US",
+        "exp_month": 12,
+        "exp_year": 2034,
+        "funding": "credit",
+        "last4": "4242",
+        "wallet": None,
+    },
+    "sepa_debit": {"bank_code": "37040044", "country": "DE", "last4": "3000"},
+    "bacs_debit": {"last4": "2345", "sort_code": "108800"},
+    "us_bank_account": {
+        "account_holder_type": "company",
+        "account_type": "checking",
+        "bank_name": "STRIPE TEST BANK",
+        "last4": "6789",
+        "routing_number": "110000000",
+    },
+    "customer_balance": {},
+    "link": {"email": "buyer@example.com"},
+}
+# Methods whose payment the bank confirms days later (checkout completes `unpaid`).
+DELAYED_METHODS = {"sepa_debit", "bacs_debit", "us_bank_account", "customer_balance"}
 KEY_PART = re.compile(r"\[([^\]]*)\]")
 
 
@@ -101,9 +134,13 @@ class FakeStripe:
         self.refunds: dict[str, dict] = {}
         self.disputes: dict[str, dict] = {}
         self.promotion_codes: dict[str, dict] = {}
+        self.payment_methods: dict[str, dict] = {}
+        # (method or "", path prefix, seconds): API answers held back that long
+        self.delays: list[tuple[str, str, float]] = []
         self.events: list[dict] = []
         self.requests: list[dict] = []  # every API call: method, path, params, key
         self.deliveries: list[tuple[str, int]] = []  # (event id, HTTP status from the app)
+        self.answered: list[tuple[str, str]] = []  # (method, path) of each answer sent
         self.idempotency: dict[str, tuple[str, int, dict]] = {}
         self.in_flight: set[str] = set()
         self.fail_next_count = 0
@@ -129,6 +166,18 @@ class FakeStripe:
         else:
             self.hanging.clear()
             self.released.set()
+
+    def delay(self, seconds: float, *, method: str = "", path: str = ""):
+        """Answers to API calls matching `method` and the `path` prefix (all by default) are
+        sent `seconds` late; the work is done first, as a slow Stripe does it (a client that
+        gave up may still have created the session; its idempotency key finds it)."""
+        self.delays.append((method, path, seconds))
+
+    def delay_for(self, method: str, path: str) -> float:
+        for rule_method, prefix, seconds in self.delays:
+            if rule_method in ("", method) and path.startswith(prefix):
+                return seconds
+        return 0.0
 
     def reset(self):
         """Forget everything (between tests); the server keeps its address."""
@@ -195,6 +244,8 @@ class FakeStripe:
                 return self._session(parts[3])
             if method == "POST" and len(parts) == 5 and parts[4] == "expire":
                 return self.session_expire(parts[3], deliver=True)
+        if parts[:2] == ["v1", "payment_intents"] and len(parts) == 3 and method == "GET":
+            return self.payment_intent_retrieve(parts[2], params)
         if parts == ["v1", "promotion_codes"] and method == "GET":
             return self.promotion_code_list(params)
         if parts == ["v1", "refunds"] and method == "POST":
@@ -368,24 +419,65 @@ class FakeStripe:
 
     # --- Paying, and what Stripe does afterwards ----------------------------------------
 
-    def session_pay(self, session_id: str, *, outcome: str = "card", deliver: bool = True):
-        """What the hosted page does: complete the session (paid by card, or waiting for
-        a delayed method) and send checkout.session.completed. Returns the event."""
+    def session_pay(
+        self,
+        session_id: str,
+        *,
+        outcome: str = "card",
+        method: str = "",
+        deliver: bool = True,
+        **details,
+    ):
+        """What the hosted page does: complete the session, paid with a PaymentMethod of
+        type `method` (by default a Visa card for outcome "card", a bank transfer for
+        "async"; `details` override its test details, e.g. brand="mastercard"), and send
+        checkout.session.completed. Cards and Link are paid at once; bank debits and
+        transfers wait for `async_payment_succeed`. Returns the event."""
+        method = method or ("card" if outcome == "card" else "customer_balance")
         with self.lock:
             session = self.sessions[session_id]
             if session["status"] != "open":
                 raise StripeError(400, f"This Checkout Session is {session['status']}.")
             intent = self._payment_intent_create(session)
+            intent["payment_method"] = self._payment_method_create(method, details)["id"]
+            intent["payment_method_types"] = [method]
             session.update(
                 status="complete",
                 payment_intent=intent["id"],
                 customer_details={"email": session["customer_email"], "name": None},
             )
-            if outcome == "card":
-                self._payment_succeed(session)
-            else:
+            if method in DELAYED_METHODS:
                 intent["status"] = "processing"
+            else:
+                self._payment_succeed(session)
         return self.event_emit("checkout.session.completed", self._public(session), deliver)
+
+    def _payment_method_create(self, type_: str, details: dict) -> dict:
+        if type_ not in PAYMENT_METHOD_DETAILS:
+            raise StripeError(400, f"Invalid payment_method type: {type_}", param="type")
+        method = {
+            "id": _new_id("pm"),
+            "object": "payment_method",
+            "billing_details": {"email": None, "name": None},
+            "created": int(time.time()),
+            "livemode": False,
+            "type": type_,
+            type_: {**PAYMENT_METHOD_DETAILS[type_], **details},
+        }
+        self.payment_methods[method["id"]] = method
+        return method
+
+    def payment_intent_retrieve(self, intent_id: str, params: dict) -> dict:
+        intent = self.payment_intents.get(intent_id)
+        if intent is None:
+            raise StripeError(
+                404, f"No such payment_intent: '{intent_id}'", code="resource_missing"
+            )
+        intent = dict(intent)
+        expand = params.get("expand") or []
+        if "payment_method" in expand and intent.get("payment_method"):
+            intent["payment_method"] = dict(self.payment_methods[intent["payment_method"]])
+        return intent
 
     def _payment_intent_create(self, session) -> dict:
         intent = {
@@ -396,6 +488,8 @@ class FakeStripe:
             "metadata": session["payment_intent_data_metadata"],
             "status": "requires_payment_method",
             "latest_charge": None,
+            "payment_method": None,
+            "payment_method_types": list(session["payment_method_types"]),
         }
         self.payment_intents[intent["id"]] = intent
         return intent
@@ -415,12 +509,18 @@ class FakeStripe:
             "metadata": dict(intent["metadata"]),
             "paid": True,
             "payment_intent": intent["id"],
+            "payment_method": intent["payment_method"],
+            "payment_method_details": self._method_details(intent["payment_method"]),
             "refunded": False,
             "status": "succeeded",
         }
         self.charges[charge["id"]] = charge
         intent.update(status="succeeded", latest_charge=charge["id"])
         session["payment_status"] = "paid"
+
+    def _method_details(self, method_id) -> dict | None:
+        method = self.payment_methods.get(method_id or "")
+        return {"type": method["type"], method["type"]: method[method["type"]]} if method else None
 
     def async_payment_succeed(self, session_id: str, *, deliver: bool = True) -> dict:
         with self.lock:
@@ -642,6 +742,7 @@ class FakeStripe:
 <form method="post">{promo}
 <button type="submit" name="outcome" value="card" id="pay">Pay</button>
 <button type="submit" name="outcome" value="async" id="pay-later">Pay by bank transfer</button>
+<button type="submit" name="method" value="sepa_debit" id="pay-sepa">Pay by SEPA Direct Debit</button>
 </form><p><a href="{html.escape(session["cancel_url"] or "/")}" id="cancel">Cancel</a></p>
 </body></html>"""
 
@@ -657,7 +758,9 @@ class FakeStripe:
                 return 200, "", self.pay_page(session_id, error="This code is invalid.")
             with self.lock:
                 self._discount_apply(session, found[0]["id"])
-        self.session_pay(session_id, outcome=form.get("outcome") or "card")
+        self.session_pay(
+            session_id, outcome=form.get("outcome") or "card", method=form.get("method") or ""
+        )
         location = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
         return 303, location, ""
 
@@ -704,7 +807,12 @@ class _Handler(BaseHTTPRequestHandler):
         extra = {"Idempotent-Replayed": "true"} if replayed else {}
         if status >= 500:
             extra["Stripe-Should-Retry"] = "false"  # the key now replays this error
-        self._json(status, payload, extra)
+        time.sleep(fake.delay_for(method, url.path))
+        try:
+            self._json(status, payload, extra)
+        except OSError:  # the client gave up waiting
+            self.close_connection = True
+        fake.answered.append((method, url.path))
 
     def _pay(self, method, session_id, body):
         fake = self.server.fake

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0007_search_index_objects'),
+        ('reports', '0010_search_ranking_and_estimates'),
     ]
 
     operations = [
