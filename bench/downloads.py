@@ -34,9 +34,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.utils import timezone
 from pypdf import PdfReader, PdfWriter
-from reports.models import Deliverable, Order, Report, ReportDocument
+from orders.models import Deliverable, Order
+from reports.models import Report, ReportDocument
 from reports.pdf.stamp import pdf_stamp
-from reports.services import checkout, downloads
+from orders.services import checkout, downloads
 
 report = Report.objects.get(number={number})
 full = ReportDocument.objects.filter(report=report, kind="full", status="ready").latest("id")

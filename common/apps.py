@@ -9,7 +9,9 @@ class CommonConfig(AppConfig):
     verbose_name = "Background jobs"
 
     def ready(self):
-        from . import files  # noqa: F401 - registers the file deletion job
+        # Imported for what they register: the file deletion job, the Celery task that runs
+        # background jobs.
+        from . import files, tasks  # noqa: F401
         from .logging import secrets_redaction_install
 
         secrets_redaction_install()

@@ -239,13 +239,21 @@ def publish(messages: list[tuple[int, str, object]]) -> int:
     return len(sent)
 
 
-def _send(job_id: int, kind: Kind, due_at) -> None:
-    from .tasks import job_run
+# The Celery task that runs a job (common/tasks.py registers it when CommonConfig is ready):
+# this module publishes it without importing the task module, which imports this one.
+_runner = None
 
+
+def runner_register(task) -> None:
+    global _runner
+    _runner = task
+
+
+def _send(job_id: int, kind: Kind, due_at) -> None:
     options = {"queue": kind.queue, "retry": False, **kind.time_limits}
     if due_at and due_at > timezone.now():
         options["eta"] = due_at
-    job_run.apply_async(args=[job_id], connection=_connection(), **options)
+    _runner.apply_async(args=[job_id], connection=_connection(), **options)
 
 
 def _connection():
@@ -253,8 +261,7 @@ def _connection():
     worker's consuming connection (which should keep retrying)."""
     conn = getattr(_local, "connection", None)
     if conn is None:
-        from smosite.celery import app
-
+        app = _runner.app  # the project's Celery app (smosite/celery.py)
         timeout = settings.JOB_PUBLISH_TIMEOUT_SECONDS
         options = {
             **app.conf.broker_transport_options,

@@ -16,6 +16,9 @@ def job_run(self, job_id: int) -> str:
     return jobs.run(job_id, token=self.request.id, soft_time_limit=soft_time_limit)
 
 
+jobs.runner_register(job_run)
+
+
 @shared_task(name="common.tasks.jobs_sweep")
 def jobs_sweep() -> int:
     return jobs.sweep()

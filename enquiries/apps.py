@@ -17,4 +17,10 @@ class EnquiriesConfig(AppConfig):
         # migrations (sample requests, orders) are covered without a manual step. Apps migrate
         # in INSTALLED_APPS order, so reports' permissions exist when this runs.
         post_migrate.connect(_sales_group_sync, sender=self, dispatch_uid="sales-group-sync")
-        from . import jobs  # noqa: F401 - registers the kinds of background job
+        from orders.quotes import quote_reply_lookup_register
+
+        from . import jobs, receivers  # noqa: F401 - jobs registers the kinds of background job
+        from .services.enquiries import quote_reply_find
+
+        receivers.connect()  # a report published tells its enquirers
+        quote_reply_lookup_register(quote_reply_find)  # a quote link names one of our replies

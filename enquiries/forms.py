@@ -12,7 +12,7 @@ from phonenumber_field.formfields import PhoneNumberField
 from common.antispam import SIGNER_SALT, SpamProtectedForm
 from common.text import multiline_text_clean, no_control_characters
 
-from .models import CONSENT_TEXT
+from .models import CONSENT_TEXT, Enquiry
 
 
 class LeadForm(SpamProtectedForm):
@@ -82,8 +82,6 @@ class EnquiryForm(LeadForm):
     ]
 
     def __init__(self, *args, report, **kwargs):
-        from .models import Enquiry
-
         super().__init__(*args, **kwargs)
         self.report = report
         self.fields["type"].choices = Enquiry.Type.choices

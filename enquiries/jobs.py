@@ -4,18 +4,9 @@ and time limits are settings, named here."""
 from common import jobs
 from reports.models import Report
 
-from .models import EnquiryReply, OutboundEmail, SampleRequest
-from .services import enquiries, mail, samples
+from .models import EnquiryReply, SampleRequest
+from .services import enquiries, samples
 
-jobs.register(
-    mail.JOB,
-    handler=mail.email_send,
-    model=OutboundEmail,
-    queue="mail",
-    max_attempts="MAIL_MAX_ATTEMPTS",
-    backoff="MAIL_RETRY_BACKOFF_SECONDS",
-    on_give_up=mail.email_give_up,
-)
 # Not on the "pdf" queue on purpose: stamping takes a fraction of a second, and a visitor
 # waiting for a sample must not queue behind full-report renders.
 jobs.register(

@@ -1,12 +1,9 @@
-"""Leads: contacts (one per email address), the first-touch attribution every lead and order
-records, and the log of every outbound email (the outbox the mail worker sends from)."""
+"""Leads: sample requests, pre-order enquiries with their staff replies, and the canned reply
+templates. The people they come from and the emails they send live in contacts/."""
 
 import secrets
-import uuid
 
 from django.conf import settings
-from django.contrib.contenttypes.fields import GenericForeignKey
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -14,8 +11,7 @@ from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id")
-
+from contacts.models import ATTRIBUTION_DETAIL_FIELDS, Attribution, Contact, OutboundEmail
 
 # The consent wording a lead agreed to; a new wording gets a new version, kept on each lead.
 CONSENT_VERSION = "2025-03"
@@ -23,102 +19,6 @@ CONSENT_TEXT = (
     "I agree that {publisher} may store these details and email me about this report, "
     "as described in the privacy notice."
 )
-
-
-class Contact(models.Model):
-    email = models.EmailField(unique=True, help_text="Stored lower-cased: one contact per address.")
-    name = models.CharField(max_length=150)
-    company = models.CharField(max_length=200, blank=True)
-    job_title = models.CharField(max_length=150, blank=True)
-    country = CountryField(blank=True)
-    phone = PhoneNumberField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    # Set when staff erased the person's data (the row stays, anonymised, for the leads and
-    # orders that point at it).
-    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    class Meta:
-        ordering = ["-created_at"]
-        permissions = [
-            ("export_contact", "Can export a contact's personal data"),
-            ("erase_contact", "Can erase a contact's personal data"),
-        ]
-
-    def __str__(self):
-        return f"{self.name} <{self.email}>"
-
-
-class Attribution(models.Model):
-    """First-touch marketing attribution, copied from the visitor's session (or the form
-    page's query string) onto each lead and order."""
-
-    utm_source = models.CharField(max_length=200, blank=True, db_index=True)
-    utm_medium = models.CharField(max_length=200, blank=True, db_index=True)
-    utm_campaign = models.CharField(max_length=200, blank=True, db_index=True)
-    utm_term = models.CharField(max_length=200, blank=True)
-    utm_content = models.CharField(max_length=200, blank=True)
-    utm_id = models.CharField(max_length=200, blank=True)
-    landing_page = models.CharField(max_length=2000, blank=True)
-    referrer = models.CharField(max_length=2000, blank=True)
-
-    class Meta:
-        abstract = True
-
-
-class OutboundEmail(models.Model):
-    """One row per email the site sends, written with its "mail.send" job in the same
-    transaction as the lead or order that causes it, so an email can't be lost even if the
-    broker is down (common/jobs.py). Subject and bodies are rendered when the row is created,
-    so a re-send is exactly what was first sent."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    to = models.EmailField(db_index=True)
-    reply_to = models.CharField(max_length=254, blank=True)
-    from_email = models.CharField(max_length=254)
-    subject = models.CharField(max_length=300)
-    template = models.CharField(max_length=120, db_index=True)
-    body_text = models.TextField()
-    body_html = models.TextField(blank=True)
-    # A file in the "private" storage attached to the message (a stamped sample PDF).
-    attachment_path = models.CharField(max_length=500, blank=True)
-    attachment_name = models.CharField(max_length=200, blank=True)
-    contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
-    )
-    related_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
-    related_id = models.CharField(max_length=64, blank=True)
-    related = GenericForeignKey("related_type", "related_id")
-    # Makes a send idempotent: one email per (purpose, object), e.g. "receipt:SMO-2026-000001".
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
-    message_id = models.CharField(max_length=200, unique=True)
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
-    )
-    # Why it failed for good (its "mail.send" job holds the attempts and each retry's error).
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    # Set when the bodies were dropped (MAIL_BODY_RETENTION_DAYS, or the person's data was
-    # erased): the row stays as the record that an email was sent, and can't be re-sent.
-    body_removed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name = "outbound email"
-        indexes = [models.Index(fields=["related_type", "related_id"])]
-
-    def __str__(self):
-        return f"{self.subject} → {self.to}"
-
-    @staticmethod
-    def new_message_id():
-        return f"<{uuid.uuid4().hex}@smosite>"
 
 
 # =========================================================================================
@@ -244,11 +144,7 @@ class Enquiry(Attribution):
             "question",
             "user_agent",
             "ip",
-            "landing_page",
-            "referrer",
-            "utm_term",
-            "utm_content",
-            "utm_id",
+            *ATTRIBUTION_DETAIL_FIELDS,
             "consent_version",
             "consent_at",
             "is_free_mail",

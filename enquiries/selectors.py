@@ -13,9 +13,10 @@ from django.utils.timesince import timesince
 
 from common import jobs
 from common.models import Job
+from contacts.models import Contact, OutboundEmail
 from reports.models import Report
 
-from .models import Contact, Enquiry, EnquiryReply, OutboundEmail, SampleRequest
+from .models import Enquiry, EnquiryReply, SampleRequest
 
 # --- Pre-order enquiries (issue 5) --------------------------------------------------------
 

@@ -10,11 +10,11 @@ from django.views.decorators.cache import never_cache
 from common.net import client_ip, client_rate_limit_key, ip_truncate
 from common.ratelimit import rate_limit_exceeded, rate_limited_response
 from common.text import mask_email
+from contacts.middleware import first_touch
 from reports.selectors import report_get_public
 
 from . import selectors, sla
 from .forms import EnquiryForm, SampleRequestForm
-from .middleware import first_touch
 from .models import Enquiry
 from .services import samples
 from .services.enquiries import enquiry_create as enquiry_create_service

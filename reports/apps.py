@@ -4,7 +4,7 @@ from django.db.models.signals import post_migrate
 
 class ReportsConfig(AppConfig):
     name = "reports"
-    verbose_name = "Reports and sales"
+    verbose_name = "Reports"
 
     def ready(self):
         from . import jobs, receivers  # noqa: F401 - jobs registers the kinds of background job

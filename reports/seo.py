@@ -49,7 +49,7 @@ def catalogue_url(*, category_slug: str = "", page: int = 1) -> str:
 
 def _offer(report: Report, licence: Licence) -> dict:
     upcoming = report.status == Report.Status.UPCOMING
-    target = "enquiries:pre-order-enquiry" if upcoming else "reports:purchase"
+    target = "enquiries:pre-order-enquiry" if upcoming else "orders:purchase"
     return {
         "@type": "Offer",
         "name": f"{licence.get_kind_display()} licence",

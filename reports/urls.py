@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from .views import catalogue, orders
+from .views import catalogue
 
 
 class SlugWithoutTrailingR:
@@ -21,22 +21,4 @@ app_name = "reports"
 urlpatterns = [
     path("", catalogue.catalogue, name="catalogue"),
     path("<reportslug:slug>-r<int:number>", catalogue.report_detail, name="detail"),
-    path("purchase/<int:number>", orders.purchase, name="purchase"),
-    path(
-        "purchase/complete/<str:reference>",
-        orders.purchase_complete,
-        name="purchase-complete",
-    ),
-    path(
-        "purchase/complete/<str:reference>/download",
-        orders.purchase_complete_download,
-        name="purchase-complete-download",
-    ),
-    path("stripe/webhook/", orders.stripe_webhook, name="stripe-webhook"),
-    path("download/<str:reference>/<str:token>", orders.download, name="download"),
-    path(
-        "download/<str:reference>/<str:token>/renew",
-        orders.download_renew,
-        name="download-renew",
-    ),
 ]

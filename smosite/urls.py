@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("enquiries.urls")),
     path("", include("reports.urls")),
+    path("", include("orders.urls")),
 ]
 
 urlpatterns += [

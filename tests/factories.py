@@ -4,7 +4,8 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from enquiries.models import Contact, SampleRequest
+from contacts.models import Contact
+from enquiries.models import SampleRequest
 from reports.models import (
     Category,
     FrequentQuestion,

@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from enquiries.models import Contact, Enquiry, OutboundEmail, SampleRequest
-from reports.models import Order, OrderEvent
+from contacts.models import Contact, OutboundEmail
+from enquiries.models import Enquiry, SampleRequest
+from orders.models import Order, OrderEvent
 from tests.factories import EnquiryFactory, LicenceFactory, UserFactory
 from tests.reports.conftest import stripe  # noqa: F401 - the fixture
 from tests.reports.orders_support import fulfilled_order, path_of
@@ -342,9 +343,9 @@ def test_admin_query_parameters(client, report, days, template, search):
         client.force_login(UserFactory(username="root", is_superuser=True))
         change = f"/admin/enquiries/enquiry/{enquiry.pk}/change/"
         assert_answered(client.get(change, {"reply_template": template}), 200)
-        assert_answered(client.get("/admin/reports/order/sales/", {"days": days}), 200)
-        assert_answered(client.get("/admin/enquiries/contact/", {"q": search}), 200)
-        assert_answered(client.get("/admin/reports/order/", {"q": search}), 200)
+        assert_answered(client.get("/admin/orders/order/sales/", {"days": days}), 200)
+        assert_answered(client.get("/admin/contacts/contact/", {"q": search}), 200)
+        assert_answered(client.get("/admin/orders/order/", {"q": search}), 200)
 
 
 # --- Path segments ---------------------------------------------------------------------------

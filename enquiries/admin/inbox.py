@@ -235,7 +235,7 @@ class EnquiryAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="Contact")
     def contact_link(self, obj):
-        url = reverse("admin:enquiries_contact_change", args=[obj.contact_id])
+        url = reverse("admin:contacts_contact_change", args=[obj.contact_id])
         return format_html('<a href="{}">{}</a> — {}', url, obj.contact, obj.contact.company)
 
     @admin.display(description="Report")
@@ -497,3 +497,10 @@ def csv_row(enquiry: Enquiry) -> list:
         took,
         enquiry.question,
     ]
+
+
+@admin.register(ReplyTemplate)
+class ReplyTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "subject", "is_active", "position", "updated_at")
+    list_editable = ("is_active", "position")
+    search_fields = ("name", "subject", "body")

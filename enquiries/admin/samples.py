@@ -12,10 +12,11 @@ from django_countries import countries
 
 from common.admin import JobColumn
 from common.spreadsheets import csv_safe
+from contacts.admin import OwnEmailsMixin, admin_link
+from contacts.models import ATTRIBUTION_FIELDS, UTM_FIELDS
 
 from ..models import SampleRequest
 from ..services.samples import JOB, sample_request_resend
-from .mail import OwnEmailsMixin, admin_link
 
 STAMP_JOB = JobColumn(JOB)
 
@@ -31,12 +32,7 @@ CSV_FIELDS = (
     ("phone", "Phone"),
     ("free_mail", "Free-mail"),
     ("message", "Message"),
-    ("utm_source", "utm_source"),
-    ("utm_medium", "utm_medium"),
-    ("utm_campaign", "utm_campaign"),
-    ("utm_term", "utm_term"),
-    ("utm_content", "utm_content"),
-    ("utm_id", "utm_id"),
+    *((name, name) for name in UTM_FIELDS),
     ("landing_page", "Landing page"),
     ("referrer", "Referrer"),
     ("emailed_at", "Emailed at"),
@@ -131,18 +127,7 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
         ),
         (
             "Attribution",
-            {
-                "fields": (
-                    "utm_source",
-                    "utm_medium",
-                    "utm_campaign",
-                    "utm_term",
-                    "utm_content",
-                    "utm_id",
-                    "landing_page",
-                    "referrer",
-                )
-            },
+            {"fields": ATTRIBUTION_FIELDS},
         ),
         (
             "Consent and origin",

@@ -24,14 +24,16 @@ from django.utils import timezone
 from common import jobs
 from common.files import private_files_delete_later
 from common.text import CONTROL_CHARS, control_characters_strip
+from contacts.models import Contact, OutboundEmail
+from contacts.services.contacts import PROFILE_FIELDS, contact_upsert
+from contacts.services.outbox import email_queue
+from orders.quotes import quote_token_create
 from reports.models import Licence, Report
-from reports.quotes import quote_token_create
+from reports.services.documents import DocumentNotReady, sample_copy_create
 
 from .. import sla
 from ..freemail import is_free_mail
-from ..models import CONSENT_VERSION, Contact, Enquiry, EnquiryReply, OutboundEmail, ReplyTemplate
-from .contacts import PROFILE_FIELDS, contact_upsert
-from .mail import email_queue
+from ..models import CONSENT_VERSION, Enquiry, EnquiryReply, ReplyTemplate
 from .sales_group import SALES_GROUP_NAME
 
 logger = logging.getLogger(__name__)
@@ -284,7 +286,7 @@ def purchase_link(*, reply: EnquiryReply) -> str:
     """The link in a reply: the purchase page for a licence, or, with a special price, a
     signed checkout link at that price (valid QUOTE_VALID_DAYS, until staff withdraw it)
     for this contact only."""
-    url = settings.SITE_URL + reverse("reports:purchase", args=[reply.enquiry.report.number])
+    url = settings.SITE_URL + reverse("orders:purchase", args=[reply.enquiry.report.number])
     if reply.quoted_price is None:
         return f"{url}?licence={reply.licence.kind}"
     return f"{url}?quote={quote_token_create(reply_id=reply.pk)}"
@@ -413,7 +415,6 @@ def enquiry_reply_prepare(*, work: jobs.JobRun) -> None:
     transaction: it can take seconds), then queue the email with the reply's status change.
     A reply no longer "preparing" is left alone; while the base PDF is still rendering the
     job tries again with backoff."""
-    from reports.services.documents import DocumentNotReady
 
     reply = EnquiryReply.objects.select_related("enquiry__report", "enquiry__contact")
     reply = reply.get(pk=work.target_id)
@@ -438,8 +439,6 @@ def enquiry_reply_prepare(*, work: jobs.JobRun) -> None:
 
 
 def _reply_sample_stamp(reply: EnquiryReply) -> str:
-    from reports.services.documents import sample_copy_create
-
     enquiry = reply.enquiry
     return sample_copy_create(
         report=enquiry.report,
@@ -487,6 +486,26 @@ def enquiry_quote_revoke(*, reply: EnquiryReply, actor) -> EnquiryReply:
     return reply
 
 
+def quote_reply_find(data: dict) -> EnquiryReply | None:
+    """The reply a signed quote names (orders/quotes.py reads its terms from it)."""
+    replies = EnquiryReply.objects.select_related("enquiry__report", "enquiry__contact", "licence")
+    if "q" in data:
+        return replies.filter(pk=data["q"]).first() if isinstance(data["q"], int) else None
+    # Links signed before quotes named their reply carry the terms: the newest reply that
+    # quoted exactly them is the quote (so it can be withdrawn like any other).
+    try:
+        terms = {
+            "enquiry__report__number": int(data["r"]),
+            "licence__kind": str(data["l"]),
+            "quoted_price": Decimal(str(data["p"])),
+            "quoted_currency": str(data["c"]),
+            "enquiry__contact__email": str(data["e"]),
+        }
+    except (KeyError, ValueError, ArithmeticError):
+        return None
+    return replies.filter(**terms).order_by("-pk").first()
+
+
 # --- Upcoming reports -----------------------------------------------------------------------
 
 
@@ -529,7 +548,7 @@ def _publication_notice_queue(*, report: Report, contact_id: int, enquiry_ids: l
             "contact": locked[0].contact,
             "report": report,
             "report_url": settings.SITE_URL + report.get_absolute_url(),
-            "purchase_url": settings.SITE_URL + reverse("reports:purchase", args=[report.number]),
+            "purchase_url": settings.SITE_URL + reverse("orders:purchase", args=[report.number]),
         },
         related=locked[0],
         contact=locked[0].contact,

@@ -15,19 +15,21 @@ SALES_GROUP_NAME = "Sales"
 
 # app label -> model name -> actions. Models that don't exist (yet) are skipped.
 SALES_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "enquiries": {
+    "contacts": {
         "contact": ("view", "change"),
+        "outboundemail": ("view",),
+    },
+    "enquiries": {
         "enquiry": ("view", "change"),
         "enquiryreply": ("view", "add"),
         "replytemplate": ("view", "add", "change"),
         "samplerequest": ("view", "change"),
-        "outboundemail": ("view",),
         "historicalenquiry": ("view",),
     },
 }
 # Every other model of these apps is visible read-only, except the ones whose names say they
 # hold payment data (Stripe events, payment records).
-SALES_VIEW_ONLY_APPS = ("reports",)
+SALES_VIEW_ONLY_APPS = ("reports", "orders")
 SALES_HIDDEN_MODEL_WORDS = ("payment", "stripe", "webhook", "refund")
 
 

@@ -33,11 +33,13 @@ from common import jobs
 from common.files import private_files_delete_later
 from common.net import ip_truncate
 from common.text import control_characters_strip
+from contacts.models import Contact, OutboundEmail
+from contacts.services.contacts import PROFILE_FIELDS, contact_upsert
+from contacts.services.outbox import email_outcome_register, email_queue
+from reports.services.documents import DocumentNotReady, sample_copy_create
 
 from ..freemail import is_free_mail
-from ..models import CONSENT_VERSION, Contact, OutboundEmail, SampleRequest
-from .contacts import PROFILE_FIELDS, contact_upsert
-from .mail import email_outcome_register, email_queue
+from ..models import CONSENT_VERSION, SampleRequest
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +122,6 @@ def sample_request_prepare(*, work: jobs.JobRun) -> None:
 
     No transaction is held while stamping: `sample_copy_create` briefly locks the report
     row, and holding that lock to our commit would stamp one report's samples one at a time."""
-    from reports.services.documents import DocumentNotReady, sample_copy_create
 
     sample_request = SampleRequest.objects.select_related("report").get(pk=work.target_id)
     if sample_request.status != Status.RECEIVED:
@@ -214,7 +215,7 @@ def _delivery_context(sample_request: SampleRequest) -> dict:
         "sample_request": sample_request,
         "report": report,
         "report_url": site + report.get_absolute_url(),
-        "buy_url": site + reverse("reports:purchase", args=[report.number]),
+        "buy_url": site + reverse("orders:purchase", args=[report.number]),
         "ask_url": site + reverse("enquiries:pre-order-enquiry", args=[report.number]),
         "status_url": site + sample_request_status_path(sample_request),
     }

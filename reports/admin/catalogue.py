@@ -180,18 +180,7 @@ class ReportAdmin(ReportDocumentsAdminMixin, admin.ModelAdmin):
         ),
         (
             "Texts",
-            {
-                "fields": [
-                    "summary",
-                    "analysis",
-                    "latest_trends",
-                    "opportunities",
-                    "competitive_landscape",
-                    "segmentation_by_type_intro",
-                    "segmentation_by_application_intro",
-                    "regional_analysis",
-                ]
-            },
+            {"fields": Report.LONG_TEXT_FIELDS},
         ),
         ("PDF documents", {"fields": ["pdf_documents"]}),
         ("Search engines", {"fields": ["seo_description"]}),

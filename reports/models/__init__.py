@@ -11,30 +11,15 @@ from .catalogue import (
     TocEntry,
 )
 from .documents import ReportDocument
-from .orders import (
-    Deliverable,
-    DownloadLink,
-    DownloadLog,
-    Order,
-    OrderEvent,
-    OrderReferenceCounter,
-    StripeEvent,
-)
 from .quality import QualityAcknowledgement
 from .search import SearchTerm
 
 __all__ = [
     "Category",
-    "Deliverable",
-    "DownloadLink",
-    "DownloadLog",
     "FrequentQuestion",
     "KeyPlayer",
     "Licence",
     "MarketDynamic",
-    "Order",
-    "OrderEvent",
-    "OrderReferenceCounter",
     "QualityAcknowledgement",
     "Region",
     "RegionCountry",
@@ -42,6 +27,5 @@ __all__ = [
     "ReportDocument",
     "SearchTerm",
     "Segment",
-    "StripeEvent",
     "TocEntry",
 ]

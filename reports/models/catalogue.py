@@ -29,6 +29,19 @@ class Report(models.Model):
         UPCOMING = "upcoming", "Upcoming"
         PUBLISHED = "published", "Published"
 
+    # The long texts, in reading order, named once: the admin's "Texts", the PDF's content,
+    # the importer's columns, the quality checks and the search card (which defers them).
+    LONG_TEXT_FIELDS = (
+        "summary",
+        "analysis",
+        "latest_trends",
+        "opportunities",
+        "competitive_landscape",
+        "segmentation_by_type_intro",
+        "segmentation_by_application_intro",
+        "regional_analysis",
+    )
+
     number = models.PositiveIntegerField(unique=True, help_text="The publisher's report number.")
     slug = models.SlugField(max_length=200)
     title = models.CharField(max_length=255)

@@ -29,10 +29,10 @@ def _num(value) -> str | None:
 def report_content(*, report: Report) -> dict:
     """The report's printable content. Decimals are strings so the snapshot is JSON."""
     fields = (
-        "number title market_name status summary analysis latest_trends opportunities "
-        "competitive_landscape segmentation_by_type_intro segmentation_by_application_intro "
-        "regional_analysis forecast_start_year forecast_end_year market_size_currency slug"
-    ).split()
+        *("number", "title", "market_name", "status"),
+        *Report.LONG_TEXT_FIELDS,
+        *("forecast_start_year", "forecast_end_year", "market_size_currency", "slug"),
+    )
     content = {name: getattr(report, name) for name in fields}
     content.update(
         category=report.category.name,

@@ -309,7 +309,7 @@ def _urls(content: dict) -> dict:
     number = content["number"]
     detail = reverse("reports:detail", kwargs={"slug": content["slug"], "number": number})
     return {
-        "purchase": site + reverse("reports:purchase", kwargs={"number": number}),
+        "purchase": site + reverse("orders:purchase", kwargs={"number": number}),
         "enquiry": site + reverse("enquiries:pre-order-enquiry", kwargs={"number": number}),
         "report": site + detail,
         "site": site + "/",

@@ -49,13 +49,7 @@ SUMMARY_FORMAT = 2  # of what `_summary` returns (2: estimates marked)
 SHARED_POLL_SECONDS = 0.02  # how often a request waiting for another's computation looks
 # The card shows these; the long texts stay in the database.
 CARD_DEFERRED = (
-    "analysis",
-    "latest_trends",
-    "opportunities",
-    "competitive_landscape",
-    "segmentation_by_type_intro",
-    "segmentation_by_application_intro",
-    "regional_analysis",
+    *(name for name in Report.LONG_TEXT_FIELDS if name != "summary"),
     "import_baseline",
     "key_player_names",
     "seo_description",

@@ -30,17 +30,7 @@ RATE_AFTER_PHRASE = re.compile(_RATE_PHRASE + r"[^.%\d]{0,40}?" + _FIGURE, re.IG
 # ...or a figure right before one: "13.7% CAGR".
 RATE_BEFORE_PHRASE = re.compile(_FIGURE + r"\s*(?:a\s+)?" + _RATE_PHRASE, re.IGNORECASE)
 
-REPORT_TEXT_FIELDS = (
-    "summary",
-    "analysis",
-    "latest_trends",
-    "opportunities",
-    "competitive_landscape",
-    "segmentation_by_type_intro",
-    "segmentation_by_application_intro",
-    "regional_analysis",
-    "seo_description",
-)
+REPORT_TEXT_FIELDS = (*Report.LONG_TEXT_FIELDS, "seo_description")
 
 
 @dataclass(frozen=True)

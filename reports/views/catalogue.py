@@ -8,7 +8,7 @@ from django.shortcuts import render
 
 from common.pagecache import page_cache_public
 from common.text import CONTROL_CHARS
-from enquiries.models import UTM_FIELDS
+from contacts.models import UTM_FIELDS
 
 from .. import selectors
 from ..presentation import report_page_build

@@ -51,9 +51,14 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # The site's own apps, each importing only those above it in this list (README, "The
+    # apps"): contacts < reports < orders < enquiries < privacy.
     "common",
+    "contacts",
     "reports",
+    "orders",
     "enquiries",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -67,7 +72,7 @@ MIDDLEWARE = [
     "common.middleware.ControlCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the page cache: a campaign landing on a cached page is remembered too.
-    "enquiries.middleware.FirstTouchAttributionMiddleware",
+    "contacts.middleware.FirstTouchAttributionMiddleware",
     # Anonymous pages answered from the cache skip everything below (sessions, CSRF, auth).
     "common.pagecache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -658,7 +663,7 @@ OTP_TOTP_ISSUER = PUBLISHER_NAME
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- Privacy: how long personal data is kept ---------------------------------------------
-# The purge (Celery beat, enquiries.tasks.privacy_purge) deletes what is past these; orders
+# The purge (Celery beat, privacy/tasks.py) deletes what is past these; orders
 # stay as accounting records (staff erase a buyer's data on request).
 # Sample requests and enquiries untouched this long are deleted, with their replies,
 # stamped PDFs and emails; then contacts left with nothing.

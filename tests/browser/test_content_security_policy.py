@@ -8,10 +8,11 @@ import pytest
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 
-from enquiries.models import Enquiry, OutboundEmail, SampleRequest
+from contacts.models import OutboundEmail
+from enquiries.models import Enquiry, SampleRequest
 from enquiries.services import enquiries
-from reports.models import Order
-from reports.services import downloads
+from orders.models import Order
+from orders.services import downloads
 from reports.services.seed import report_load_seed
 from tests.factories import ContactFactory, EnquiryFactory, SampleRequestFactory, UserFactory
 from tests.reports.orders_support import fulfilled_order, path_of
@@ -129,7 +130,7 @@ def test_public_pages_report_no_violation(live_server, page, site):
 
 def admin_urls(site) -> list[str]:
     """Every registered model's list, add and change pages, plus the site's own pages."""
-    urls = ["/admin/", "/admin/two-factor/", "/admin/reports/order/sales/"]
+    urls = ["/admin/", "/admin/two-factor/", "/admin/orders/order/sales/"]
     for model, model_admin in admin.site._registry.items():
         info = (model._meta.app_label, model._meta.model_name)
         urls.append(reverse("admin:{}_{}_changelist".format(*info)))
@@ -153,11 +154,11 @@ def test_admin_pages_report_no_violation(live_server, page, site):
     violations = Violations(page)
     urls = admin_urls(site)
     assert (
-        f"/admin/enquiries/outboundemail/{OutboundEmail.objects.order_by('pk').first().pk}/change/"
+        f"/admin/contacts/outboundemail/{OutboundEmail.objects.order_by('pk').first().pk}/change/"
         in urls
     )
     assert f"/admin/enquiries/enquiry/{Enquiry.objects.get().pk}/change/" in urls
-    assert f"/admin/reports/order/{Order.objects.get().pk}/change/" in urls
+    assert f"/admin/orders/order/{Order.objects.get().pk}/change/" in urls
     assert f"/admin/enquiries/samplerequest/{SampleRequest.objects.get().pk}/change/" in urls
     found = {url: violations.visit(live_server.url + url) for url in urls}
     assert {url: v for url, v in found.items() if v} == {}

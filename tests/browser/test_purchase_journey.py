@@ -8,7 +8,7 @@ import re
 import pytest
 from pypdf import PdfReader
 
-from reports.models import Order
+from orders.models import Order
 from reports.services.seed import report_load_seed
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,9 +6,9 @@ import pytest
 from django.core import signing
 from django.urls import reverse
 
-from enquiries.middleware import COOKIE_NAME, SIGNING_SALT
+from contacts.middleware import COOKIE_NAME, SIGNING_SALT
 from enquiries.models import Enquiry, SampleRequest
-from reports.models import Order
+from orders.models import Order
 from tests.enquiries.conftest import form_started_token
 from tests.factories import LicenceFactory, ReportFactory
 from tests.reports.conftest import stripe  # noqa: F401 - the fixture
@@ -66,7 +66,7 @@ def test_search_reads_the_query_without_its_nul_byte(client):
         "/purchase/complete/SMO-2026-000001%00/download",
         "/download/SMO-2026-000001/abc%00.def",
         "/enquiry/sample/abc%00",
-        "/admin/reports/order/1%00/change/",
+        "/admin/orders/order/1%00/change/",
     ],
 )
 def test_paths_with_a_nul_byte_are_404(client, path):

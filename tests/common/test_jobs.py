@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from common import jobs
 from common.models import Job
-from enquiries.models import Contact
+from contacts.models import Contact
 from tests.support.broker import broker_at, broker_unreachable
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from common import pagecache
 from common.recompute import recomputing
-from enquiries.middleware import COOKIE_NAME
+from contacts.middleware import COOKIE_NAME
 from reports.models import Category, KeyPlayer, Licence, Report
 from reports.services.seed import report_load_seed
 from tests.factories import LicenceFactory, ReportFactory

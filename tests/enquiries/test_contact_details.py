@@ -10,10 +10,12 @@ from django.core.files.storage import storages
 from django.urls import reverse
 from pypdf import PdfReader
 
-from enquiries.models import Contact, Enquiry, SampleRequest
+from contacts.models import Contact
+from enquiries.models import Enquiry, SampleRequest
 from enquiries.services import enquiries as services
+from orders.services import checkout
 from reports.models import ReportDocument
-from reports.services import checkout, documents
+from reports.services import documents
 from tests.enquiries.conftest import form_started_token
 from tests.factories import LicenceFactory
 from tests.reports.orders_support import tiny_pdf

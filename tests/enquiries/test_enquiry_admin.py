@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common.models import Job
-from enquiries.models import Enquiry, EnquiryReply, OutboundEmail, ReplyTemplate
+from contacts.models import OutboundEmail
+from enquiries.models import Enquiry, EnquiryReply, ReplyTemplate
 from enquiries.services import enquiries as services
 from enquiries.services.enquiries import REPLY_JOB
 from tests.factories import UserFactory
@@ -322,7 +323,7 @@ def test_contact_page_shows_the_whole_journey_with_sources(sales_client, report)
         attribution={"utm_source": "linkedin", "utm_medium": "social", "utm_campaign": "spring"},
     )
     age(enquiry, days=12)
-    url = reverse("admin:enquiries_contact_change", args=[enquiry.contact_id])
+    url = reverse("admin:contacts_contact_change", args=[enquiry.contact_id])
     html = sales_client.get(url).content.decode()
     assert "Sent an enquiry 1\xa0week ago from the spring campaign (linkedin / social)" in html
     assert enquiry.reference in html
@@ -378,7 +379,7 @@ def test_superuser_sees_and_answers_enquiries_too(admin_client, report, superuse
 
 def test_sales_can_edit_contacts_but_not_their_email(sales_client, report):
     enquiry = create(report)
-    url = reverse("admin:enquiries_contact_change", args=[enquiry.contact_id])
+    url = reverse("admin:contacts_contact_change", args=[enquiry.contact_id])
     response = sales_client.post(
         url,
         {

@@ -4,7 +4,8 @@ hostile post is refused next to the field with nothing stored or queued."""
 import pytest
 from django.urls import reverse
 
-from enquiries.models import Contact, Enquiry, OutboundEmail
+from contacts.models import Contact, OutboundEmail
+from enquiries.models import Enquiry
 from tests.enquiries.conftest import form_started_token
 from tests.factories import LicenceFactory, ReportFactory
 

@@ -8,7 +8,8 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
-from enquiries.models import Enquiry, OutboundEmail
+from contacts.models import OutboundEmail
+from enquiries.models import Enquiry
 from enquiries.services import enquiries as services
 from tests.enquiries.conftest import form_started_token
 from tests.support.waiting import wait_until

@@ -21,8 +21,8 @@ def test_migration_creates_sales_group_with_lead_permissions_and_read_only_catal
         "enquiries.view_enquiry",
         "enquiries.change_enquiry",
         "enquiries.add_enquiryreply",
-        "enquiries.view_contact",
-        "enquiries.change_contact",
+        "contacts.view_contact",
+        "contacts.change_contact",
         "reports.view_report",
         "reports.view_licence",
     } <= perms
@@ -85,11 +85,11 @@ def test_sales_sees_reports_read_only_in_the_real_admin_and_cannot_post_changes(
     # Prices are inlines of the report: the refused post above changed none of them.
     assert Report.objects.filter(pk=report.pk, licences__price=licence.price).exists()
     # Orders are visible to sales, their payment details are not editable.
-    assert seller.has_perm("reports.view_order") and not seller.has_perm("reports.change_order")
-    assert not seller.has_perm("reports.view_stripeevent")
+    assert seller.has_perm("orders.view_order") and not seller.has_perm("orders.change_order")
+    assert not seller.has_perm("orders.view_stripeevent")
 
 
 def test_migrate_keeps_the_sales_group_in_step_with_new_models():
     """`migrate` re-applies the set (post_migrate), so later models need no manual step."""
     perms = codenames(Group.objects.get(name="Sales"))
-    assert {"enquiries.view_outboundemail", "reports.view_order"} <= perms
+    assert {"contacts.view_outboundemail", "orders.view_order"} <= perms

@@ -6,9 +6,10 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from enquiries.models import Enquiry, EnquiryReply, OutboundEmail
+from contacts.models import OutboundEmail
+from enquiries.models import Enquiry, EnquiryReply
 from enquiries.services import enquiries as services
-from reports.quotes import quote_token_read
+from orders.quotes import quote_token_read
 from reports.services.catalogue import report_published_effects
 from tests.factories import ContactFactory, EnquiryFactory, LicenceFactory, UserFactory
 from tests.support.jobs import job_of, run_job

@@ -5,8 +5,8 @@ from django.db import transaction
 
 from common import jobs
 from common.models import Job
-from enquiries.models import OutboundEmail
-from enquiries.services.mail import JOB, email_queue, email_resend
+from contacts.models import OutboundEmail
+from contacts.services.outbox import JOB, email_queue, email_resend
 from tests.support.jobs import job_of, run_job
 from tests.support.waiting import wait_until
 

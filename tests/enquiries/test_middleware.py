@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.sessions.models import Session
 
-from enquiries.middleware import COOKIE_NAME, first_touch, first_touch_stored
-from enquiries.models import UTM_FIELDS
+from contacts.middleware import COOKIE_NAME, first_touch, first_touch_stored
+from contacts.models import UTM_FIELDS
 from reports.services.seed import DEFAULT_SEED, report_load_seed
 
 pytestmark = pytest.mark.django_db

@@ -21,18 +21,13 @@ from django.utils import timezone
 
 from common.files import FILES_JOB
 from common.models import Job, PrivateFileDeletion
-from enquiries.models import (
-    Contact,
-    Enquiry,
-    EnquiryReply,
-    OutboundEmail,
-    SampleRequest,
-)
+from contacts.models import Contact, OutboundEmail
+from contacts.services.outbox import email_queue, email_resend
+from enquiries.models import Enquiry, EnquiryReply, SampleRequest
 from enquiries.services import enquiries as enquiry_services
-from enquiries.services.mail import email_queue, email_resend
-from enquiries.services.privacy import personal_data_purge
-from reports.models import Deliverable, DownloadLink, DownloadLog, Order, StripeEvent
-from reports.services import downloads
+from orders.models import Deliverable, DownloadLink, DownloadLog, Order, StripeEvent
+from orders.services import downloads
+from privacy.services import personal_data_purge
 from tests.enquiries.conftest import form_started_token
 from tests.factories import (
     ContactFactory,
@@ -126,7 +121,7 @@ def person(client):
 
 def action(client, name, contact, **extra):
     data = {"action": name, "_selected_action": [contact.pk], **extra}
-    return client.post("/admin/enquiries/contact/", data)
+    return client.post("/admin/contacts/contact/", data)
 
 
 def text_values_mentioning(*needles) -> list[str]:
@@ -184,7 +179,7 @@ def test_export_is_one_contact_at_a_time(client, person):
     other = Contact.objects.create(email="other@example.com", name="Other")
     client.force_login(superuser())
     data = {"action": "export_personal_data", "_selected_action": [person["contact"].pk, other.pk]}
-    response = client.post("/admin/enquiries/contact/", data, follow=True)
+    response = client.post("/admin/contacts/contact/", data, follow=True)
     assert "Select exactly one contact" in response.content.decode()
 
 
@@ -257,7 +252,7 @@ def test_erasure_leaves_nothing_that_names_the_person(
 
 
 def test_an_erased_persons_queued_email_is_never_sent(person):
-    from enquiries.services.privacy import contact_erase
+    from privacy.services import contact_erase
 
     queued = email_queue(to=EMAIL, template="tests/email/test_message", context={})
     contact_erase(contact=person["contact"])
@@ -381,7 +376,7 @@ def test_the_purge_is_scheduled_with_its_own_interval():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_runs_the_purge(celery_worker):
-    from enquiries.tasks import privacy_purge
+    from privacy.tasks import privacy_purge
 
     Contact.objects.create(email="gone@example.com", name="Gone")
     age(Contact, 800, "created_at", "updated_at")
@@ -451,7 +446,7 @@ def test_a_sample_stamped_while_its_person_is_erased_is_deleted_not_kept(kind):
 
     from django.db import connection, transaction
 
-    from enquiries.services.privacy import contact_erase
+    from privacy.services import contact_erase
     from reports.models import ReportDocument
     from reports.services import documents
 

@@ -11,15 +11,17 @@ from django.core.files.storage import storages
 from django.urls import reverse
 
 from common.models import Job
-from enquiries.models import OutboundEmail, SampleRequest
-from enquiries.services import mail, samples
+from contacts.models import OutboundEmail
+from contacts.services import outbox as mail
+from enquiries.models import SampleRequest
+from enquiries.services import samples
 from tests.factories import ContactFactory, ReportFactory, SampleRequestFactory
 from tests.support.jobs import job_of
 
 pytestmark = pytest.mark.django_db
 Status = SampleRequest.Status
 CHANGELIST = "admin:enquiries_samplerequest_changelist"
-MAIL_LOG = "admin:enquiries_outboundemail_changelist"
+MAIL_LOG = "admin:contacts_outboundemail_changelist"
 
 
 @pytest.fixture
@@ -129,7 +131,7 @@ def test_sample_request_page_shows_the_error_and_its_emails(admin_client, leads)
         reverse("admin:enquiries_samplerequest_change", args=[failed.pk])
     ).content.decode()
     assert "Email not delivered: 550" in html
-    assert reverse("admin:enquiries_outboundemail_change", args=[email.pk]) in html
+    assert reverse("admin:contacts_outboundemail_change", args=[email.pk]) in html
     assert reverse("enquiries:sample-status", args=[failed.public_token]) in html
     assert 'name="_save"' not in html  # a lead is a record, not a form to edit
 
@@ -192,14 +194,14 @@ def test_mail_log_links_each_email_to_its_lead(admin_client, mail_log, leads):
 
 def test_mail_log_is_read_only(admin_client, mail_log):
     sent = mail_log["sent"]
-    url = reverse("admin:enquiries_outboundemail_change", args=[sent.pk])
+    url = reverse("admin:contacts_outboundemail_change", args=[sent.pk])
     html = admin_client.get(url).content.decode()
     assert 'name="_save"' not in html and "sandbox" in html  # HTML shown sandboxed
     admin_client.post(url, {"to": "attacker@example.com", "subject": "changed"})
     sent.refresh_from_db()
     assert sent.to == "ana@pharma-one.example"
-    assert admin_client.get(reverse("admin:enquiries_outboundemail_add")).status_code == 403
-    delete = reverse("admin:enquiries_outboundemail_delete", args=[sent.pk])
+    assert admin_client.get(reverse("admin:contacts_outboundemail_add")).status_code == 403
+    delete = reverse("admin:contacts_outboundemail_delete", args=[sent.pk])
     assert admin_client.get(delete).status_code == 403
 
 

@@ -8,10 +8,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from enquiries.models import Contact, OutboundEmail, SampleRequest
+from contacts.models import Contact, OutboundEmail
+from enquiries.models import SampleRequest
 from reports.models import Report
 from tests.factories import ReportFactory, SampleRequestFactory
-from tests.support.forms import form_started_token
+from tests.support.forms import form_started_token, sample_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -26,18 +27,12 @@ def form_url(report, query=""):
 
 
 def valid_data(**overrides):
-    data = {
-        "name": "Jane Doe",
-        "email": "Jane.Doe@Acme-Pharma.example",
-        "company": "Acme Pharma",
-        "job_title": "Head of Clinical Operations",
-        "country": "DE",
-        "phone": "+49 30 1234567",
-        "message": "Mostly interested in Europe.\nThanks!",
-        "consent": "on",
-        "website": "",
-        "form_started": form_started_token(age_seconds=30),
-    }
+    data = sample_form_data(
+        email="Jane.Doe@Acme-Pharma.example",
+        phone="+49 30 1234567",
+        message="Mostly interested in Europe.\nThanks!",
+        website="",
+    )
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 

@@ -15,13 +15,15 @@ from pypdf import PdfReader
 
 from common.models import Job
 from common.tasks import job_run, jobs_sweep
-from enquiries.models import OutboundEmail, SampleRequest
-from enquiries.services import mail, samples
+from contacts.models import OutboundEmail
+from contacts.services import outbox as mail
+from enquiries.models import SampleRequest
+from enquiries.services import samples
 from reports.models import Report, ReportDocument
 from reports.services.seed import report_load_seed
 from tests.factories import ReportFactory
 from tests.support.broker import broker_unreachable
-from tests.support.forms import form_started_token
+from tests.support.forms import sample_form_data
 from tests.support.jobs import job_of
 from tests.support.renders import install_rendered_bases
 from tests.support.waiting import wait_until
@@ -39,16 +41,7 @@ def report(celery_worker):
 
 
 def post_sample_request(client, report, **overrides):
-    data = {
-        "name": "Jane Doe",
-        "email": "jane.doe@acme-pharma.example",
-        "company": "Acme Pharma",
-        "job_title": "Head of Clinical Operations",
-        "country": "DE",
-        "consent": "on",
-        "form_started": form_started_token(age_seconds=30),
-        **overrides,
-    }
+    data = sample_form_data(**overrides)
     return client.post(reverse("enquiries:request-sample", args=[report.number]), data)
 
 

@@ -10,8 +10,10 @@ from django.core.files.storage import storages
 from django.utils import timezone
 
 from common.models import Job
-from enquiries.models import OutboundEmail, SampleRequest
-from enquiries.services import mail, samples
+from contacts.models import OutboundEmail
+from contacts.services import outbox as mail
+from enquiries.models import SampleRequest
+from enquiries.services import samples
 from reports.services.documents import RENDER_JOB
 from tests.factories import ReportFactory, SampleRequestFactory
 from tests.support.jobs import job_of, run_job

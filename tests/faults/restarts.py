@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from common.models import Job
-from enquiries.models import OutboundEmail, SampleRequest
+from contacts.models import OutboundEmail
+from enquiries.models import SampleRequest
 from tests.support.procfile_site import EXPECTED, PageWatch, ProcfileSite, Visitor
 from tests.support.smtp import Sink
 from tests.support.waiting import wait_until

@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 from django.urls import reverse
 
-from enquiries.models import OutboundEmail, SampleRequest
+from contacts.models import OutboundEmail
+from enquiries.models import SampleRequest
 from reports.services.seed import report_load_seed
 from tests.support.broker import broker_at
 from tests.support.forms import form_started_token

@@ -10,8 +10,9 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from common.models import Job
-from enquiries.models import Enquiry, OutboundEmail, SampleRequest
-from reports.models import StripeEvent
+from contacts.models import OutboundEmail
+from enquiries.models import Enquiry, SampleRequest
+from orders.models import StripeEvent
 from reports.search import SearchParams
 from reports.services.seed import report_load_seed
 from tests.faults.conftest import redis_cache

@@ -6,8 +6,8 @@ import pytest
 from django.db import transaction
 
 from common.models import Job
-from enquiries.models import OutboundEmail
-from enquiries.services.mail import JOB, email_queue
+from contacts.models import OutboundEmail
+from contacts.services.outbox import JOB, email_queue
 from tests.support.broker import broker_at
 from tests.support.smtp import SmtpEndpoint
 from tests.support.waiting import wait_until

@@ -7,7 +7,7 @@ from django.core.files.storage import storages
 
 from common.files import FILES_JOB
 from common.models import Job, PrivateFileDeletion
-from enquiries.models import Contact
+from contacts.models import Contact
 from smosite.storage_url import private_storage_config
 from tests.enquiries.test_privacy import action, person  # noqa: F401 - the person's journey
 from tests.support.jobs import run_job

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from reports.models import Order
+from orders.models import Order
 from tests.reports.orders_support import order_started, purchase_post
 
 pytestmark = pytest.mark.django_db

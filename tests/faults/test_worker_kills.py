@@ -12,8 +12,10 @@ from django.urls import reverse
 
 from common import jobs
 from common.models import Job
-from enquiries.models import Contact, OutboundEmail, SampleRequest
-from enquiries.services import mail, samples
+from contacts.models import Contact, OutboundEmail
+from contacts.services import outbox as mail
+from enquiries.models import SampleRequest
+from enquiries.services import samples
 from reports.services.seed import report_load_seed
 from tests.support import poison
 from tests.support.broker import broker_at

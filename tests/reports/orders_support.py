@@ -9,9 +9,9 @@ from django.core.files.storage import storages
 from django.utils import timezone
 from pypdf import PdfWriter
 
-from enquiries.models import Contact
-from reports.models import Deliverable, Order
-from reports.services import checkout, downloads, webhooks
+from contacts.models import Contact
+from orders.models import Deliverable, Order
+from orders.services import checkout, downloads, webhooks
 from tests.support.jobs import run_job
 
 BUYER = {
@@ -58,7 +58,7 @@ def webhook_post(client, stripe, event, *, signature="valid"):
 
 def webhook_deliver_and_process(client, stripe, event):
     """Post the event as Stripe would, then run its job here (no worker). Returns the row."""
-    from reports.models import StripeEvent
+    from orders.models import StripeEvent
 
     response = webhook_post(client, stripe, event)
     assert response.status_code == 200, response.content

@@ -11,9 +11,9 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from enquiries.models import OutboundEmail
-from reports.models import DownloadLink, DownloadLog, Order
-from reports.services import downloads, refunds
+from contacts.models import OutboundEmail
+from orders.models import DownloadLink, DownloadLog, Order
+from orders.services import downloads, refunds
 from tests.reports.orders_support import fulfilled_order, path_of
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_expired_link_leads_to_a_fresh_link_sent_only_to_the_purchase_email(
     assert (
         "We have sent a new download link to j•••@acme-pharma.example" in renewed.content.decode()
     )
-    email = OutboundEmail.objects.get(template="reports/email/order_download_link")
+    email = OutboundEmail.objects.get(template="orders/email/order_download_link")
     assert email.to == order.buyer_email
     old, new = DownloadLink.objects.order_by("created_at")
     assert old.revoke_reason == DownloadLink.RevokeReason.SUPERSEDED and new.revoked_at is None

@@ -12,22 +12,14 @@ from reports.models import Report, ReportDocument
 from reports.services.documents import RENDER_JOB
 from reports.services.imports import Record, reports_import
 from tests.reports.test_import import line
-from tests.support.forms import form_started_token
+from tests.support.forms import sample_form_data
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def ask_for_sample(client, report, email):
-    data = {
-        "name": "Jane Doe",
-        "email": email,
-        "company": "Acme Pharma",
-        "job_title": "Head of Clinical Operations",
-        "country": "DE",
-        "consent": "on",
-        "form_started": form_started_token(age_seconds=30),
-    }
+    data = sample_form_data(email=email)
     response = client.post(reverse("enquiries:request-sample", args=[report.number]), data)
     assert response.status_code == 302
 

@@ -6,9 +6,9 @@ recorded once when the order is paid, whether the webhook or reconciliation mark
 import pytest
 from django.core.management import call_command
 
-from enquiries.models import OutboundEmail
-from reports.models import Order
-from reports.services import downloads, fulfilment
+from contacts.models import OutboundEmail
+from orders.models import Order
+from orders.services import downloads, fulfilment
 from tests.reports.orders_support import order_started, path_of, webhook_deliver_and_process
 
 pytestmark = pytest.mark.django_db
@@ -71,13 +71,13 @@ def test_the_download_page_and_admin_show_the_method(client, admin_client, strip
 
     page = client.get(path_of(url)).content.decode()
     assert "Paid USD 3,900.00: SEPA Direct Debit (account ending 3000)." in page
-    admin = admin_client.get(f"/admin/reports/order/{order.pk}/change/").content.decode()
+    admin = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
     assert "SEPA Direct Debit (account ending 3000)" in admin and "sepa_debit" in admin
-    listed = admin_client.get("/admin/reports/order/?payment_method_type=sepa_debit")
+    listed = admin_client.get("/admin/orders/order/?payment_method_type=sepa_debit")
     assert order.reference in listed.content.decode()
     assert (
         order.reference
-        not in admin_client.get("/admin/reports/order/?payment_method_type=card").content.decode()
+        not in admin_client.get("/admin/orders/order/?payment_method_type=card").content.decode()
     )
 
 

@@ -5,8 +5,8 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from common.models import Job
-from reports.models import DownloadLink, Order, StripeEvent
-from reports.services import fulfilment, webhooks
+from orders.models import DownloadLink, Order, StripeEvent
+from orders.services import fulfilment, webhooks
 from tests.reports.orders_support import fulfilled_order, order_started, webhook_post
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def test_order_page_shows_status_stripe_ids_timeline_and_buyer_history(
     admin_client, stripe, report_on_sale
 ):
     order = paid_order(admin_client, stripe, report_on_sale)
-    page = admin_client.get(f"/admin/reports/order/{order.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
     assert order.reference in page and "Paid (preparing the report)" in page
     assert order.stripe_payment_intent_id in page and order.stripe_session_id in page
     for step in ("Order created", "Checkout started", "Paid"):
@@ -47,27 +47,27 @@ def test_order_page_shows_status_stripe_ids_timeline_and_buyer_history(
 
 def test_order_list_filters_and_searches(admin_client, stripe, report_on_sale):
     order = paid_order(admin_client, stripe, report_on_sale)
-    listing = admin_client.get("/admin/reports/order/?status__exact=paid&q=acme")
+    listing = admin_client.get("/admin/orders/order/?status__exact=paid&q=acme")
     assert order.reference in listing.content.decode()
     assert (
         order.reference
-        not in admin_client.get("/admin/reports/order/?status__exact=refunded").content.decode()
+        not in admin_client.get("/admin/orders/order/?status__exact=refunded").content.decode()
     )
 
 
 def test_refund_needs_the_refund_permission(staff_client, stripe, report_on_sale):
     client, _ = staff_client
     order = paid_order(client, stripe, report_on_sale)
-    assert client.get(f"/admin/reports/order/{order.pk}/refund/").status_code == 403
-    assert client.post(f"/admin/reports/order/{order.pk}/refund/").status_code == 403
+    assert client.get(f"/admin/orders/order/{order.pk}/refund/").status_code == 403
+    assert client.post(f"/admin/orders/order/{order.pk}/refund/").status_code == 403
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
 
 
 def test_refund_from_admin_confirms_then_refunds_in_stripe(admin_client, stripe, report_on_sale):
     order = paid_order(admin_client, stripe, report_on_sale)
-    confirm = admin_client.get(f"/admin/reports/order/{order.pk}/refund/")
+    confirm = admin_client.get(f"/admin/orders/order/{order.pk}/refund/")
     assert "every download link of this order stops working" in confirm.content.decode()
-    admin_client.post(f"/admin/reports/order/{order.pk}/refund/")
+    admin_client.post(f"/admin/orders/order/{order.pk}/refund/")
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
     assert [r["key"] for r in stripe.requests if r["path"] == "/v1/refunds"] == [
@@ -81,7 +81,7 @@ def test_refund_that_stripe_refuses_is_reported_and_changes_nothing(
 ):
     order = paid_order(admin_client, stripe, report_on_sale)
     stripe.fail_next(1, status=402)
-    response = admin_client.post(f"/admin/reports/order/{order.pk}/refund/", follow=True)
+    response = admin_client.post(f"/admin/orders/order/{order.pk}/refund/", follow=True)
     assert "Not refunded" in response.content.decode()
     order.refresh_from_db()
     assert order.status == Order.Status.PAID and order.refund_attempts == 1
@@ -89,12 +89,12 @@ def test_refund_that_stripe_refuses_is_reported_and_changes_nothing(
 
 def test_resend_and_extend_buttons(admin_client, report_on_sale):
     order, _ = fulfilled_order(report_on_sale)
-    page = admin_client.get(f"/admin/reports/order/{order.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
     assert "Re-send download link" in page and "Extend the live link" in page
-    admin_client.post(f"/admin/reports/order/{order.pk}/resend/")
+    admin_client.post(f"/admin/orders/order/{order.pk}/resend/")
     assert DownloadLink.objects.filter(order=order, revoked_at__isnull=True).count() == 1
     assert DownloadLink.objects.filter(order=order).count() == 2
-    admin_client.post(f"/admin/reports/order/{order.pk}/extend/")
+    admin_client.post(f"/admin/orders/order/{order.pk}/extend/")
     assert order.events.filter(kind="link_extended").count() == 1
 
 
@@ -107,16 +107,16 @@ def test_stripe_event_list_shows_results_and_can_process_again(
     row = StripeEvent.objects.get()
     StripeEvent.objects.filter(pk=row.pk).update(status="failed", last_error="boom")
     Job.objects.filter(kind=webhooks.JOB, target_id=row.pk).update(state="failed", attempts=8)
-    listing = admin_client.get("/admin/reports/stripeevent/").content.decode()
+    listing = admin_client.get("/admin/orders/stripeevent/").content.decode()
     assert event["id"] in listing and "checkout.session.completed" in listing
     admin_client.post(
-        "/admin/reports/stripeevent/",
+        "/admin/orders/stripeevent/",
         {"action": "process_again", "_selected_action": [row.pk]},
     )
     row.refresh_from_db()
     job = Job.objects.get(kind=webhooks.JOB, target_id=row.pk)
     assert (row.status, job.state, job.attempts) == ("pending", "pending", 0)
-    detail = admin_client.get(f"/admin/reports/stripeevent/{row.pk}/change/").content.decode()
+    detail = admin_client.get(f"/admin/orders/stripeevent/{row.pk}/change/").content.decode()
     assert order.reference in detail  # the payload, pretty-printed
 
 
@@ -127,7 +127,7 @@ def test_sales_summary_by_report_licence_and_campaign(admin_client, stripe, repo
     session = stripe.session_pay(order.stripe_session_id, deliver=False)["data"]["object"]
     fulfilment.order_fulfil(order=order, session=session)
     order_started(admin_client, report_on_sale, stripe, name="Unpaid Buyer")  # not counted
-    page = admin_client.get("/admin/reports/order/sales/?days=7").content.decode()
+    page = admin_client.get("/admin/orders/order/sales/?days=7").content.decode()
     assert "Sales in the last 7 days" in page
     assert f"{report_on_sale.number} — {report_on_sale.title}" in page
     assert "<td>multi</td><td>USD</td><td>1</td><td>5,900.00</td>" in page

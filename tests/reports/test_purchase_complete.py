@@ -3,8 +3,8 @@ service as the webhook, refreshes itself until the report is ready, then offers 
 
 import pytest
 
-from reports.models import Order, OrderEvent
-from reports.services import fulfilment
+from orders.models import Order, OrderEvent
+from orders.services import fulfilment
 from tests.reports.orders_support import fulfilled_order, order_started
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_fulfilled_order_offers_the_download_to_the_buyers_browser_only(
 def test_refunded_order_page_says_so(client, stripe, order):
     stripe.session_pay(order.stripe_session_id, deliver=False)
     client.get(complete_url(order))
-    from reports.services import refunds
+    from orders.services import refunds
 
     refunds.order_refund(order=order)
     html = client.get(complete_url(order)).content.decode()

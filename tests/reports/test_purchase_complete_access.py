@@ -4,7 +4,7 @@ Checkout Session id; a made-up id is refused even while Stripe cannot be asked."
 import pytest
 from django.test import Client
 
-from reports.models import Order
+from orders.models import Order
 from tests.reports.orders_support import order_started
 
 pytestmark = pytest.mark.django_db

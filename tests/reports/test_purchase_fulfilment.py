@@ -8,10 +8,11 @@ from django.core.files.storage import storages
 from django.core.management import call_command
 from pypdf import PdfReader
 
-from enquiries.models import OutboundEmail
-from reports.models import Deliverable, DownloadLink, Order, OrderEvent, ReportDocument
-from reports.services import fulfilment, refunds
-from reports.services.webhooks import order_for_payment
+from contacts.models import OutboundEmail
+from orders.models import Deliverable, DownloadLink, Order, OrderEvent
+from orders.services import fulfilment, refunds
+from orders.services.webhooks import order_for_payment
+from reports.models import ReportDocument
 from tests.reports.orders_support import (
     order_started,
     purchase_post,
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 
 def receipts():
-    return OutboundEmail.objects.filter(template="reports/email/order_receipt")
+    return OutboundEmail.objects.filter(template="orders/email/order_receipt")
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_unpaid_async_checkout_that_fails_closes_the_order_and_tells_the_buyer(
     )
     order.refresh_from_db()
     assert order.status == Order.Status.FAILED and order.closed_at
-    email = OutboundEmail.objects.get(template="reports/email/order_payment_failed")
+    email = OutboundEmail.objects.get(template="orders/email/order_payment_failed")
     assert email.to == order.buyer_email and not receipts().exists()
     assert f"/purchase/{order.report.number}?licence=single" in email.body_text
 
@@ -271,7 +272,7 @@ def test_report_preparation_waits_for_the_render_then_stamps_and_sends_the_link(
         pages = PdfReader(io.BytesIO(handle.read())).pages
     stamp = f"Licensed to Acme Pharma — Single user — order {order.reference}"
     assert all(stamp in " ".join((page.extract_text() or "").split()) for page in pages)
-    email = OutboundEmail.objects.get(template="reports/email/order_download_link")
+    email = OutboundEmail.objects.get(template="orders/email/order_download_link")
     assert email.to == order.buyer_email and not email.attachment_path
     assert f"/download/{order.reference}/" in email.body_text
 
@@ -279,7 +280,7 @@ def test_report_preparation_waits_for_the_render_then_stamps_and_sends_the_link(
 def test_a_report_stamped_after_its_buyer_was_erased_is_deleted_and_never_sent(stripe, order):
     from common.files import FILES_JOB
     from common.models import PrivateFileDeletion
-    from enquiries.services.privacy import contact_erase
+    from privacy.services import contact_erase
 
     session = stripe.session_pay(order.stripe_session_id, deliver=False)["data"]["object"]
     fulfilment.order_fulfil(order=order, session=session)
@@ -292,7 +293,7 @@ def test_a_report_stamped_after_its_buyer_was_erased_is_deleted_and_never_sent(s
     assert run_job(fulfilment.DELIVERABLE_JOB, order.pk) == "done"
     assert storages["private"].listdir(folder)[1]  # stamped, then left for the deletion job
     assert not Deliverable.objects.exists()
-    assert not OutboundEmail.objects.filter(template="reports/email/order_download_link").exists()
+    assert not OutboundEmail.objects.filter(template="orders/email/order_download_link").exists()
     for deletion in PrivateFileDeletion.objects.all():
         assert run_job(FILES_JOB, deletion.pk) == "done"
     assert storages["private"].listdir(folder)[1] == []
@@ -320,5 +321,5 @@ def test_refund_while_the_report_is_being_prepared_sends_no_link(stripe, order):
     install_rendered_bases(order.report)
     refunds.order_refund(order=order)
     assert run_job(fulfilment.DELIVERABLE_JOB, order.pk) == "done"  # nothing left to do
-    assert not OutboundEmail.objects.filter(template="reports/email/order_download_link").exists()
+    assert not OutboundEmail.objects.filter(template="orders/email/order_download_link").exists()
     assert not Deliverable.objects.filter(order=order).exists()

@@ -9,8 +9,8 @@ import pytest
 import requests
 from pypdf import PdfReader
 
-from enquiries.models import OutboundEmail
-from reports.models import Order
+from contacts.models import OutboundEmail
+from orders.models import Order
 from reports.services.seed import report_load_seed
 from tests.reports.orders_support import BUYER, link_in
 from tests.support.waiting import wait_until

@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from enquiries.models import Contact
-from reports.models import Order, OrderEvent, Report
+from contacts.models import Contact
+from orders.models import Order, OrderEvent
+from reports.models import Report
 from tests.reports.orders_support import BUYER, order_started, purchase_post, quote_for
 
 pytestmark = pytest.mark.django_db
@@ -226,7 +227,7 @@ def test_timeout_after_stripe_created_the_session_gets_the_same_session_back(
 ):
     """The idempotency key is derived from the order, so retrying the create call for the
     same order returns the session Stripe already made instead of a second one."""
-    from reports.services.checkout import checkout_session_start
+    from orders.services.checkout import checkout_session_start
 
     order = order_started(client, report_on_sale, stripe)
     again = checkout_session_start(order=order)

@@ -8,8 +8,8 @@ import pytest
 from django.core import signing
 
 from enquiries.models import EnquiryReply
-from reports.models import Order
-from reports.quotes import SALT
+from orders.models import Order
+from orders.quotes import SALT
 from tests.reports.orders_support import order_started, purchase_post, quote_for
 from tests.support.staff import sales_member
 

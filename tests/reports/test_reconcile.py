@@ -7,9 +7,9 @@ import logging
 import pytest
 from django.core.management import call_command
 
-from reports.models import DownloadLink, Order, OrderEvent
-from reports.services import downloads
-from reports.tasks import stripe_reconcile
+from orders.models import DownloadLink, Order, OrderEvent
+from orders.services import downloads
+from orders.tasks import stripe_reconcile
 from tests.reports.orders_support import order_started, webhook_deliver_and_process
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +109,7 @@ def test_the_beat_task_logs_and_waits_for_the_next_run_when_stripe_is_down(
     stripe, paid_order, caplog
 ):
     stripe.unreachable = True
-    with caplog.at_level(logging.WARNING, logger="reports.services.reconcile"):
+    with caplog.at_level(logging.WARNING, logger="orders.services.reconcile"):
         result = stripe_reconcile()
     assert "Stripe reconciliation failed" in caplog.text
     assert result["skipped"].startswith("Listing sessions failed")

@@ -13,8 +13,9 @@ from django.core.files.storage import storages
 from pypdf import PdfReader
 
 from enquiries.models import SampleRequest
-from enquiries.services.privacy import contact_erase
-from reports.models import Deliverable, Order, ReportDocument
+from orders.models import Deliverable, Order
+from privacy.services import contact_erase
+from reports.models import ReportDocument
 from reports.services.documents import report_documents_refresh
 from reports.services.seed import report_load_seed
 from smosite.storage import NoPublicURL

@@ -168,7 +168,7 @@ def test_report_page_links_the_three_calls_to_action(client, seed_report):
     html = client.get(SEED_URL).content.decode()
     sample = reverse("enquiries:request-sample", args=[1780960])
     enquiry = reverse("enquiries:pre-order-enquiry", args=[1780960])
-    purchase = reverse("reports:purchase", args=[1780960])
+    purchase = reverse("orders:purchase", args=[1780960])
     assert (sample, enquiry, purchase) == (
         "/enquiry/request-sample/1780960",
         "/enquiry/pre-order-enquiry/1780960",

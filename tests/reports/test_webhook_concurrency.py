@@ -7,8 +7,8 @@ import urllib.request
 
 import pytest
 
-from enquiries.models import OutboundEmail
-from reports.models import Deliverable, Order, OrderEvent, StripeEvent
+from contacts.models import OutboundEmail
+from orders.models import Deliverable, Order, OrderEvent, StripeEvent
 from tests.reports.orders_support import order_started
 from tests.support.renders import install_rendered_bases
 from tests.support.waiting import wait_until

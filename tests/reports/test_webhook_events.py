@@ -4,8 +4,8 @@ left to the task; the task's retries, failure record and the sweeper."""
 import pytest
 from django.utils import timezone
 
-from reports.models import Order, StripeEvent
-from reports.services import webhooks
+from orders.models import Order, StripeEvent
+from orders.services import webhooks
 from tests.reports.orders_support import order_started, webhook_deliver_and_process, webhook_post
 from tests.support.jobs import job_of, run_job
 

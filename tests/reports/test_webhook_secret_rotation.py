@@ -4,7 +4,7 @@ lists the new and the old secret during the change. Real signature verification 
 
 import pytest
 
-from reports.models import StripeEvent
+from orders.models import StripeEvent
 from tests.reports.orders_support import order_started
 
 pytestmark = pytest.mark.django_db

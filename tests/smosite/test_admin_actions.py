@@ -9,9 +9,10 @@ from django.contrib import admin
 from django.utils import timezone
 
 from common.models import Job
-from enquiries.models import OutboundEmail
-from enquiries.services.mail import email_queue
-from reports.models import DownloadLink, ReportDocument
+from contacts.models import OutboundEmail
+from contacts.services.outbox import email_queue
+from orders.models import DownloadLink
+from reports.models import ReportDocument
 from reports.services import documents
 from tests.factories import LicenceFactory
 from tests.reports.orders_support import fulfilled_order
@@ -33,7 +34,7 @@ def expired_order():
 
 def test_sales_cannot_extend_links_from_the_order_list(client, expired_order):
     client.force_login(sales_member())
-    response = action_post(client, "/admin/reports/order/", "extend_links", [expired_order.pk])
+    response = action_post(client, "/admin/orders/order/", "extend_links", [expired_order.pk])
     assert response.status_code == 403
     link = DownloadLink.objects.get(order=expired_order)
     assert link.expires_at < timezone.now()
@@ -42,7 +43,7 @@ def test_sales_cannot_extend_links_from_the_order_list(client, expired_order):
 
 def test_sales_cannot_resend_links_from_the_order_list(client, expired_order):
     client.force_login(sales_member())
-    response = action_post(client, "/admin/reports/order/", "resend_links", [expired_order.pk])
+    response = action_post(client, "/admin/orders/order/", "resend_links", [expired_order.pk])
     assert response.status_code == 403
     assert DownloadLink.objects.filter(order=expired_order).count() == 1
     assert not OutboundEmail.objects.exists()
@@ -50,10 +51,10 @@ def test_sales_cannot_resend_links_from_the_order_list(client, expired_order):
 
 def test_a_superuser_resends_links_from_the_order_list(client, expired_order):
     client.force_login(superuser())
-    response = action_post(client, "/admin/reports/order/", "resend_links", [expired_order.pk])
+    response = action_post(client, "/admin/orders/order/", "resend_links", [expired_order.pk])
     assert response.status_code == 302
     assert DownloadLink.objects.filter(order=expired_order, revoked_at__isnull=True).count() == 1
-    assert OutboundEmail.objects.filter(template="reports/email/order_download_link").count() == 1
+    assert OutboundEmail.objects.filter(template="orders/email/order_download_link").count() == 1
 
 
 def test_sales_cannot_resend_from_the_mail_log(client):
@@ -62,12 +63,12 @@ def test_sales_cannot_resend_from_the_mail_log(client):
     OutboundEmail.objects.filter(pk=email.pk).update(status=OutboundEmail.Status.FAILED)
     Job.objects.filter(kind="mail.send", target_id=email.pk).update(state=Job.State.FAILED)
     client.force_login(sales_member())
-    response = action_post(client, "/admin/enquiries/outboundemail/", "resend", [email.pk])
+    response = action_post(client, "/admin/contacts/outboundemail/", "resend", [email.pk])
     assert response.status_code == 403
     assert OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.FAILED
 
     client.force_login(superuser())
-    action_post(client, "/admin/enquiries/outboundemail/", "resend", [email.pk])
+    action_post(client, "/admin/contacts/outboundemail/", "resend", [email.pk])
     assert OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.QUEUED
 
 

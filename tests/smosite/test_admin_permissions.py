@@ -26,11 +26,13 @@ from django.urls import URLPattern, reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from common.models import Job
-from enquiries.models import Enquiry, OutboundEmail, ReplyTemplate
+from contacts.models import OutboundEmail
+from contacts.services.outbox import email_queue
+from enquiries.models import Enquiry, ReplyTemplate
 from enquiries.services import enquiries as enquiry_services
-from enquiries.services.mail import email_queue
 from enquiries.services.sales_group import sales_group_sync
-from reports.models import Order, QualityAcknowledgement, Region, ReportDocument, StripeEvent
+from orders.models import Order, StripeEvent
+from reports.models import QualityAcknowledgement, Region, ReportDocument
 from reports.services import documents
 from tests.factories import (
     ContactFactory,

@@ -10,9 +10,9 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from common.tasks import sessions_clear_expired
-from reports.models import DownloadLink, DownloadLog
-from reports.services import downloads
-from reports.tasks import download_links_purge
+from orders.models import DownloadLink, DownloadLog
+from orders.services import downloads
+from orders.tasks import download_links_purge
 from smosite import celery_app
 from tests.reports.orders_support import fulfilled_order
 

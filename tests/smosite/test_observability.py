@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 
 from common.tasks import jobs_sweep
-from enquiries.models import OutboundEmail
+from contacts.models import OutboundEmail
 from smosite import celery_app, observability
 from tests.conftest import worker_env
 from tests.enquiries.test_enquiry_mail import post_enquiry
@@ -50,7 +50,7 @@ def test_every_log_line_of_a_request_carries_the_id_the_proxy_sent(client, json_
     assert response.status_code == 400
     assert response["X-Request-ID"] == REQUEST_ID
     lines = json_log()
-    assert {line["logger"] for line in lines} >= {"reports.views.orders", "django.request"}
+    assert {line["logger"] for line in lines} >= {"orders.views", "django.request"}
     assert all(line["request_id"] == REQUEST_ID for line in lines), lines
     assert {"time", "level", "logger", "message", "task_id", "task_name"} <= set(lines[0])
 

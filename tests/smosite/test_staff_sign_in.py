@@ -195,7 +195,7 @@ def test_staff_without_an_authenticator_are_emailed_a_link_and_enrol_with_it(
     assert "If you did not just sign in" in email.get_body().get_content()
     index = client.get("/admin/")
     assert index.status_code == 302 and index["Location"] == "/admin/two-factor/"
-    assert client.get("/admin/reports/order/").status_code == 302
+    assert client.get("/admin/orders/order/").status_code == 302
 
     waiting = enrolment_page(client)
     assert "We emailed a link" in waiting and "a•••@reliable-research.example" in waiting
@@ -371,7 +371,7 @@ def test_a_session_without_the_second_factor_is_sent_back_to_sign_in(client, sta
     settings.ADMIN_REQUIRE_2FA = True
     TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
     client.force_login(staff)  # the password alone
-    response = client.get("/admin/reports/order/")
+    response = client.get("/admin/orders/order/")
     assert response.status_code == 302 and response["Location"].startswith(LOGIN)
 
 

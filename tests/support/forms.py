@@ -19,3 +19,19 @@ class _BackdatedSigner(signing.TimestampSigner):
 def form_started_token(*, age_seconds: int = 60) -> str:
     """The signed "form shown at" value of a form opened `age_seconds` ago."""
     return _BackdatedSigner(age_seconds=age_seconds, salt=SIGNER_SALT).sign("form")
+
+
+def sample_form_data(**overrides) -> dict:
+    """What a person posts on the sample request form: every required field filled in, and
+    the form opened half a minute ago (past the anti-bot minimum). `overrides` add or replace
+    fields."""
+    return {
+        "name": "Jane Doe",
+        "email": "jane.doe@acme-pharma.example",
+        "company": "Acme Pharma",
+        "job_title": "Head of Clinical Operations",
+        "country": "DE",
+        "consent": "on",
+        "form_started": form_started_token(age_seconds=30),
+        **overrides,
+    }

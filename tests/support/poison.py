@@ -6,7 +6,7 @@ import os
 import signal
 
 from common import jobs
-from enquiries.models import Contact
+from contacts.models import Contact
 
 RAISES = "test.poison.raises"
 KILLS = "test.poison.kills"

@@ -45,12 +45,7 @@ REQUIRED_REPORT_FIELDS = (
 OPTIONAL_REPORT_FIELDS = (
     "slug",
     "status",
-    "latest_trends",
-    "opportunities",
-    "competitive_landscape",
-    "segmentation_by_type_intro",
-    "segmentation_by_application_intro",
-    "regional_analysis",
+    *(name for name in Report.LONG_TEXT_FIELDS if name not in REQUIRED_REPORT_FIELDS),
     "base_year_market_size",
     "market_size_currency",
     "page_count",

@@ -23,6 +23,7 @@ from ...models import (
     Report,
 )
 from ...search.text import vocabulary_words
+from ...signals import report_published
 from ..publishing import finding_fingerprint, gate_apply, publication_blockers
 from ..quality import Finding, ReportParts
 from ..search_index import catalogue_changed, key_player_names, search_terms_add
@@ -417,23 +418,11 @@ class ReportImporter:
 
     @staticmethod
     def _notify_published(plans: list[_Plan]) -> None:
-        """Enquirers of a report that was upcoming hear when it is published. Only reports
-        that existed before can have enquirers; ask once for the batch which have any."""
-        from enquiries.models import Enquiry
-        from enquiries.services.enquiries import enquiries_notify_report_published_on_commit
-
-        candidates = {p.report.pk: p.report for p in plans if p.became_published and not p.is_new}
-        if not candidates:
-            return
-        waiting = set(
-            Enquiry.objects.filter(
-                report_id__in=candidates,
-                about_upcoming_report=True,
-                notified_on_publish_at__isnull=True,
-            ).values_list("report_id", flat=True)
-        )
-        for report_id in waiting:
-            enquiries_notify_report_published_on_commit(report=candidates[report_id])
+        """Reports that existed before and became published: `report_published` tells the
+        apps that listen (enquirers of an upcoming report hear about it)."""
+        published = [p.report for p in plans if p.became_published and not p.is_new]
+        if published:
+            report_published.send(sender=Report, reports=published)
 
 
 def _columns(report: Report) -> dict:

@@ -1,0 +1,212 @@
+"""The mail log and outbox. Every outbound email goes through `email_queue` (write the row and
+its "mail.send" job in the caller's transaction; sent by a worker after commit) and
+`email_send` (the job's handler: send, then record the outcome).
+
+The lead or order an email belongs to learns how it ended in the same transaction that
+records it: a service registers an outcome handler for its template
+(`email_outcome_register`), called with the email when it is sent or has failed for good."""
+
+import logging
+import re
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template import TemplateDoesNotExist, engines
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from common import jobs
+from contacts.models import Contact, OutboundEmail
+
+logger = logging.getLogger(__name__)
+JOB = "mail.send"
+Status = OutboundEmail.Status
+_outcome_handlers: dict[str, Callable[[OutboundEmail], None]] = {}
+_secret_fillers: dict[str, Callable[[OutboundEmail], dict[str, str]]] = {}
+
+
+def email_outcome_register(*, template: str, handler: Callable[[OutboundEmail], None]) -> None:
+    """`handler(email)` runs when an email of `template` is sent or failed for good, inside
+    the transaction that records it (so the owner's status and the email's move together)."""
+    _outcome_handlers[template] = handler
+
+
+def email_secrets_register(
+    *, template: str, fill: Callable[[OutboundEmail], dict[str, str]]
+) -> None:
+    """For emails that carry a secret (a buyer's download link): the mail log stores the
+    body with it masked, and `fill(email)` returns {masked text: real text} when the email
+    is sent, so the database and its backups never hold the secret. `fill` may raise
+    `jobs.GiveUp` when the secret can't be built any more."""
+    _secret_fillers[template] = fill
+
+
+def _render(template: str, context: dict) -> tuple[str, str, str]:
+    """<template>_subject.txt and <template>.txt (rendered without HTML escaping) are
+    required; <template>.html (escaped) is optional."""
+    ctx = {"SITE_URL": settings.SITE_URL, "PUBLISHER_NAME": settings.PUBLISHER_NAME, **context}
+    text_engine = engines["text"]
+    subject = " ".join(text_engine.get_template(f"{template}_subject.txt").render(ctx).split())
+    text = text_engine.get_template(f"{template}.txt").render(ctx)
+    try:
+        html = render_to_string(f"{template}.html", ctx)
+    except TemplateDoesNotExist:
+        html = ""
+    return subject, text, html
+
+
+def email_queue(
+    *,
+    to: str,
+    template: str,
+    context: dict,
+    related=None,
+    contact: Contact | None = None,
+    reply_to: str = "",
+    attachment_path: str = "",
+    attachment_name: str = "",
+    dedupe_key: str | None = None,
+    send_here: bool = False,
+) -> OutboundEmail:
+    """Record an email and its send job in the caller's transaction; a worker sends it after
+    commit.
+
+    With a `dedupe_key`, a second call for the same key returns the first row and sends
+    nothing: a webhook delivered five times still produces one receipt.
+
+    `send_here` (for code already running in a worker): after commit, send it in this
+    process instead of through the mail queue, saving a queue hop. A failed attempt is
+    retried by the mail worker as usual."""
+    if dedupe_key:
+        existing = OutboundEmail.objects.filter(dedupe_key=dedupe_key).first()
+        if existing:
+            return existing
+    subject, text, html = _render(template, context)
+    email = OutboundEmail(
+        to=to,
+        reply_to=reply_to,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        subject=subject,
+        template=template,
+        body_text=text,
+        body_html=html,
+        attachment_path=attachment_path,
+        attachment_name=attachment_name,
+        contact=contact,
+        dedupe_key=dedupe_key,
+        message_id=OutboundEmail.new_message_id(),
+    )
+    if related is not None:
+        email.related_type = ContentType.objects.get_for_model(related)
+        email.related_id = str(related.pk)
+    try:
+        with transaction.atomic():
+            email.save()
+            jobs.enqueue(JOB, target_id=email.pk, run_here=send_here, new_target=True)
+    except IntegrityError:
+        if dedupe_key:  # lost a race with a concurrent call for the same key
+            return OutboundEmail.objects.get(dedupe_key=dedupe_key)
+        raise
+    return email
+
+
+def _secrets_filled(email: OutboundEmail) -> tuple[str, str]:
+    """The bodies as sent: with the secrets the stored copy masks filled in."""
+    text, html = email.body_text, email.body_html
+    fill = _secret_fillers.get(email.template)
+    for masked, real in (fill(email) if fill else {}).items():
+        text, html = text.replace(masked, real), html.replace(masked, real)
+    return text, html
+
+
+def _build_message(email: OutboundEmail) -> EmailMultiAlternatives:
+    text, html = _secrets_filled(email)
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=text,
+        from_email=email.from_email,
+        to=[email.to],
+        reply_to=[email.reply_to] if email.reply_to else None,
+        headers={"Message-ID": email.message_id},
+    )
+    if html:
+        message.attach_alternative(html, "text/html")
+    if email.attachment_path:
+        from django.core.files.storage import storages
+
+        with storages["private"].open(email.attachment_path, "rb") as handle:
+            message.attach(
+                email.attachment_name or "attachment.pdf", handle.read(), "application/pdf"
+            )
+    return message
+
+
+def email_send(*, work: jobs.JobRun) -> None:
+    """The "mail.send" job: send the email, then mark it sent and tell its owner in one
+    transaction. The job's claim means no other worker sends it at the same time; an email
+    no longer queued (sent, or failed and not re-sent) is left alone."""
+    email = OutboundEmail.objects.get(pk=work.target_id)
+    if email.status != Status.QUEUED:
+        return
+    try:
+        _build_message(email).send()
+    except jobs.GiveUp:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded (without the address) and retried
+        # SMTP refusals quote the recipient ("{'maria@…': (550, …)}"): the job's and the
+        # email's error never hold it. `from None`: the log's traceback would quote it too.
+        error = recipients_hide(f"{type(exc).__name__}: {exc}", email=email)
+        raise jobs.Failure(error) from None
+    with work.completing():
+        email = OutboundEmail.objects.select_for_update().get(pk=email.pk)
+        email.status = Status.SENT
+        email.sent_at = timezone.now()
+        email.last_error = ""
+        email.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
+        _outcome(email)
+
+
+RECIPIENT = "<recipient>"
+
+
+def recipients_hide(text: str, *, email: OutboundEmail) -> str:
+    """`text` with the email's addresses replaced by a placeholder (any case)."""
+    for address in {email.to, email.reply_to} - {""}:
+        text = re.sub(re.escape(address), RECIPIENT, text, flags=re.IGNORECASE)
+    return text
+
+
+def email_give_up(email_id: int, error: str) -> None:
+    """The job's last attempt failed: the email is failed, and so is what it carried."""
+    email = OutboundEmail.objects.select_for_update().get(pk=email_id)
+    email.status = Status.FAILED
+    email.last_error = error
+    email.save(update_fields=["status", "last_error", "updated_at"])
+    _outcome(email)
+
+
+def _outcome(email: OutboundEmail) -> None:
+    handler = _outcome_handlers.get(email.template)
+    if handler is not None:
+        handler(email)
+
+
+@transaction.atomic
+def email_resend(*, email: OutboundEmail) -> bool:
+    """Staff action: send a failed (or sent) email again, with a fresh attempt budget.
+    Returns False for an email being sent or waiting for a retry right now (a second send
+    could double it), and for one whose text was removed."""
+    email = OutboundEmail.objects.select_for_update().get(pk=email.pk)
+    job = jobs.job_for(JOB, email.pk)
+    if job is not None and job.state in job.ACTIVE:
+        return False
+    if email.body_removed_at:
+        return False  # its text is gone (retention or erasure): nothing left to send
+    email.status = Status.QUEUED
+    email.last_error = ""
+    email.save(update_fields=["status", "last_error", "updated_at"])
+    jobs.enqueue(JOB, target_id=email.pk, restart=True)
+    return True

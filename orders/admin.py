@@ -1,0 +1,404 @@
+"""Admin for orders and Stripe events: the order with its timeline, deliverable, links and
+downloads; staff actions (refund, re-send or extend links, prepare the report again); the
+Stripe event log with "process again"; and a sales summary. Every action calls the same
+service the site, the webhook and the tasks use."""
+
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from common.admin import JobColumn
+from contacts.models import ATTRIBUTION_FIELDS, Contact
+
+from .models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
+from .selectors import sales_summary
+from .services import downloads, fulfilment, refunds, webhooks
+from .services.stripe_client import StripeUnavailable
+
+EVENT_JOB = JobColumn(webhooks.JOB)
+DELIVERABLE_JOB = JobColumn(fulfilment.DELIVERABLE_JOB)
+NO_LIVE_LINK = (
+    "Expired, used-up and revoked links stay closed (their address may have been passed on); "
+    "for a fulfilled order, use “Re-send download link” to email a fresh one."
+)
+
+
+def _stripe_dashboard(kind: str, stripe_id: str) -> str:
+    if not stripe_id:
+        return "—"
+    mode = "test/" if settings.STRIPE_SECRET_KEY.startswith(("sk_test", "rk_test")) else ""
+    url = f"https://dashboard.stripe.com/{mode}{kind}/{stripe_id}"
+    return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, stripe_id)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    verbose_name_plural = "timeline"
+    fields = ["created_at", "kind", "message", "stripe_event", "actor"]
+    readonly_fields = fields
+
+
+class DeliverableInline(ReadOnlyInline):
+    model = Deliverable
+    fields = ["path", "created_at"]
+    readonly_fields = fields
+
+
+class DownloadLinkInline(ReadOnlyInline):
+    model = DownloadLink
+    fields = ["created_at", "expires_at", "download_count", "max_downloads", "revoked_at"]
+    fields += ["revoke_reason"]
+    readonly_fields = fields
+
+
+class DownloadLogInline(ReadOnlyInline):
+    model = DownloadLog
+    verbose_name_plural = "downloads log"
+    fields = ["downloaded_at", "link", "ip", "user_agent"]
+    readonly_fields = fields
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    change_form_template = "admin/orders/order/change_form.html"
+    change_list_template = "admin/orders/order/change_list.html"
+    view_on_site = False  # the buyer's page needs their browser session or Stripe session id
+    list_display = [
+        "reference",
+        "created_at",
+        "status",
+        "report_number",
+        "licence_name",
+        "buyer_company",
+        "buyer_email",
+        "amount",
+        "needs_attention",
+        "utm_campaign",
+    ]
+    list_filter = [
+        "status",
+        "needs_attention",
+        "amount_mismatch",
+        "licence_kind",
+        "price_source",
+        "payment_method_type",
+        "utm_source",
+        "utm_campaign",
+    ]
+    search_fields = [
+        "reference",
+        "buyer_email",
+        "buyer_company",
+        "buyer_name",
+        "stripe_session_id",
+        "stripe_payment_intent_id",
+    ]
+    date_hierarchy = "created_at"
+    list_select_related = ["report"]
+    inlines = [OrderEventInline, DeliverableInline, DownloadLinkInline, DownloadLogInline]
+    actions = ["resend_links", "extend_links"]
+    fieldsets = [
+        (None, {"fields": ["reference", "status", "report", "licence_name", "price_line"]}),
+        (
+            "Buyer",
+            {
+                "fields": [
+                    "buyer_email",
+                    "buyer_name",
+                    "buyer_company",
+                    "buyer_vat_id",
+                    "contact",
+                    "buyer_history",
+                ]
+            },
+        ),
+        (
+            "Stripe",
+            {
+                "fields": [
+                    "stripe_session",
+                    "stripe_payment",
+                    "stripe_payment_status",
+                    "payment_method_description",
+                    "payment_method_type",
+                    "amount_subtotal",
+                    "amount_discount",
+                    "amount_paid",
+                    "amount_refunded",
+                    "stripe_refund_id",
+                    "promotion_code",
+                ]
+            },
+        ),
+        ("Needs attention", {"fields": ["needs_attention", "attention_note", "amount_mismatch"]}),
+        ("Report preparation", {"fields": ["deliverable_job", "deliverable_error"]}),
+        (
+            "Attribution (first touch)",
+            {
+                "classes": ["collapse"],
+                "fields": ATTRIBUTION_FIELDS,
+            },
+        ),
+        (
+            "Dates",
+            {
+                "fields": [
+                    "created_at",
+                    "paid_at",
+                    "fulfilled_at",
+                    "refunded_at",
+                    "disputed_at",
+                    "closed_at",
+                ]
+            },
+        ),
+    ]
+    # Orders are records of money taken: only the attention flag is edited by hand.
+    editable_fields = ("needs_attention", "attention_note")
+
+    def get_readonly_fields(self, request, obj=None):
+        every = [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
+        return [name for name in every if name not in self.editable_fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="report", ordering="report__number")
+    def report_number(self, obj):
+        return obj.report.number
+
+    @admin.display(description="amount")
+    def amount(self, obj):
+        value = obj.amount_paid if obj.amount_paid is not None else obj.price
+        return f"{obj.currency} {value:,.2f}"
+
+    @admin.display(description="price")
+    def price_line(self, obj):
+        return f"{obj.currency} {obj.price:,.2f} ({obj.get_price_source_display()})"
+
+    @admin.display(description="preparation job")
+    def deliverable_job(self, obj):
+        return DELIVERABLE_JOB.text(obj)
+
+    @admin.display(description="Checkout Session")
+    def stripe_session(self, obj):
+        return obj.stripe_session_id or "—"
+
+    @admin.display(description="payment")
+    def stripe_payment(self, obj):
+        return _stripe_dashboard("payments", obj.stripe_payment_intent_id)
+
+    @admin.display(description="earlier activity")
+    def buyer_history(self, obj):
+        """Links to everything else this contact did (sample requests, enquiries, orders),
+        found through the contact's reverse relations, whichever apps define them."""
+        if obj.contact_id is None:
+            return "—"
+        rows = []
+        for relation in Contact._meta.related_objects:
+            if not relation.one_to_many:
+                continue
+            model = relation.related_model
+            count = model._default_manager.filter(**{relation.field.name: obj.contact_id})
+            count = count.count()
+            url = _changelist_url(model, f"{relation.field.name}__id__exact={obj.contact_id}")
+            if count and url:
+                rows.append((url, model._meta.verbose_name_plural, count))
+        if not rows:
+            return "—"
+        return format_html_join(", ", '<a href="{}">{}: {}</a>', rows)
+
+    # --- Actions on selected orders ----------------------------------------------------
+
+    @admin.action(
+        description="Re-send a fresh download link (fulfilled orders)", permissions=["change"]
+    )
+    def resend_links(self, request, queryset):
+        sent = 0
+        for order in queryset.filter(status=Order.Status.FULFILLED):
+            downloads.download_link_reissue(order=order, actor=request.user)
+            sent += 1
+        self.message_user(request, f"Sent a new link for {sent} order(s).", messages.SUCCESS)
+
+    @admin.action(
+        description="Extend live download links by the standard period", permissions=["change"]
+    )
+    def extend_links(self, request, queryset):
+        extended = 0
+        for order in queryset.filter(status=Order.Status.FULFILLED):
+            extended += downloads.download_links_extend(order=order, actor=request.user)
+        self.message_user(request, f"Extended {extended} live link(s).", messages.SUCCESS)
+        if extended < queryset.count():
+            self.message_user(request, NO_LIVE_LINK, messages.WARNING)
+
+    # --- Per-order buttons and the sales page ------------------------------------------
+
+    def get_urls(self):
+        def wrap(view):
+            return self.admin_site.admin_view(view)
+
+        return [
+            path("sales/", wrap(self.sales_view), name="orders_order_sales"),
+            path("<int:pk>/refund/", wrap(self.refund_view), name="orders_order_refund"),
+            path("<int:pk>/resend/", wrap(self.resend_view), name="orders_order_resend"),
+            path("<int:pk>/extend/", wrap(self.extend_view), name="orders_order_extend"),
+            path("<int:pk>/prepare/", wrap(self.prepare_view), name="orders_order_prepare"),
+            *super().get_urls(),
+        ]
+
+    def _order_for_change(self, request, pk) -> Order:
+        order = get_object_or_404(Order, pk=pk)
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied
+        return order
+
+    def refund_view(self, request, pk):
+        order = self._order_for_change(request, pk)
+        if not request.user.has_perm("orders.refund_order"):
+            raise PermissionDenied
+        if request.method != "POST":
+            context = {**self.admin_site.each_context(request), "order": order}
+            context["opts"] = self.model._meta
+            context["title"] = f"Refund order {order.reference}"
+            return TemplateResponse(request, "admin/orders/order/refund_confirm.html", context)
+        try:
+            refunds.order_refund(order=order, actor=request.user)
+        except (refunds.RefundNotAllowed, StripeUnavailable) as exc:
+            self.message_user(request, f"Not refunded: {exc}", messages.ERROR)
+        else:
+            self.message_user(
+                request, f"Refunded {order.reference}; its download links are revoked."
+            )
+        return redirect("admin:orders_order_change", order.pk)
+
+    def resend_view(self, request, pk):
+        order = self._order_for_change(request, pk)
+        if request.method == "POST":
+            try:
+                downloads.download_link_reissue(order=order, actor=request.user)
+            except downloads.DownloadUnavailable:
+                self.message_user(request, "Only fulfilled orders have links.", messages.ERROR)
+            else:
+                self.message_user(request, f"A new link was emailed to {order.buyer_email}.")
+        return redirect("admin:orders_order_change", order.pk)
+
+    def extend_view(self, request, pk):
+        order = self._order_for_change(request, pk)
+        if request.method == "POST":
+            if downloads.download_links_extend(order=order, actor=request.user):
+                self.message_user(request, "The live link was extended.")
+            else:
+                self.message_user(request, NO_LIVE_LINK, messages.WARNING)
+        return redirect("admin:orders_order_change", order.pk)
+
+    def prepare_view(self, request, pk):
+        order = self._order_for_change(request, pk)
+        if request.method == "POST" and order.status == Order.Status.PAID:
+            fulfilment.order_deliverable_retry(order=order, actor=request.user)
+            self.message_user(request, "The report is being prepared again.")
+        return redirect("admin:orders_order_change", order.pk)
+
+    def sales_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        days = _int(request.GET.get("days"), default=30, low=1, high=3660)
+        until = timezone.now()
+        since = until - timedelta(days=days)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Sales in the last {days} days",
+            "days": days,
+            "since": since,
+            "until": until,
+            "summary": sales_summary(since=since, until=until),
+        }
+        return TemplateResponse(request, "admin/orders/order/sales.html", context)
+
+
+def _int(value, *, default, low, high) -> int:
+    try:
+        return min(high, max(low, int(value)))
+    except (TypeError, ValueError):
+        return default
+
+
+def _changelist_url(model, query: str) -> str:
+    try:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    except NoReverseMatch:
+        return ""
+    return f"{url}?{query}"
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    list_display = ["stripe_id", "type", "status", "result", "processing", "received_at", "order"]
+    list_filter = ["status", "type", "livemode"]
+    search_fields = ["stripe_id", "order__reference"]
+    date_hierarchy = "received_at"
+    list_select_related = ["order"]
+    actions = ["process_again"]
+    fields = [
+        "stripe_id",
+        "type",
+        "status",
+        "result",
+        "last_error",
+        "processing",
+        "order",
+        "livemode",
+        "api_version",
+        "stripe_created",
+        "received_at",
+        "processed_at",
+        "payload_pretty",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return EVENT_JOB.annotate(super().get_queryset(request))
+
+    @admin.display(description="Processing job")
+    def processing(self, obj):
+        return EVENT_JOB.text(obj)
+
+    @admin.display(description="payload")
+    def payload_pretty(self, obj):
+        text = json.dumps(obj.payload, indent=2, sort_keys=True)
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+
+    @admin.action(description="Process again", permissions=["change"])
+    def process_again(self, request, queryset):
+        for event in queryset:
+            webhooks.stripe_event_reprocess(event=event)
+        self.message_user(request, f"{queryset.count()} event(s) queued for processing.")

@@ -1,0 +1,26 @@
+"""The kinds of background job the shop needs (the mechanism: common/jobs.py). Attempts,
+backoff and time limits are settings, named here."""
+
+from common import jobs
+
+from .models import Order, StripeEvent
+from .services import fulfilment, webhooks
+
+jobs.register(
+    webhooks.JOB,
+    handler=webhooks.stripe_event_process,
+    model=StripeEvent,
+    queue="payments",
+    max_attempts="STRIPE_EVENT_MAX_ATTEMPTS",
+    backoff="STRIPE_EVENT_RETRY_BACKOFF_SECONDS",
+    on_give_up=webhooks.stripe_event_give_up,
+)
+jobs.register(
+    fulfilment.DELIVERABLE_JOB,
+    handler=fulfilment.order_deliverable_prepare,
+    model=Order,
+    queue="payments",
+    max_attempts="DELIVERABLE_MAX_ATTEMPTS",
+    backoff="DELIVERABLE_RETRY_BACKOFF_SECONDS",
+    on_give_up=fulfilment.order_deliverable_give_up,
+)

@@ -1,0 +1,84 @@
+"""A copy of everything we hold about one contact."""
+
+from django.db.models import Q
+from django.utils import timezone
+
+from common.logging import secrets_redact
+from contacts.models import ATTRIBUTION_FIELDS, Contact, OutboundEmail
+from enquiries.models import Enquiry, SampleRequest
+from orders.models import Order
+
+ERASED = "(erased)"
+CONTACT_FIELDS = ("email", "name", "company", "job_title", "country", "phone", "created_at")
+LEAD_FIELDS = ("name", "company", "job_title", "country", "phone", "ip", "user_agent")
+
+
+def contact_data_export(*, contact: Contact) -> dict:
+    """Plain data (dates and decimals as Django's JSON encoder writes them). Download links
+    in email bodies are redacted: the export is handed on, a live link must not be."""
+    return {
+        "exported_at": timezone.now(),
+        "contact": _values(contact, CONTACT_FIELDS),
+        "sample_requests": [_sample_request(r) for r in contact.sample_requests.all()],
+        "enquiries": [_enquiry(e) for e in contact.enquiries.prefetch_related("replies")],
+        "orders": [_order(o) for o in contact.orders.prefetch_related("downloads")],
+        "emails": [_email(e) for e in contact_emails(contact=contact).order_by("created_at")],
+    }
+
+
+def _values(obj, fields) -> dict:
+    return {field: _plain(getattr(obj, field)) for field in fields}
+
+
+def _plain(value):
+    """Phone numbers and countries as text; everything else as the JSON encoder knows it."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(value, "isoformat") or hasattr(value, "quantize"):
+        return value
+    return str(value) if value else ""
+
+
+def _sample_request(request: SampleRequest) -> dict:
+    fields = ("created_at", "status", "email", "message", "consent_version", "consent_at")
+    return {
+        "report": f"{request.report.number} {request.report.title}",
+        **_values(request, (*fields, *LEAD_FIELDS, *ATTRIBUTION_FIELDS, "emailed_at")),
+    }
+
+
+def _enquiry(enquiry: Enquiry) -> dict:
+    fields = ("created_at", "type", "status", "question", "consent_version", "consent_at")
+    return {
+        "reference": enquiry.reference,
+        "report": f"{enquiry.report.number} {enquiry.report.title}",
+        **_values(enquiry, (*fields, *LEAD_FIELDS, *ATTRIBUTION_FIELDS)),
+        "replies": [
+            _values(reply, ("created_at", "subject", "body", "quoted_price", "quoted_currency"))
+            for reply in enquiry.replies.all()
+        ],
+    }
+
+
+def _order(order: Order) -> dict:
+    fields = ("reference", "created_at", "status", "licence_name", "price", "currency")
+    fields += ("amount_paid", "amount_refunded", "paid_at", "refunded_at")
+    fields += ("buyer_email", "buyer_name", "buyer_company", "buyer_vat_id", "promotion_code")
+    fields += ("payment_method_type", "payment_method_description")
+    return {
+        "report": f"{order.report.number} {order.report.title}",
+        **_values(order, (*fields, *ATTRIBUTION_FIELDS)),
+        "downloads": [
+            _values(d, ("downloaded_at", "ip", "user_agent")) for d in order.downloads.all()
+        ],
+    }
+
+
+def _email(email: OutboundEmail) -> dict:
+    data = _values(email, ("created_at", "to", "subject", "status", "sent_at"))
+    return data | {"body": secrets_redact(email.body_text)}
+
+
+def contact_emails(*, contact: Contact):
+    """The emails sent to this person (by address, or linked to their contact row)."""
+    return OutboundEmail.objects.filter(Q(contact=contact) | Q(to__iexact=contact.email))
