@@ -18,7 +18,13 @@ def _isolate_parallel_test_process() -> None:
     if os.environ.get("SMOSITE_TEST_ISOLATED") == worker:
         return
     var = Path(__file__).resolve().parent.parent.parent / "var" / "test" / (worker or "main")
-    os.environ.setdefault("SMOSITE_VAR_DIR", str(var))
+    if worker and "SMOSITE_TEST_ISOLATED" in os.environ:
+        # Inherited from xdist's controller, which imported these settings first and set its
+        # own folder (var/test/main): every test process wrote there, and one's renders
+        # showed up in another's "nothing written locally" check.
+        os.environ["SMOSITE_VAR_DIR"] = str(var)
+    else:
+        os.environ.setdefault("SMOSITE_VAR_DIR", str(var))
     for name in ("CELERY_BROKER_URL", "CACHE_URL"):
         url = os.environ.get(name, "")
         match = re.fullmatch(r"(redis://[^/]+)/(\d+)", url)
