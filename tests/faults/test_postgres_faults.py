@@ -60,9 +60,10 @@ def visitor(site, report, name, outcomes, stop):
         email = f"{name}.{n}@load.example"
         record(email, lambda: session.get(f"{site.url}{report.get_absolute_url()}", timeout=20))
         form = record(email, lambda: session.get(form_url, timeout=20))
-        token = CSRF.search(form.text).group(1) if form is not None and form.ok else ""
+        if form is None or not form.ok:
+            continue  # no form, nothing to send (posting without its token is a 403)
         data = {
-            "csrfmiddlewaretoken": token,
+            "csrfmiddlewaretoken": CSRF.search(form.text).group(1),
             "name": f"{name} {n}",
             "email": email,
             "company": "Load Test",
