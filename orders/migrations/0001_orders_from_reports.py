@@ -1,5 +1,5 @@
 """Orders and everything from Pay to the download move here from the catalogue app
-(reports/0008 forgets them there). The tables keep their names (`reports_order`, …)."""
+(reports/0011 forgets them there). The tables keep their names (`reports_order`, …)."""
 
 import django.db.models.deletion
 from django.conf import settings
@@ -42,7 +42,7 @@ def content_types_back(apps, schema_editor):
 
 def email_templates_rename(apps, schema_editor, *, old="reports/email/", new="orders/email/"):
     """Emails already in the mail log name their template by path; the order emails moved
-    with their app, so the rows follow (the admin's secret-body rule is keyed by it)."""
+    with their app, so the rows follow (the outbox's outcome and secret hooks are keyed by it)."""
     OutboundEmail = apps.get_model("contacts", "OutboundEmail")
     OutboundEmail.objects.using(schema_editor.connection.alias).filter(
         template__startswith=old + "order_"

@@ -7,8 +7,39 @@ The search tests compare this with PostgreSQL's answers for the same reports."""
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def sqlite_search(tmp_path: Path, lines: list[dict], queries: list[str], **env) -> dict:
+    """Runs this probe in a child process on a fresh SQLite database under `tmp_path` (the
+    test's PostgreSQL settings left out, `env` added) and returns what each query found."""
+    (tmp_path / "lines.json").write_text(json.dumps(lines))
+    (tmp_path / "queries.json").write_text(json.dumps(queries))
+    child = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+    }
+    child |= {"SMOSITE_VAR_DIR": str(tmp_path / "var"), "CACHE_URL": "locmemcache://probe", **env}
+    done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [
+            sys.executable,
+            "-m",
+            "tests.reports.sqlite_search_probe",
+            str(tmp_path / "db.sqlite3"),
+            str(tmp_path / "lines.json"),
+            str(tmp_path / "queries.json"),
+        ],
+        cwd=ROOT,
+        env=child,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(database: str, lines_path: str, queries_path: str) -> None:

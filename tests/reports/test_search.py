@@ -2,16 +2,11 @@
 on the embedded SQLite default, facets whose counts follow the search, "did you mean",
 linkable pages, and the canonical/noindex rules."""
 
-import json
-import os
 import re
-import subprocess
-import sys
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -26,6 +21,7 @@ from tests.factories import (
     ReportFactory,
     SegmentFactory,
 )
+from tests.reports.sqlite_search_probe import sqlite_search
 from tests.reports.test_import import line
 
 pytestmark = pytest.mark.django_db
@@ -120,29 +116,7 @@ def test_sqlite_finds_the_same_reports_typos_included(tmp_path):
         "aligners",
         "dintel implant",
     ]
-    (tmp_path / "lines.json").write_text(json.dumps(lines))
-    (tmp_path / "queries.json").write_text(json.dumps(queries))
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env |= {"SMOSITE_VAR_DIR": str(tmp_path / "var"), "CACHE_URL": "locmemcache://probe"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.reports.sqlite_search_probe",
-            str(tmp_path / "db.sqlite3"),
-            str(tmp_path / "lines.json"),
-            str(tmp_path / "queries.json"),
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    on_sqlite = json.loads(done.stdout.strip().splitlines()[-1])
+    on_sqlite = sqlite_search(tmp_path, lines, queries)
 
     imported(*lines)
     for query in queries:

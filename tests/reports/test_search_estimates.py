@@ -3,11 +3,7 @@ read tier by tier without ranking every match, yet is the exact ranking's; total
 counts are exact up to CATALOGUE_SEARCH_EXACT_COUNT matches and estimated beyond, and only
 estimates say "about"."""
 
-import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 from django.conf import settings as django_settings
@@ -19,6 +15,7 @@ from reports.search.ranking import page_ids, ranked_exactly, tiers
 from reports.search.text import query_words
 from reports.selectors import PUBLIC_STATUSES
 from reports.services.demo import demo_lines
+from tests.reports.sqlite_search_probe import sqlite_search
 from tests.reports.test_search import imported, search_lines
 
 pytestmark = pytest.mark.django_db
@@ -239,34 +236,13 @@ def test_sqlite_ranks_and_counts_the_same_way(tmp_path, settings):
     settings.CATALOGUE_SEARCH_CACHE_SECONDS = 0
     lines = [*search_lines(), *demo_lines(count=150)]
     queries = ["dental implant", "sonovantys", "market", "sensor", "industrial", "semiconductr"]
-    (tmp_path / "lines.json").write_text(json.dumps(lines))
-    (tmp_path / "queries.json").write_text(json.dumps(queries))
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
-    }
-    env |= {
-        "SMOSITE_VAR_DIR": str(tmp_path / "var"),
-        "CACHE_URL": "locmemcache://probe",
-        "CATALOGUE_SEARCH_EXACT_COUNT": "40",
-        "CATALOGUE_SEARCH_SAMPLE_SIZE": "30",
-    }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.reports.sqlite_search_probe",
-            str(tmp_path / "db.sqlite3"),
-            str(tmp_path / "lines.json"),
-            str(tmp_path / "queries.json"),
-        ],
-        cwd=django_settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    on_sqlite = sqlite_search(
+        tmp_path,
+        lines,
+        queries,
+        CATALOGUE_SEARCH_EXACT_COUNT="40",
+        CATALOGUE_SEARCH_SAMPLE_SIZE="30",
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    on_sqlite = json.loads(done.stdout.strip().splitlines()[-1])
 
     imported(*lines)
     estimated = exact = 0
