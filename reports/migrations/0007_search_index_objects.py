@@ -10,7 +10,8 @@ from reports.search.text import vocabulary_words
 
 
 def install(apps, schema_editor):
-    schema.install(schema_editor.connection)
+    # The columns as they were then; migration 0012 adds the details.
+    schema.install(schema_editor.connection, schema.SEARCH_COLUMNS_V1)
 
 
 def uninstall(apps, schema_editor):

@@ -90,6 +90,9 @@ class Report(models.Model):
     # Kept by the catalogue services (reports/services/search_index.py): the key players'
     # names, so that search finds a report by its players without a join.
     key_player_names = models.TextField(blank=True, editable=False)
+    # Kept the same way: the segments' and regions' names and the FAQ, which the page shows
+    # and search finds ("oncology" finds a report with an Oncology segment).
+    search_details = models.TextField(blank=True, editable=False)
     # Errors of the quality check nobody has acknowledged, at the last save or import; a
     # report with any cannot be published (reports/services/publishing.py).
     quality_open_errors = models.PositiveSmallIntegerField(

@@ -1,5 +1,6 @@
 """The catalogue's search: `/` with `?q=` (words, typos tolerated), facets (`category`,
-`region`, `segment`, `status`, `year`) and `page`. One selector, `catalogue_search`, serves
+`region`, `type` and `application` — the segments of each dimension —, `status`, `year`; the
+older `segment`, either dimension, still filters) and `page`. One selector, `catalogue_search`, serves
 the browsing page too (no words: newest first).
 
 What a search costs beyond one page of rows — the total, the facet counts, the spelling,
@@ -45,7 +46,9 @@ from .text import query_words
 
 logger = logging.getLogger(__name__)
 GENERATION_KEY = "catalogue:generation"
-SUMMARY_FORMAT = 2  # of what `_summary` returns (2: estimates marked)
+SUMMARY_FORMAT = (
+    3  # of what `_summary` returns (2: estimates marked; 3: segments by dimension, cut)
+)
 SHARED_POLL_SECONDS = 0.02  # how often a request waiting for another's computation looks
 # The card shows these; the long texts stay in the database.
 CARD_DEFERRED = (
@@ -61,15 +64,17 @@ class SearchParams:
     q: str = ""
     category: str = ""
     region: str = ""
-    segment: str = ""
+    type: str = ""
+    application: str = ""
     status: str = ""
     year: str = ""
+    segment: str = ""
 
     @classmethod
     def from_query(cls, get) -> "SearchParams":
         """From request.GET; nonsense values (a status that is not public, a year that is not
         one) are dropped rather than failing."""
-        value = {name: " ".join(get.get(name, "").split())[:120] for name in ("q", *facets.FACETS)}
+        value = {name: " ".join(get.get(name, "").split())[:120] for name in ("q", *facets.FILTERS)}
         value["q"] = value["q"][:100]
         if value["status"] not in PUBLIC_STATUSES:
             value["status"] = ""
@@ -78,7 +83,7 @@ class SearchParams:
         return cls(**value)
 
     def filters(self) -> dict[str, str]:
-        return {name: getattr(self, name) for name in facets.FACETS if getattr(self, name)}
+        return {name: getattr(self, name) for name in facets.FILTERS if getattr(self, name)}
 
     def query_string(self, **changes) -> str:
         """`q=…&region=…` for links, with `changes` applied (a value of "" removes it)."""
@@ -105,7 +110,9 @@ class FacetValue:
 class Facet:
     name: str
     title: str
-    values: list[FacetValue]
+    values: list[FacetValue]  # the CATALOGUE_FACET_LIMIT most frequent, and the chosen one
+    more: list[FacetValue] = field(default_factory=list)  # the rest, behind "more"
+    hidden: int = 0  # values beyond CATALOGUE_FACET_MORE_LIMIT: the page says to narrow
 
 
 @dataclass
@@ -181,7 +188,7 @@ def catalogue_search(
     return SearchResult(
         params=params,
         page=paginator.get_page(page),
-        facets=_facets(params, summary["facets"]),
+        facets=_facets(params, summary["facets"], summary["cut"]),
         total_estimated=summary["total_estimated"],
         corrected=summary["corrected"],
         suggestion=summary["suggestion"],
@@ -209,7 +216,7 @@ def _summary(base: QuerySet, params: SearchParams, words: list[str], *, using: s
     counted = facets.search_counts(
         matching(base, groups) if groups else base,
         params.filters(),
-        limit=settings.CATALOGUE_FACET_LIMIT,
+        limit=max(settings.CATALOGUE_FACET_MORE_LIMIT, settings.CATALOGUE_FACET_LIMIT),
     )
     total = counted.total
     counts = {
@@ -226,6 +233,7 @@ def _summary(base: QuerySet, params: SearchParams, words: list[str], *, using: s
         "total": total,
         "total_estimated": counted.total_estimated,
         "facets": counts,
+        "cut": counted.cut,
         "corrected": corrected,
         "suggestion": _suggestion(base, params, words, using=using) if words and not total else "",
     }
@@ -240,7 +248,10 @@ def _suggestion(base: QuerySet, params: SearchParams, words: list[str], *, using
     return " ".join(suggested) if _filtered(base, params, groups).exists() else ""
 
 
-def _facets(params: SearchParams, counts: dict) -> list[Facet]:
+def _facets(params: SearchParams, counts: dict, cut: dict) -> list[Facet]:
+    """Each facet's values: the CATALOGUE_FACET_LIMIT most frequent shown, the rest behind
+    "more" (a <details>: no script), the chosen value always among those shown."""
+    shown = settings.CATALOGUE_FACET_LIMIT
     result = []
     for name in facets.FACETS:
         chosen = getattr(params, name)
@@ -251,8 +262,11 @@ def _facets(params: SearchParams, counts: dict) -> list[Facet]:
             values.append(FacetValue(value, label, count, selected, query, estimated))
         if chosen and not any(v.selected for v in values):
             values.insert(0, FacetValue(chosen, chosen, 0, True, params.query_string(**{name: ""})))
+        first, more = values[:shown], values[shown:]
+        first += [v for v in more if v.selected]
+        more = [v for v in more if not v.selected]
         if values:
-            result.append(Facet(name, facets.TITLES[name], values))
+            result.append(Facet(name, facets.TITLES[name], first, more, cut.get(name, 0)))
     return result
 
 

@@ -1,4 +1,5 @@
-"""Facet counts beside the results: category, region, segment, status and edition year.
+"""Facet counts beside the results: category, region, the segments of each dimension (by
+type — trial phases, say — and by application — therapeutic areas), status and edition year.
 Each facet is counted over the current search with every *other* facet's filter applied,
 so its numbers say how many results choosing that value gives (and switching values within
 a facet stays possible).
@@ -31,11 +32,16 @@ from ..models import Category, Region, Report, Segment
 from .matching import OnReports
 from .schema import SAMPLE_BUCKET, SAMPLE_BUCKETS
 
-FACETS = ("category", "region", "segment", "status", "year")
+# The facets shown, and the filters a link may carry: `segment` (any dimension) is what the
+# Segment facet was before it was split by dimension; old links keep working.
+FACETS = ("category", "region", "type", "application", "status", "year")
+FILTERS = (*FACETS, "segment")
+SEGMENT_FACETS = {"type": Segment.Dimension.TYPE, "application": Segment.Dimension.APPLICATION}
 TITLES = {
     "category": "Category",
     "region": "Region",
-    "segment": "Segment",
+    "type": "Segment by type",
+    "application": "Segment by application",
     "status": "Status",
     "year": "Edition year",
 }
@@ -55,6 +61,7 @@ class Counts:
     total: int
     total_estimated: bool
     facets: dict[str, list[FacetCount]]
+    cut: dict[str, int]  # per facet, how many values there were beyond `limit`
 
 
 def search_counts(matches: QuerySet, filters: dict[str, str], *, limit: int) -> Counts:
@@ -85,7 +92,7 @@ def search_counts(matches: QuerySet, filters: dict[str, str], *, limit: int) -> 
             return _estimated(sample, buckets, matches, filters)
     if count_up_to(matches, exact_up_to) <= exact_up_to:
         exact = facet_summary(matches, filters, limit=limit)
-        return Counts(exact.total, False, exact.facets)
+        return Counts(exact.total, False, exact.facets, exact.cut)
     buckets = _buckets(size, max(exact_up_to + 1, planned or 0))
     sample = facet_summary(matches.filter(in_sample(buckets)), filters, limit=limit)
     return _estimated(sample, buckets, matches, filters)
@@ -109,7 +116,7 @@ def _estimated(sample: "Summary", buckets: int, matches: QuerySet, filters: dict
     """Counts scaled up from a sample of `buckets` slices of more matches than the
     threshold; the total is counted instead when the filters leave no more than that."""
     if buckets == SAMPLE_BUCKETS:  # a sample as big as the catalogue: no estimate
-        return Counts(sample.total, False, sample.facets)
+        return Counts(sample.total, False, sample.facets, sample.cut)
     exact_up_to = settings.CATALOGUE_SEARCH_EXACT_COUNT
     scale = SAMPLE_BUCKETS / buckets
     facets = {
@@ -122,9 +129,10 @@ def _estimated(sample: "Summary", buckets: int, matches: QuerySet, filters: dict
             narrowed = facet_filter(narrowed, name, value)
         total = count_up_to(narrowed, exact_up_to)
         if total <= exact_up_to:
-            return Counts(total, False, facets)
+            return Counts(total, False, facets, sample.cut)
     # More than the threshold for certain: an estimate below it is the sample's noise.
-    return Counts(max(approximate(sample.total * scale), exact_up_to + 1), True, facets)
+    total = max(approximate(sample.total * scale), exact_up_to + 1)
+    return Counts(total, True, facets, sample.cut)
 
 
 def beyond(found: int, buckets: int, threshold: int) -> bool:
@@ -169,12 +177,17 @@ def _chosen(name: str, value: str):
         return Q(status=value)
     if name == "year":
         return Q(edition_date__year=int(value))
-    model = Region if name == "region" else Segment
-    return Exists(model.objects.filter(report=OuterRef("pk"), name=value))
+    if name == "region":
+        return Exists(Region.objects.filter(report=OuterRef("pk"), name=value))
+    segments = Segment.objects.filter(report=OuterRef("pk"), name=value)
+    if name in SEGMENT_FACETS:
+        segments = segments.filter(dimension=SEGMENT_FACETS[name])
+    return Exists(segments)
 
 
 # Per facet: the rows it counts (`m` is the matches; `{where}` the other facets' filters).
-# Segment names repeat across a report's two dimensions: DISTINCT counts a report once.
+# A report has a segment name once per dimension (a unique constraint): each dimension's
+# facet counts reports.
 _COUNTS = {
     "category": (
         "SELECT 'category', c.slug, c.name, COUNT(*) FROM m "
@@ -184,10 +197,16 @@ _COUNTS = {
         "SELECT 'region', g.name, g.name, COUNT(*) FROM m "
         "JOIN {region} g ON g.report_id = m.report WHERE {where} GROUP BY g.name"
     ),
-    "segment": (
-        "SELECT 'segment', d.name, d.name, COUNT(*) FROM (SELECT DISTINCT s.report_id, s.name "
-        "FROM m JOIN {segment} s ON s.report_id = m.report WHERE {where}) d GROUP BY d.name"
-    ),
+    **{
+        name: (
+            "SELECT '<facet>', s.name, s.name, COUNT(*) FROM m JOIN {segment} s "
+            "ON s.report_id = m.report AND s.dimension = '<dimension>' "
+            "WHERE {where} GROUP BY s.name"
+        )
+        .replace("<facet>", name)
+        .replace("<dimension>", dimension)
+        for name, dimension in SEGMENT_FACETS.items()
+    },
     "status": "SELECT 'status', m.state, m.state, COUNT(*) FROM m WHERE {where} GROUP BY m.state",
     "year": (
         "SELECT 'year', CAST(m.edition AS TEXT), '', COUNT(*) FROM m "
@@ -201,11 +220,13 @@ class Summary:
     matches: int  # `matches`, before the filters
     total: int  # `matches` narrowed by every filter
     facets: dict[str, list[FacetCount]]
+    cut: dict[str, int]  # per facet, how many values there were beyond `limit`
 
 
 def facet_summary(matches: QuerySet, filters: dict[str, str], *, limit: int) -> Summary:
     """The counts of `matches` (the search's words, no facet filter yet) narrowed by
-    `filters`; each facet's `limit` most frequent values (years: the newest)."""
+    `filters`; each facet's `limit` most frequent values (years: the newest), and how many
+    values each had beyond those."""
     chosen = {
         f"chosen_{name}": ExpressionWrapper(_chosen(name, value), output_field=BooleanField())
         for name, value in filters.items()
@@ -244,16 +265,17 @@ def facet_summary(matches: QuerySet, filters: dict[str, str], *, limit: int) -> 
         if facet in counts and n:
             value = str(int(float(value))) if facet == "year" else str(value)
             counts[facet].append(FacetCount(value, _label(facet, value, label), n))
+    cut = {}
     for name, values in counts.items():
         if name == "status":
             values.sort(key=lambda c: c.value)
         elif name == "year":
             values.sort(key=lambda c: -int(c.value))
-            del values[limit:]
         else:
             values.sort(key=lambda c: (-c.count, c.label))
-            del values[limit:]
-    return Summary(all_matches, total, counts)
+        cut[name] = max(0, len(values) - limit)
+        del values[limit:]
+    return Summary(all_matches, total, counts, cut)
 
 
 def _label(facet: str, value, label) -> str:

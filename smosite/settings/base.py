@@ -531,6 +531,8 @@ CATALOGUE_SEARCH_WAIT_SECONDS = env.int("CATALOGUE_SEARCH_WAIT_SECONDS", default
 CATALOGUE_COUNTS_CACHE_SECONDS = env.int("CATALOGUE_COUNTS_CACHE_SECONDS", default=3600)
 # Values listed per facet (region, segment, year...) beside the search results.
 CATALOGUE_FACET_LIMIT = env.int("CATALOGUE_FACET_LIMIT", default=10)
+# Values of a facet beyond those, behind its "more" (the page asks to narrow past these).
+CATALOGUE_FACET_MORE_LIMIT = env.int("CATALOGUE_FACET_MORE_LIMIT", default=100)
 # A search's total and facet counts are exact while its words match at most this many
 # reports; beyond, they are estimated from a sample and shown as "about N".
 CATALOGUE_SEARCH_EXACT_COUNT = env.int("CATALOGUE_SEARCH_EXACT_COUNT", default=1000)

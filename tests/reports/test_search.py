@@ -162,7 +162,7 @@ def test_every_facet_count_equals_the_rows_its_link_shows(client):
     page = client.get("/", {"q": "pump"})
     assert page.context["page"].paginator.count == 4
     facets = {f.name: f for f in page.context["result"].facets}
-    assert set(facets) == {"category", "region", "segment", "status", "year"}
+    assert set(facets) == {"category", "region", "type", "status", "year"}
     checked = 0
     for facet in facets.values():
         for value in facet.values:
@@ -186,7 +186,7 @@ def test_facet_counts_follow_the_search_and_the_other_facets():
 
 
 def test_a_segment_named_under_both_dimensions_counts_its_report_once(client):
-    """ "Others" is a common name under both segment dimensions; the facet counts reports."""
+    """ "Others" is a common name under both segment dimensions; each facet counts reports."""
     faceted_catalogue()
     report = Report.objects.get(title="Pump Market 0")
     SegmentFactory(report=report, name="Others", dimension=Segment.Dimension.TYPE)
@@ -194,10 +194,11 @@ def test_a_segment_named_under_both_dimensions_counts_its_report_once(client):
 
     result = catalogue_search(SearchParams(q="pump"))
 
-    segments = next(f for f in result.facets if f.name == "segment")
-    others = next(v for v in segments.values if v.value == "Others")
-    assert others.count == 1
-    assert client.get("/?" + others.query).context["page"].paginator.count == 1
+    for name in ("type", "application"):
+        segments = next(f for f in result.facets if f.name == name)
+        others = next(v for v in segments.values if v.value == "Others")
+        assert others.count == 1
+        assert client.get("/?" + others.query).context["page"].paginator.count == 1
 
 
 def test_the_category_list_is_counted_once_per_catalogue_change_even_with_searches_uncached(

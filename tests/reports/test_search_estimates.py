@@ -131,8 +131,10 @@ def true_counts(params: SearchParams) -> tuple[int, dict[str, dict[str, int]]]:
             return {report.status}
         if name == "year":
             return {str(report.edition_date.year)}
-        rows = report.regions.all() if name == "region" else report.segments.all()
-        return {row.name for row in rows}
+        if name == "region":
+            return {row.name for row in report.regions.all()}
+        # type, application: that dimension's segments; segment (older links): either.
+        return {s.name for s in report.segments.all() if name in ("segment", s.dimension)}
 
     filters = params.filters()
 

@@ -26,7 +26,12 @@ from ...search.text import vocabulary_words
 from ...signals import report_published
 from ..publishing import finding_fingerprint, gate_apply, publication_blockers
 from ..quality import Finding, ReportParts
-from ..search_index import catalogue_changed, key_player_names, search_terms_add
+from ..search_index import (
+    catalogue_changed,
+    key_player_names,
+    search_details,
+    search_terms_add,
+)
 from .bulk import parts_replace, reports_insert
 from .readers import Record
 from .results import ImportSummary, LineResult, PresetAcknowledgement
@@ -227,6 +232,7 @@ class ReportImporter:
     def _plan_new(self, result: LineResult, state: ReportState) -> _Plan:
         report = state.report
         report.key_player_names = key_player_names(p.name for p in state.key_players)
+        report.search_details = _details(state)
         result.outcome = "created"
         result.notes.extend(f"corrected: {note}" for note in state.notes)
         return _Plan(
@@ -293,6 +299,8 @@ class ReportImporter:
                 setattr(current, section, getattr(state, section))
         if "key_players" in take:
             report.key_player_names = key_player_names(p.name for p in current.key_players)
+        if {"segments", "regions", "faqs"} & take:
+            report.search_details = _details(current)
         return current
 
     def _gate(self, plan: _Plan, acknowledged: set[str]) -> None:
@@ -411,7 +419,13 @@ class ReportImporter:
         words = set()
         for plan in plans:
             report = plan.report
-            words |= vocabulary_words(report.title, report.market_name, report.key_player_names)
+            words |= vocabulary_words(
+                report.title,
+                report.market_name,
+                report.key_player_names,
+                *(segment.name for segment in plan.state.segments),
+                *(region.name for region, _codes in plan.state.regions),
+            )
         new = words - self.known_terms
         search_terms_add(words=new)
         self.known_terms |= new
@@ -423,6 +437,15 @@ class ReportImporter:
         published = [p.report for p in plans if p.became_published and not p.is_new]
         if published:
             report_published.send(sender=Report, reports=published)
+
+
+def _details(state: ReportState) -> str:
+    """The report's search details from its parts as the line (or database) gives them."""
+    return search_details(
+        segments=(segment.name for segment in state.segments),
+        regions=(region.name for region, _codes in state.regions),
+        questions=((faq.question, faq.answer) for faq in state.faqs),
+    )
 
 
 def _columns(report: Report) -> dict:
