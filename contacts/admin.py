@@ -7,6 +7,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
 from common.admin import JobColumn
+from common.admin_filters import EmailTemplateFilter, email_kind
 
 from .models import OutboundEmail
 from .services.outbox import JOB, email_resend
@@ -60,17 +61,22 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         "created_at",
         "to",
         "subject",
-        "template",
+        "kind",
         "status",
         "delivery",
         "sent_at",
         "belongs_to",
     )
-    list_filter = ("status", "template", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("status", EmailTemplateFilter, ("created_at", admin.DateFieldListFilter))
     search_fields = ("to", "subject", "template", "message_id", "dedupe_key")
     date_hierarchy = "created_at"
     list_select_related = ("related_type",)
     actions = ("resend",)
+
+    @admin.display(description="kind of email", ordering="template")
+    def kind(self, email):
+        return email_kind(email.template)
+
     # No stored body holds a live secret (a download link is masked in the log and filled in
     # at send time: reports/services/downloads.py), so anyone who may view the log reads it.
     readonly_fields = ("belongs_to", "contact_link", "html_preview", "delivery")

@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from common.admin_filters import CountryPresentFilter
 from contacts.models import Contact
 from enquiries.selectors import contact_journey
 
@@ -30,7 +31,7 @@ class ContactAdmin(admin.ModelAdmin):
         "created_at",
     )
     search_fields = ("email", "name", "company")
-    list_filter = ("country",)
+    list_filter = (CountryPresentFilter,)
     actions = ("export_personal_data", "erase_personal_data")
     readonly_fields = ("email", "created_at", "updated_at", "erased_at")
     fields = (

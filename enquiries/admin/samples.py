@@ -8,9 +8,9 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django_countries import countries
 
 from common.admin import JobColumn
+from common.admin_filters import CountryPresentFilter
 from common.spreadsheets import csv_safe
 from contacts.admin import OwnEmailsMixin, admin_link
 from contacts.models import ATTRIBUTION_FIELDS, UTM_FIELDS
@@ -42,21 +42,6 @@ CSV_FIELDS = (
 class _Echo:
     def write(self, value):
         return value
-
-
-class CountryPresentFilter(admin.SimpleListFilter):
-    """Only the countries leads came from, not all 250 of django-countries."""
-
-    title = "country"
-    parameter_name = "country"
-
-    def lookups(self, request, model_admin):
-        codes = model_admin.get_queryset(request).exclude(country="").values_list("country")
-        present = {code for (code,) in codes.distinct()}
-        return sorted(((c, countries.name(c)) for c in present), key=lambda item: item[1])
-
-    def queryset(self, request, queryset):
-        return queryset.filter(country=self.value()) if self.value() else queryset
 
 
 @admin.register(SampleRequest)

@@ -50,7 +50,7 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "smosite.staff.apps.TOTPConfig",  # django_otp.plugins.otp_totp, named for staff
     # The site's own apps, each importing only those above it in this list (README, "The
     # apps"): contacts < reports < orders < enquiries < privacy.
     "common",

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
+from django_otp.plugins.otp_totp.apps import DefaultConfig as OTPTOTPConfig
 
 
 class StaffConfig(AppConfig):
@@ -15,3 +16,10 @@ class StaffAdminConfig(AdminConfig):
     `@admin.register` in the apps lands on it."""
 
     default_site = "smosite.staff.site.StaffAdminSite"
+
+
+class TOTPConfig(OTPTOTPConfig):
+    """django-otp's authenticator devices, named as staff read it in the admin (its own label
+    shows as a raw "OTP_TOTP")."""
+
+    verbose_name = "Two-factor devices"
