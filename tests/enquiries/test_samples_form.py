@@ -328,3 +328,25 @@ def test_status_and_thank_you_pages_show_nothing_for_a_wrong_token(client, repor
         response = client.get(reverse(name, args=[wrong]))
         assert response.status_code == 404
         assert request.email.encode() not in response.content
+
+
+@pytest.mark.parametrize(
+    ("status", "says", "never"),
+    [
+        ("received", ["We prepare a PDF", "This page updates itself"], ["What you have"]),
+        ("pdf_ready", ["We have prepared a PDF", "This page updates itself"], ["We prepare"]),
+        ("emailed", ["What you have"], ["We prepare", "We have prepared", "updates itself"]),
+        ("failed", ["by hand"], ["We prepare", "We have prepared", "updates itself"]),
+    ],
+)
+def test_the_thank_you_page_says_what_has_happened_so_far(client, report, status, says, never):
+    """Once the sample is sent, the page no longer promises to prepare it."""
+    request = SampleRequestFactory(
+        report=report, status=status, emailed_at=timezone.now() if status == "emailed" else None
+    )
+    html = client.get(reverse("enquiries:sample-thanks", args=[request.public_token])).content
+    text = html.decode()
+    for phrase in says:
+        assert phrase in text, (status, phrase)
+    for phrase in never:
+        assert phrase not in text, (status, phrase)
