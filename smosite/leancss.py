@@ -1,0 +1,204 @@
+"""Only the Bootstrap CSS the site's pages use (`manage.py build_css`, `make css`).
+
+Bootstrap's full stylesheet is about 230 KiB, and a page uses a small part of it. The build
+reads Bootstrap's own bootstrap.css (django-bootstrap-static, the version uv.lock pins) and
+keeps a rule's selector only when every class and attribute it names occurs as a word in the
+sources that write the pages' markup: our templates, the crispy-bootstrap5 templates our
+forms render (CRISPY_TEMPLATES) and the Python that sets attributes on form widgets. Words are over-counted on purpose (any
+word in a template counts, used as a class or not): a kept rule too many costs bytes, a rule
+wrongly dropped breaks a page. Classes a template builds from a variable
+(`alert-{{ message.tags }}`) are listed in SAFELIST. Element selectors, `:root` and the
+keyframes kept rules name stay. The output is committed (static/css/bootstrap.lean.css), so
+the site serves and tests the same file everywhere with no build at run time; a test
+rebuilds it and fails when it differs (a template gained a class: `make css`)."""
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import tinycss2
+from django.conf import settings
+
+WORD = re.compile(r"[A-Za-z0-9_-]+")
+CLASS = re.compile(r"\.(-?[_A-Za-z][_A-Za-z0-9-]*)")
+ATTRIBUTE = re.compile(r"\[\s*([_A-Za-z][_A-Za-z0-9-]*)")
+# Classes templates build from a value: Django's message levels as alerts.
+SAFELIST = frozenset(
+    {"alert-debug", "alert-info", "alert-success", "alert-warning", "alert-danger", "alert-error"}
+)
+
+
+# The crispy-bootstrap5 templates the site's forms render (fields with `as_crispy_field`, the
+# enquiry form's Row/Column/Div/Submit layout); not its accordions, modals, tabs or formsets.
+CRISPY_TEMPLATES = (
+    "field.html",
+    "errors.html",
+    "display_form.html",
+    "uni_form.html",
+    "whole_uni_form.html",
+    "inputs.html",
+    "layout/attrs.html",
+    "layout/baseinput.html",
+    "layout/column.html",
+    "layout/div.html",
+    "layout/row.html",
+    "layout/field_errors.html",
+    "layout/field_errors_block.html",
+    "layout/help_text.html",
+    "layout/help_text_and_errors.html",
+    "layout/radio_checkbox_select.html",
+)
+
+
+NOT_PAGES = {"admin", "email", "pdf"}
+
+
+def sources() -> list[Path]:
+    """The files whose words say which classes the pages may use."""
+    import crispy_bootstrap5
+
+    base = Path(settings.BASE_DIR)
+    crispy = Path(crispy_bootstrap5.__file__).parent / "templates"
+    apps = [p for p in base.iterdir() if (p / "apps.py").exists()] + [base / "smosite"]
+    found = [*sorted((base / "templates").rglob("*.html"))]
+    for app in sorted(apps):
+        found += sorted(app.glob("forms.py")) + sorted(app.glob("forms/*.py"))
+        found += sorted(app.rglob("templates/**/*.html"))
+    # Not pages: the admin (its own CSS), emails (their own, inlined) and PDFs (static/pdf).
+    found = [p for p in found if not NOT_PAGES & set(p.relative_to(base).parts)]
+    found += [crispy / "bootstrap5" / name for name in CRISPY_TEMPLATES]
+    return found + [base / "common" / "antispam.py"]
+
+
+def used_words(paths: Iterable[Path]) -> set[str]:
+    words = set(SAFELIST)
+    for path in paths:
+        words.update(WORD.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return words
+
+
+def bootstrap_source() -> str:
+    import bootstrap  # django-bootstrap-static
+
+    path = Path(bootstrap.__file__).parent / "static" / "bootstrap" / "css" / "bootstrap.css"
+    return path.read_text(encoding="utf-8")
+
+
+def lean(css: str, words: set[str], *, also_reading: str = "") -> str:
+    """`css` without the selectors that name a class or attribute not in `words`, without
+    rules left with no selector, without custom properties (`--bs-…`) that neither what is
+    kept nor `also_reading` (the site's own CSS, templates' style attributes) reads, and
+    minified (comments and blank space out)."""
+    rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
+    kept = _unread_properties_dropped(_rules(rules, words), also_reading)
+    keyframes = {name for name in re.findall(r"animation(?:-name)?:\s*[^;}]*", kept)}
+    out = []
+    for piece in _keyframes(rules):
+        name, text = piece
+        if any(name in found for found in keyframes):
+            out.append(text)
+    return kept + "".join(out)
+
+
+def _rules(rules, words: set[str]) -> str:
+    out = []
+    for rule in rules:
+        if rule.type == "qualified-rule":
+            selectors = [s for s in _selectors(rule.prelude) if _uses_only(s, words)]
+            if selectors:
+                out.append(",".join(selectors) + "{" + _minified(rule.content) + "}")
+        elif rule.type == "at-rule" and rule.lower_at_keyword in ("media", "supports"):
+            inner = _rules(
+                tinycss2.parse_rule_list(rule.content, skip_comments=True, skip_whitespace=True),
+                words,
+            )
+            if inner:
+                prelude = " ".join(tinycss2.serialize(rule.prelude).split())
+                out.append(f"@{rule.at_keyword} {prelude}{{{inner}}}")
+    return "".join(out)
+
+
+PROPERTY = re.compile(r"(?<=[{;])(--[A-Za-z0-9_-]+):[^;}]*;?")
+
+
+def _unread_properties_dropped(css: str, also_reading: str) -> str:
+    """Drop declarations of custom properties nothing reads with var(); again until none
+    goes (a property may be read only by one dropped)."""
+    while True:
+        read = set(re.findall(r"var\(\s*(--[A-Za-z0-9_-]+)", css + also_reading))
+        lean = PROPERTY.sub(lambda m: m.group(0) if m.group(1) in read else "", css)
+        lean = lean.replace(";}", "}")
+        if lean == css:
+            return re.sub(r"(?<=[},])[^{}@]+\{\}", "", lean)
+        css = lean
+
+
+def _keyframes(rules) -> list[tuple[str, str]]:
+    found = []
+    for rule in rules:
+        if rule.type == "at-rule" and rule.lower_at_keyword == "keyframes":
+            name = tinycss2.serialize(rule.prelude).strip()
+            body = tinycss2.parse_rule_list(rule.content, skip_comments=True, skip_whitespace=True)
+            steps = "".join(
+                " ".join(tinycss2.serialize(step.prelude).split())
+                + "{"
+                + _minified(step.content)
+                + "}"
+                for step in body
+                if step.type == "qualified-rule"
+            )
+            found.append((name, f"@keyframes {name}{{{steps}}}"))
+    return found
+
+
+def _selectors(prelude) -> list[str]:
+    """A rule's selectors, split at the commas outside parentheses."""
+    text = " ".join(tinycss2.serialize(prelude).split())
+    parts, depth, current = [], 0, ""
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    parts.append(current.strip())
+    return [p for p in parts if p]
+
+
+def _uses_only(selector: str, words: set[str]) -> bool:
+    # Inside :not(…) a class the pages never use is "not there": the selector still applies.
+    positive = re.sub(r":not\([^)]*\)", "", selector)
+    names = CLASS.findall(positive) + ATTRIBUTE.findall(positive)
+    return all(name in words for name in names)
+
+
+def _minified(content) -> str:
+    declarations = tinycss2.parse_blocks_contents(content, skip_comments=True, skip_whitespace=True)
+    parts = []
+    for item in declarations:
+        if item.type == "declaration":
+            value = " ".join(tinycss2.serialize(item.value).split())
+            important = "!important" if item.important else ""
+            parts.append(f"{item.name}:{value}{important}")
+        elif item.type == "qualified-rule":  # nested rules (none in Bootstrap 5.3)
+            parts.append(
+                " ".join(tinycss2.serialize(item.prelude).split())
+                + "{"
+                + _minified(item.content)
+                + "}"
+            )
+    return ";".join(parts)
+
+
+def build() -> str:
+    paths = sources()
+    site_css = (Path(settings.BASE_DIR) / "static" / "css" / "site.css").read_text(encoding="utf-8")
+    markup = "".join(p.read_text(encoding="utf-8") for p in paths if p.suffix == ".html")
+    return lean(bootstrap_source(), used_words(paths), also_reading=site_css + markup)
+
+
+OUTPUT = Path(settings.BASE_DIR) / "static" / "css" / "bootstrap.lean.css"
