@@ -126,7 +126,7 @@ def _unread_properties_dropped(css: str, also_reading: str) -> str:
     goes (a property may be read only by one dropped)."""
     while True:
         read = set(re.findall(r"var\(\s*(--[A-Za-z0-9_-]+)", css + also_reading))
-        lean = PROPERTY.sub(lambda m: m.group(0) if m.group(1) in read else "", css)
+        lean = PROPERTY.sub(lambda m, read=read: m.group(0) if m.group(1) in read else "", css)
         lean = lean.replace(";}", "}")
         if lean == css:
             return re.sub(r"(?<=[},])[^{}@]+\{\}", "", lean)
