@@ -199,3 +199,22 @@ def test_expired_checkout_reminds_only_a_consenting_buyer_once_and_the_recovery_
     wait_until(lambda: len(mailbox.to(BUYER["email"])) == 3)  # reminder, receipt, link
     subjects = sorted(str(m["Subject"]) for m in mailbox.to(BUYER["email"]))
     assert sum("Receipt" in s for s in subjects) == 1
+
+
+@pytest.mark.django_db
+def test_the_success_page_of_a_recovered_session_confirms_the_order_before_the_webhook(
+    client, stripe, report_on_sale
+):
+    order = order_started(client, report_on_sale, stripe)
+    webhook_deliver_and_process(client, stripe, expire(stripe, order, consent="opt_in"))
+    order.refresh_from_db()
+    recovered = stripe.session_recover(order.abandoned_session_id)
+    stripe.session_pay(recovered["id"], deliver=False)  # the webhook has not arrived yet
+    stranger = type(client)()  # the link was opened in another browser (from the email)
+    page = stranger.get(f"/purchase/complete/{order.reference}?session_id={recovered['id']}")
+    assert page.status_code == 200
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID and order.recovered_at
+    assert order.stripe_session_id == recovered["id"]
+    made_up = stranger.get(f"/purchase/complete/{order.reference}?session_id=cs_test_madeup")
+    assert made_up.status_code == 404
