@@ -146,22 +146,33 @@ def enqueue(
     with a fresh attempt budget. `run_here` (for code already in a worker): after commit, run
     it in this process instead of publishing it, saving a queue hop. `new_target`: the
     caller inserted the target row in this transaction, so it has no job yet: one INSERT
-    instead of a look-up and an insert in a savepoint."""
+    instead of a look-up and an insert in a savepoint.
+
+    A `delay` longer than the sweep interval (a reminder hours away) is not published now:
+    the row waits undispatched and the sweeper publishes it on its first run after it is
+    due, so no message sits in the broker for hours (Redis hands an unacknowledged `eta`
+    message out again every visibility timeout, and a restart without persistence loses it)."""
     if name not in KINDS:
         raise KeyError(f"unknown job kind {name!r}")
     now = timezone.now()
     due = now + timedelta(seconds=delay)
+    scheduled = delay > settings.JOB_SWEEP_INTERVAL_SECONDS
+    dispatched = None if scheduled else due
     if new_target:
-        job = Job.objects.create(kind=name, target_id=target_id, due_at=due, dispatched_at=due)
+        job = Job.objects.create(
+            kind=name, target_id=target_id, due_at=due, dispatched_at=dispatched
+        )
         created = True
     else:
         job, created = Job.objects.get_or_create(
-            kind=name, target_id=target_id, defaults={"due_at": due, "dispatched_at": due}
+            kind=name, target_id=target_id, defaults={"due_at": due, "dispatched_at": dispatched}
         )
     if not created:
         if job.state in Job.ACTIVE or not restart:
             return job
-        _reset(job, due=due)
+        _reset(job, due=due, dispatched=dispatched)
+    if scheduled:
+        return job
     if run_here:
         transaction.on_commit(lambda: run(job.pk, token=uuid.uuid4().hex), robust=True)
     else:
@@ -174,11 +185,11 @@ def restart(job: Job) -> Job:
     return enqueue(job.kind, target_id=job.target_id, restart=True)
 
 
-def _reset(job: Job, *, due) -> None:
+def _reset(job: Job, *, due, dispatched) -> None:
     job.state = State.PENDING
     job.attempts = 0
     job.due_at = due
-    job.dispatched_at = due
+    job.dispatched_at = dispatched
     job.claimed_at = None
     job.claim_token = ""
     job.last_error = ""

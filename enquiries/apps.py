@@ -23,4 +23,9 @@ class EnquiriesConfig(AppConfig):
         from .services.enquiries import quote_reply_find
 
         receivers.connect()  # a report published tells its enquirers
+        from reports.services.related import co_interest_source_register
+
+        from .selectors import sample_co_interest
+
+        co_interest_source_register(sample_co_interest)  # "readers who requested this sample…"
         quote_reply_lookup_register(quote_reply_find)  # a quote link names one of our replies

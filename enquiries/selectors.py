@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.timesince import timesince
@@ -222,3 +223,25 @@ def sample_request_email_retrying(*, sample_request: SampleRequest) -> bool:
         state=Job.State.PENDING,
         attempts__gt=0,
     ).exists()
+
+
+# --- Co-interest for related reports (issue 25) ---------------------------------------------
+
+
+def sample_co_interest(min_people: int) -> list[tuple[int, int, int]]:
+    """(report, other report, people) for every ordered pair of reports whose samples at least
+    `min_people` distinct people both requested: the "readers who requested this sample also
+    requested" counts of reports/services/related.py. One grouped self-join; people whose
+    data was erased are not counted."""
+    table = SampleRequest._meta.db_table
+    contacts = Contact._meta.db_table
+    sql = (
+        "SELECT a.report_id, b.report_id, COUNT(DISTINCT a.contact_id) "  # noqa: S608
+        f"FROM {table} a JOIN {table} b "
+        "ON a.contact_id = b.contact_id AND a.report_id <> b.report_id "
+        f"JOIN {contacts} c ON c.id = a.contact_id WHERE c.erased_at IS NULL "
+        "GROUP BY a.report_id, b.report_id HAVING COUNT(DISTINCT a.contact_id) >= %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [min_people])
+        return [tuple(row) for row in cursor.fetchall()]

@@ -150,6 +150,18 @@ class OrderAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "Abandoned checkout",
+            {
+                "fields": [
+                    "abandoned_session_id",
+                    "promotions_consent",
+                    "recovery_url",
+                    "recovery_expires_at",
+                    "recovered_at",
+                ]
+            },
+        ),
         ("Needs attention", {"fields": ["needs_attention", "attention_note", "amount_mismatch"]}),
         ("Report preparation", {"fields": ["deliverable_job", "deliverable_error"]}),
         (

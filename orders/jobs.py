@@ -4,7 +4,7 @@ backoff and time limits are settings, named here."""
 from common import jobs
 
 from .models import Order, StripeEvent
-from .services import fulfilment, webhooks
+from .services import fulfilment, recovery, webhooks
 
 jobs.register(
     webhooks.JOB,
@@ -23,4 +23,12 @@ jobs.register(
     max_attempts="DELIVERABLE_MAX_ATTEMPTS",
     backoff="DELIVERABLE_RETRY_BACKOFF_SECONDS",
     on_give_up=fulfilment.order_deliverable_give_up,
+)
+jobs.register(
+    recovery.REMINDER_JOB,
+    handler=recovery.checkout_reminder_send,
+    model=Order,
+    queue="default",
+    max_attempts="JOB_MAX_ATTEMPTS",
+    backoff="JOB_RETRY_BACKOFF_SECONDS",
 )

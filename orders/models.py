@@ -38,7 +38,9 @@ class Order(Attribution):
         REFUNDED = "refunded", "Refunded"
         DISPUTED = "disputed", "Disputed"
         FAILED = "failed", "Payment failed"
-        EXPIRED = "expired", "Expired"
+        # Left unpaid: its Checkout Session expired, or it never reached Checkout
+        # (orders/services/fulfilment.py; recovery: orders/services/recovery.py).
+        ABANDONED = "abandoned", "Abandoned at checkout"
 
     class PriceSource(models.TextChoices):
         LIST = "list", "List price"
@@ -114,7 +116,25 @@ class Order(Attribution):
     refunded_at = models.DateTimeField(null=True, blank=True)
     disputed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the payment failed or the checkout expired."
+        null=True, blank=True, help_text="When the payment failed or the checkout was abandoned."
+    )
+
+    # Abandoned checkouts (orders/services/recovery.py): what Stripe said when the session
+    # expired — its recovery link and whether the buyer agreed to promotional email on
+    # Checkout's page (`consent.promotions`) — and whether they came back and paid.
+    # https://docs.stripe.com/payments/checkout/abandoned-carts
+    abandoned_session_id = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text="The Checkout Session that expired."
+    )
+    recovery_url = models.URLField(max_length=2000, blank=True)
+    recovery_expires_at = models.DateTimeField(null=True, blank=True)
+    promotions_consent = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="Stripe Checkout's promotional-email consent: opt_in, opt_out or empty.",
+    )
+    recovered_at = models.DateTimeField(
+        null=True, blank=True, help_text="Paid through Stripe's recovery link after abandoning."
     )
 
     class Meta:
@@ -152,6 +172,8 @@ class OrderEvent(models.Model):
         LINK_EXTENDED = "link_extended", "Download link extended"
         PAYMENT_FAILED = "payment_failed", "Payment failed"
         EXPIRED = "expired", "Checkout expired"
+        RECOVERY_REMINDER = "recovery_reminder", "Checkout reminder"
+        RECOVERED = "recovered", "Recovered through the reminder link"
         REFUND_REQUESTED = "refund_requested", "Refund requested"
         REFUNDED = "refunded", "Refunded"
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"

@@ -32,7 +32,7 @@ from reports.models import Report
 from .forms import PurchaseForm
 from .models import Order
 from .quotes import QuoteInvalid, quote_token_read
-from .services import checkout, downloads, fulfilment, webhooks
+from .services import checkout, downloads, fulfilment, recovery, webhooks
 from .services.stripe_client import (
     StripeUnavailable,
     stripe_checkout_origin,
@@ -254,6 +254,8 @@ def purchase_complete(request, reference):
     session_matches = bool(session_id and order.stripe_session_id) and constant_time_compare(
         session_id, order.stripe_session_id
     )
+    if session_id and not session_matches and order.status == Order.Status.ABANDONED:
+        session_matches = _recovered_through(order, session_id)
     if (session_id and not session_matches) or not (owned or session_matches):
         raise Http404("No such order")
     confirm_error = False
@@ -274,6 +276,19 @@ def purchase_complete(request, reference):
     return render(request, "orders/purchase_complete.html", context)
 
 
+def _recovered_through(order, session_id) -> bool:
+    """An abandoned order's buyer back from a session opened by its recovery link, before
+    the webhook said so: Stripe is asked whether that session recovers this order's."""
+    if not order.abandoned_session_id:
+        return False
+    with stripe_deadline():
+        try:
+            session = checkout.checkout_session_retrieve(session_id=session_id)
+        except StripeUnavailable:
+            return False
+    return recovery.session_recovers(order=order, session=session)
+
+
 def _confirm_with_stripe(order, session_id) -> bool:
     """True when Stripe could not be asked (the page retries by itself)."""
     if order.status in (Order.Status.PAID, Order.Status.FULFILLED):
@@ -284,7 +299,7 @@ def _confirm_with_stripe(order, session_id) -> bool:
         if exc.definitive:
             raise Http404("No such checkout session") from exc
         return True
-    if session.get("client_reference_id") != order.reference:
+    if not recovery.session_is_for_order(order=order, session=session):
         raise Http404("No such order")
     fulfilment.order_fulfil(order=order, session=session)
     return False

@@ -4,7 +4,16 @@ rows, so the page's query count does not depend on the report's size."""
 
 from dataclasses import dataclass, field
 
-from .models import KeyPlayer, Licence, MarketDynamic, Region, Report, Segment, TocEntry
+from .models import (
+    KeyPlayer,
+    Licence,
+    MarketDynamic,
+    Region,
+    RelatedReports,
+    Report,
+    Segment,
+    TocEntry,
+)
 from .seo import absolute_url, report_description, report_structured_data
 
 DYNAMIC_HEADINGS = {
@@ -35,6 +44,9 @@ class ReportPage:
     canonical_url: str
     description: str
     structured_data: list[dict]
+    # Cards (number, slug, title) computed by beat (reports/services/related.py).
+    similar_reports: list[dict] = field(default_factory=list)
+    also_requested: list[dict] = field(default_factory=list)
 
     @property
     def is_upcoming(self) -> bool:
@@ -78,12 +90,22 @@ def _largest_region(regions: list[Region]) -> Region | None:
     return max(shared, key=lambda region: region.share_percent, default=None)
 
 
+def _related(report: Report) -> RelatedReports | None:
+    """The stored related reports, joined by report_get_public (None when not computed
+    yet). A report read otherwise costs one query here."""
+    try:
+        return report.related_reports
+    except RelatedReports.DoesNotExist:
+        return None
+
+
 def report_page_build(*, report: Report) -> ReportPage:
     licences = getattr(report, "active_licences", None)
     if licences is None:  # a report not read through report_get_public
         licences = list(report.licences.filter(is_active=True).order_by("price", "position"))
     segments = list(report.segments.all())
     regions = list(report.regions.all())
+    related = _related(report)
     return ReportPage(
         report=report,
         licences=licences,
@@ -99,4 +121,6 @@ def report_page_build(*, report: Report) -> ReportPage:
         canonical_url=absolute_url(report.get_absolute_url()),
         description=report_description(report),
         structured_data=report_structured_data(report, licences),
+        similar_reports=related.similar if related else [],
+        also_requested=related.also_requested if related else [],
     )

@@ -35,7 +35,7 @@ def report_get_public(*, number: int) -> Report | None:
     `report.active_licences` lists the licences on sale, cheapest first."""
     return (
         Report.objects.filter(number=number, status__in=PUBLIC_STATUSES)
-        .select_related("category")
+        .select_related("category", "related_reports")  # related reports: joined, not a query more
         .prefetch_related(
             "dynamics",
             "key_players",

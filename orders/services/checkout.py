@@ -18,6 +18,7 @@ from contacts.services.contacts import contact_upsert
 from reports.models import Licence, Report
 
 from ..models import Order, OrderEvent, OrderReferenceCounter
+from .recovery import checkout_recovery_params
 from .stripe_client import StripeUnavailable, amount_to_minor, stripe_call
 from .timeline import order_event_add
 
@@ -187,6 +188,9 @@ def checkout_session_params(*, order: Order) -> dict:
         params["discounts"] = [{"promotion_code": order.stripe_promotion_code_id}]
     elif order.price_source == Order.PriceSource.LIST:
         params["allow_promotion_codes"] = True  # a quoted price is final
+    params |= checkout_recovery_params(
+        allow_promotion_codes=bool(params.get("allow_promotion_codes"))
+    )
     return params
 
 

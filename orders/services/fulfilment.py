@@ -20,12 +20,20 @@ from reports.services.documents import DocumentNotReady, licensed_copy_create
 from ..models import Deliverable, Order, OrderEvent, StripeEvent
 from .downloads import download_link_send
 from .payment_methods import PaymentMethodSeen, payment_method_read
+from .recovery import (
+    checkout_reminder_schedule,
+    order_abandon_record,
+    order_recovered_record,
+    order_recovery_switch,
+    session_is_for_order,
+    session_recovers,
+)
 from .stripe_client import amount_from_minor, amount_to_minor
 from .timeline import order_event_add, order_flag
 
 logger = logging.getLogger(__name__)
 
-REOPENABLE = (Order.Status.PENDING, Order.Status.FAILED, Order.Status.EXPIRED)
+REOPENABLE = (Order.Status.PENDING, Order.Status.FAILED, Order.Status.ABANDONED)
 DELIVERABLE_JOB = "order.deliverable"
 
 
@@ -38,10 +46,14 @@ def order_fulfil(*, order: Order, session: dict, stripe_event: StripeEvent | Non
     method = _payment_method_if_paying(order=order, session=session)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
-        if session.get("client_reference_id") != order.reference:
+        if not session_is_for_order(order=order, session=session):
             return f"session {session.get('id')} is not for order {order.reference}; ignored"
         if order.status in (Order.Status.PAID, Order.Status.FULFILLED):
             return _already_paid(order=order, session=session)
+        if session_recovers(order=order, session=session) and (
+            order.stripe_session_id != session.get("id")
+        ):
+            order_recovery_switch(order=order, session=session, stripe_event=stripe_event)
         _session_details_record(order=order, session=session)
         if session.get("payment_status") != "paid":
             return _awaiting_payment(order=order, session=session, stripe_event=stripe_event)
@@ -57,7 +69,7 @@ def order_fulfil(*, order: Order, session: dict, stripe_event: StripeEvent | Non
 def _payment_method_if_paying(*, order: Order, session: dict) -> PaymentMethodSeen:
     if session.get("payment_status") != "paid":
         return PaymentMethodSeen()
-    if session.get("client_reference_id") != order.reference:
+    if not session_is_for_order(order=order, session=session):
         return PaymentMethodSeen()
     paid = (Order.Status.PAID, Order.Status.FULFILLED)
     if Order.objects.filter(pk=order.pk, status__in=paid).exists():
@@ -169,6 +181,8 @@ def _mark_paid(*, order: Order, session: dict, method: PaymentMethodSeen, stripe
     order.amount_subtotal = amount_from_minor(session.get("amount_subtotal"), order.currency)
     order.amount_discount = amount_from_minor(details.get("amount_discount") or 0, order.currency)
     order.amount_paid = amount_from_minor(session.get("amount_total"), order.currency)
+    if session_recovers(order=order, session=session):
+        order_recovered_record(order=order, stripe_event=stripe_event)
     order.full_clean()
     order.save()
     order_event_add(
@@ -291,27 +305,35 @@ def order_payment_failed(*, order: Order, session: dict, stripe_event=None) -> s
 
 @transaction.atomic
 def order_checkout_expired(*, order: Order, session: dict, stripe_event=None) -> str:
+    """`checkout.session.expired`: the order is abandoned, with what the session says about
+    recovery, and — if the buyer agreed — its one reminder scheduled (recovery.py). Only the
+    pending → abandoned change does this, so a redelivered event schedules nothing more."""
     order = Order.objects.select_for_update().get(pk=order.pk)
     if order.status != Order.Status.PENDING:
         return f"order {order.status}; expiry not applied"
     if order.stripe_session_id not in ("", session.get("id")):
         return "an older session expired; the order has a newer one"
-    order.status = Order.Status.EXPIRED
+    order.status = Order.Status.ABANDONED
     order.closed_at = timezone.now()
-    order.save(update_fields=["status", "closed_at", "updated_at"])
+    order_abandon_record(order=order, session=session)
+    order.save()
     order_event_add(
         order=order,
         kind=OrderEvent.Kind.EXPIRED,
         message=f"Session {session.get('id')} expired unpaid.",
         stripe_event=stripe_event,
     )
-    return "expired"
+    reminded = checkout_reminder_schedule(order=order, stripe_event=stripe_event)
+    return "abandoned; reminder scheduled" if reminded else "abandoned"
 
 
 def orders_expire_abandoned() -> int:
     """Pending orders that never got a Checkout Session (the buyer gave up after a Stripe
-    error) are closed; orders with a session wait for Stripe's `expired` event."""
+    error) are marked abandoned after ORDER_ABANDONED_AFTER_HOURS, as orders whose session
+    expired are (without a session there is no recovery link, so no reminder). Orders with
+    a session wait for Stripe's `expired` event."""
     cutoff = timezone.now() - timedelta(hours=settings.ORDER_ABANDONED_AFTER_HOURS)
+    now = timezone.now()
     return Order.objects.filter(
         status=Order.Status.PENDING, stripe_session_id="", created_at__lt=cutoff
-    ).update(status=Order.Status.EXPIRED, closed_at=timezone.now(), updated_at=timezone.now())
+    ).update(status=Order.Status.ABANDONED, closed_at=now, updated_at=now)

@@ -117,7 +117,7 @@ def _session_action(*, order: Order, session: dict) -> str:
     if session.get("payment_status") == "paid" and order.status in (
         Order.Status.PENDING,
         Order.Status.FAILED,
-        Order.Status.EXPIRED,
+        Order.Status.ABANDONED,
     ):
         return "fulfil: " + order_fulfil(order=order, session=session)
     if session.get("status") == "expired" and order.status == Order.Status.PENDING:

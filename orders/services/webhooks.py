@@ -135,10 +135,17 @@ def stripe_event_reprocess(*, event: StripeEvent) -> None:
 
 
 def order_for_session(session: dict) -> Order | None:
+    """By our reference on the session or, for a session opened from a recovery link that
+    lacks it, by the expired session it recovers (orders/services/recovery.py)."""
     reference = session.get("client_reference_id") or (session.get("metadata") or {}).get(
         "order_reference"
     )
-    return Order.objects.filter(reference=reference).first() if reference else None
+    if reference:
+        return Order.objects.filter(reference=reference).first()
+    recovered_from = session.get("recovered_from")
+    if recovered_from:
+        return Order.objects.filter(abandoned_session_id=recovered_from).first()
+    return None
 
 
 def order_for_payment(obj: dict) -> Order | None:

@@ -184,6 +184,7 @@ def _orders_erase(contact, address, now, files) -> int:
         buyer_company="",
         buyer_vat_id="",
         payment_method_description="",  # a bank's name, a card's last digits
+        recovery_url="",  # opens a checkout with the buyer's email filled in
         landing_page="",
         referrer="",
     )

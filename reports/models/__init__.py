@@ -12,6 +12,7 @@ from .catalogue import (
 )
 from .documents import ReportDocument
 from .quality import QualityAcknowledgement
+from .related import RelatedReports
 from .search import SearchTerm
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "QualityAcknowledgement",
     "Region",
     "RegionCountry",
+    "RelatedReports",
     "Report",
     "ReportDocument",
     "SearchTerm",

@@ -386,8 +386,13 @@ STRIPE_EVENT_RETRY_BACKOFF_SECONDS = env.int("STRIPE_EVENT_RETRY_BACKOFF_SECONDS
 # --- Orders and downloads -----------------------------------------------------------------
 # Our order references look like SMO-2026-000123.
 ORDER_REFERENCE_PREFIX = env.str("ORDER_REFERENCE_PREFIX", default="SMO")
-# Pending orders that never reached Stripe Checkout are marked expired after this many hours.
+# Pending orders that never reached Stripe Checkout are marked abandoned after this many hours.
 ORDER_ABANDONED_AFTER_HOURS = env.int("ORDER_ABANDONED_AFTER_HOURS", default=24)
+# Abandoned checkouts (orders/services/recovery.py): hours after Stripe reports a Checkout
+# Session expired unpaid that the one reminder with its recovery link is sent, to a buyer who
+# agreed to promotional email on Checkout's page.
+# https://docs.stripe.com/payments/checkout/abandoned-carts
+CHECKOUT_REMINDER_HOURS = env.float("CHECKOUT_REMINDER_HOURS", default=1.0)
 # "Pay" attempts allowed per client (IPv4 address, IPv6 /64) per window (card-testing bots
 # hammer checkouts).
 PURCHASE_RATE_LIMIT = env.int("PURCHASE_RATE_LIMIT", default=10)
@@ -626,6 +631,20 @@ CELERY_BEAT_SCHEDULE |= {
         "task": "common.tasks.sessions_clear_expired",
         "schedule": SESSION_CLEAR_INTERVAL_SECONDS,
     },
+}
+# Related reports on the report page (reports/services/related.py), recomputed by beat this
+# often and stored with the report (no query per page view): up to RELATED_REPORTS_COUNT
+# similar ones (same category and markets) and as many "readers who requested this sample
+# also requested", counting only pairs of reports at least RELATED_MIN_PAIRS distinct people
+# asked about, so no single person's interest can be read from the page.
+RELATED_REFRESH_INTERVAL_SECONDS = env.int("RELATED_REFRESH_INTERVAL_SECONDS", default=3600)
+RELATED_REPORTS_COUNT = env.int("RELATED_REPORTS_COUNT", default=4)
+RELATED_MIN_PAIRS = env.int("RELATED_MIN_PAIRS", default=3)
+if RELATED_MIN_PAIRS < 2:
+    raise ImproperlyConfigured("RELATED_MIN_PAIRS must be at least 2 (one person's interest)")
+CELERY_BEAT_SCHEDULE["related-reports-refresh"] = {
+    "task": "reports.tasks.related_reports_refresh",
+    "schedule": RELATED_REFRESH_INTERVAL_SECONDS,
 }
 
 # --- Staff sign-in: lockout and second factor ----------------------------------------------

@@ -117,13 +117,13 @@ def test_unpaid_async_checkout_that_fails_closes_the_order_and_tells_the_buyer(
     assert f"/purchase/{order.report.number}?licence=single" in email.body_text
 
 
-def test_expired_checkout_expires_the_pending_order(client, stripe, order):
+def test_expired_checkout_marks_the_pending_order_abandoned(client, stripe, order):
     stripe.session_expire(order.stripe_session_id, deliver=False)
     expired = stripe.events[-1]
     assert expired["type"] == "checkout.session.expired"
     webhook_deliver_and_process(client, stripe, expired)
     order.refresh_from_db()
-    assert order.status == Order.Status.EXPIRED
+    assert order.status == Order.Status.ABANDONED
     assert order.events.filter(kind=OrderEvent.Kind.EXPIRED).count() == 1
 
 
@@ -239,7 +239,7 @@ def test_reconcile_fulfils_paid_sessions_the_webhook_never_delivered(
     statuses = dict(Order.objects.values_list("reference", "status"))
     assert statuses == {
         paid.reference: "paid",
-        expired.reference: "expired",
+        expired.reference: "abandoned",
         untouched.reference: "pending",
     }
     call_command("stripe_reconcile", hours=1)
@@ -247,12 +247,14 @@ def test_reconcile_fulfils_paid_sessions_the_webhook_never_delivered(
     assert receipts().count() == 1
 
 
-def test_abandoned_orders_without_a_session_expire(client, stripe, report_on_sale, settings):
+def test_orders_that_never_reached_checkout_are_marked_abandoned(
+    client, stripe, report_on_sale, settings
+):
     stripe.unreachable = True
     purchase_post(client, report_on_sale)
     settings.ORDER_ABANDONED_AFTER_HOURS = 0
     assert fulfilment.orders_expire_abandoned() == 1
-    assert Order.objects.get().status == Order.Status.EXPIRED
+    assert Order.objects.get().status == Order.Status.ABANDONED
 
 
 def test_report_preparation_waits_for_the_render_then_stamps_and_sends_the_link(stripe, order):

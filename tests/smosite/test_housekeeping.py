@@ -26,6 +26,10 @@ JOBS = {
         "common.tasks.sessions_clear_expired",
         "SESSION_CLEAR_INTERVAL_SECONDS",
     ),
+    "related-reports-refresh": (
+        "reports.tasks.related_reports_refresh",
+        "RELATED_REFRESH_INTERVAL_SECONDS",
+    ),
 }
 
 

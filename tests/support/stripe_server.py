@@ -18,6 +18,8 @@ flight gets 409). Endpoints:
     GET  /v1/disputes                       https://docs.stripe.com/api/disputes/list (created[...])
     GET  /v1/charges/<id>                   https://docs.stripe.com/api/charges/retrieve
     GET  /pay/<id>, POST /pay/<id>          the hosted payment page
+    GET  /recover/<expired id>              a recovery link (after_expiration.recovery.url):
+                                            a new session with recovered_from, then its page
 
 Paying on the hosted page completes the session, posts a signed `checkout.session.completed`
 event to `webhook_url` (Stripe-Signature: t=<ts>,v1=HMAC-SHA256(secret, "<ts>.<body>")) and
@@ -312,6 +314,7 @@ class FakeStripe:
             }
             for discount in params.get("discounts") or []:
                 self._discount_apply(session, discount.get("promotion_code"))
+            self._abandoned_cart_fields(session, params)
             self.sessions[session_id] = session
         return self._public(session)
 
@@ -546,6 +549,7 @@ class FakeStripe:
             if session["status"] != "open":
                 raise StripeError(400, f"Only open sessions can be expired ({session['status']}).")
             session["status"] = "expired"
+            self._recovery_attach(session)
         self.event_emit("checkout.session.expired", self._public(session), deliver)
         return self._public(session)
 
@@ -718,6 +722,97 @@ class FakeStripe:
         self.deliveries.append((event["id"], status))
         return status
 
+    # --- Abandoned carts: consent, expiry's recovery link, recovered sessions (issue 25) ---
+    # https://docs.stripe.com/payments/checkout/abandoned-carts
+
+    RECOVERY_DAYS = 30  # a recovery link works for 30 days after the session expired
+
+    def _abandoned_cart_fields(self, session: dict, params: dict) -> None:
+        """`after_expiration[recovery]` and `consent_collection[promotions]` as Stripe keeps
+        them on the session; `consent` is filled when the buyer answers on the page."""
+        recovery = (params.get("after_expiration") or {}).get("recovery") or {}
+        session["after_expiration"] = (
+            {
+                "recovery": {
+                    "allow_promotion_codes": _truthy(recovery.get("allow_promotion_codes")),
+                    "enabled": True,
+                    "expires_at": None,
+                    "url": None,
+                }
+            }
+            if _truthy(recovery.get("enabled"))
+            else None
+        )
+        consent = params.get("consent_collection") or {}
+        if consent.get("promotions") not in (None, "auto", "none"):
+            raise StripeError(400, "Invalid consent_collection[promotions].", param="consent")
+        session["consent_collection"] = (
+            {"promotions": consent["promotions"], "terms_of_service": None} if consent else None
+        )
+        session["consent"] = None
+        session["recovered_from"] = params.get("_recovered_from")
+
+    def session_consent(self, session_id: str, promotions: str = "opt_in") -> None:
+        """The buyer ticks (opt_in) or leaves (opt_out) Checkout's promotional-email box,
+        which Stripe keeps on the session even if they never pay."""
+        with self.lock:
+            session = self.sessions[session_id]
+            if (session.get("consent_collection") or {}).get("promotions") != "auto":
+                raise StripeError(400, "This session does not collect promotional consent.")
+            session["consent"] = {"promotions": promotions, "terms_of_service": None}
+
+    def _consent_box(self, session: dict) -> str:
+        if (session.get("consent_collection") or {}).get("promotions") != "auto":
+            return ""
+        return (
+            '<p><label><input type="checkbox" name="promotions" value="opt_in" id="promotions">'
+            " Keep me updated with news and personalised offers</label></p>"
+        )
+
+    def _consent_from_page(self, session: dict, form: dict) -> None:
+        if (session.get("consent_collection") or {}).get("promotions") == "auto":
+            answer = "opt_in" if form.get("promotions") == "opt_in" else "opt_out"
+            self.session_consent(session["id"], answer)
+
+    def _recovery_attach(self, session: dict) -> None:
+        """On expiry, a session created with recovery enabled gets its recovery link."""
+        recovery = (session.get("after_expiration") or {}).get("recovery")
+        if recovery:
+            recovery["url"] = f"{self.base_url}/recover/{session['id']}"
+            recovery["expires_at"] = int(time.time()) + self.RECOVERY_DAYS * 86400
+
+    def session_recover(self, expired_id: str, *, keep_reference: bool = True) -> dict:
+        """What opening the recovery link does: a new open session, a copy of the expired
+        one (line items, email, URLs, metadata, client_reference_id; promotion codes as the
+        recovery allowed), with `recovered_from` set to the expired session's id.
+        `keep_reference=False` leaves client_reference_id out, to test matching by
+        `recovered_from` alone. An open recovered session is reused."""
+        with self.lock:
+            expired = self.sessions.get(expired_id)
+            recovery = ((expired or {}).get("after_expiration") or {}).get("recovery") or {}
+            if expired is None or expired["status"] != "expired" or not recovery.get("url"):
+                raise StripeError(404, "This recovery link is not valid.")
+            if recovery["expires_at"] < time.time():
+                raise StripeError(410, "This recovery link has expired.")
+            for session in self.sessions.values():
+                if session.get("recovered_from") == expired_id and session["status"] == "open":
+                    return self._public(session)
+            params = {
+                "mode": "payment",
+                "success_url": expired["success_url"],
+                "cancel_url": expired["cancel_url"],
+                "customer_email": expired["customer_email"],
+                "metadata": expired["metadata"],
+                "line_items": expired["_line_items"],
+                "payment_intent_data": {"metadata": expired["payment_intent_data_metadata"]},
+                "allow_promotion_codes": "true" if recovery["allow_promotion_codes"] else None,
+                "consent_collection": expired.get("consent_collection") or {},
+                "_recovered_from": expired_id,
+            }
+            if keep_reference:
+                params["client_reference_id"] = expired["client_reference_id"]
+        return self.session_create({k: v for k, v in params.items() if v is not None})
+
     # --- The hosted payment page --------------------------------------------------------
 
     def pay_page(self, session_id: str, error: str = "") -> str:
@@ -739,7 +834,7 @@ class FakeStripe:
 <p id="amount">{session["currency"].upper()} {major:,.2f}</p>
 <p>{html.escape(session.get("customer_email") or "")}</p>
 {f'<p id="error" style="color:red">{html.escape(error)}</p>' if error else ""}
-<form method="post">{promo}
+<form method="post">{promo}{self._consent_box(session)}
 <button type="submit" name="outcome" value="card" id="pay">Pay</button>
 <button type="submit" name="outcome" value="async" id="pay-later">Pay by bank transfer</button>
 <button type="submit" name="method" value="sepa_debit" id="pay-sepa">Pay by SEPA Direct Debit</button>
@@ -758,6 +853,7 @@ class FakeStripe:
                 return 200, "", self.pay_page(session_id, error="This code is invalid.")
             with self.lock:
                 self._discount_apply(session, found[0]["id"])
+        self._consent_from_page(session, form)
         self.session_pay(
             session_id, outcome=form.get("outcome") or "card", method=form.get("method") or ""
         )
@@ -791,6 +887,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         url = urlsplit(self.path)
+        if url.path.startswith("/recover/"):
+            return self._recover(url.path.rsplit("/", 1)[-1])
         if url.path.startswith("/pay/"):
             return self._pay(method, url.path.rsplit("/", 1)[-1], body)
         if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
@@ -820,6 +918,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, fake.pay_page(session_id).encode(), "text/html")
         status, location, page = fake.pay_submit(session_id, dict(parse_qsl(body)))
         self._send(status, page.encode(), "text/html", {"Location": location} if location else {})
+
+    def _recover(self, expired_id):
+        """Stripe's recovery link: a new session copied from the expired one, then its page."""
+        try:
+            session = self.server.fake.session_recover(expired_id)
+        except StripeError as exc:
+            return self._send(exc.status, html.escape(str(exc)).encode(), "text/html")
+        self._send(303, b"", "text/html", {"Location": session["url"]})
 
     def _json(self, status, payload, headers=None):
         headers = {"Request-Id": _new_id("req"), **(headers or {})}
