@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0011_orders_to_orders'),
+        ('reports', '0012_search_details'),
     ]
 
     operations = [
