@@ -21,13 +21,7 @@ from common.models import Job
 from contacts.models import Contact, OutboundEmail
 from enquiries.models import Enquiry, EnquiryReply, SampleRequest
 from orders.models import (
-    Deliverable,
-    DownloadLink,
-    DownloadLog,
     Order,
-    OrderEvent,
-    OrderReferenceCounter,
-    StripeEvent,
 )
 from tests.factories import (
     ContactFactory,
@@ -109,22 +103,46 @@ def old_model(app_label: str, name: str):
     return state.apps.get_model(app_label, name)
 
 
+def old_row(app_label_: str, model_name_: str, factory_=None, /, **values):
+    """A row written through the model as it was at BEFORE: `values` (attnames), the rest
+    from `factory`'s defaults (built, not saved, by today's factory), so that columns later
+    migrations add to any table never reach the old one."""
+    model = old_model(app_label_, model_name_)
+    built = factory_.build(**values) if factory_ else None
+    row = {}
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        if field.attname in values:
+            row[field.attname] = values[field.attname]
+        elif field.name in values:
+            value = values[field.name]
+            row[field.attname] = getattr(value, "pk", value)
+        elif built is not None and hasattr(built, field.attname):
+            row[field.attname] = getattr(built, field.attname)
+    return model.objects.create(**row)
+
+
 def fill_at_the_old_state():
-    """One row of every moved model and of everything that points at them. The tables are the
-    same before and after the move (only Django's state differs), so today's models write
-    them, but for orders, written as they were then (their table has grown since); content
-    types are looked up under the app that owned them then."""
+    """One row of every moved model and of everything that points at them, written through
+    the models as they were then (`old_row`); content types are looked up under the app that
+    owned them then."""
     now = timezone.now()
-    report = ReportFactory()
-    licence = LicenceFactory(report=report, price=Decimal("3900.00"))
-    buyer = ContactFactory(email="buyer@acme.example")
+    category = old_row("reports", "Category", name="Dental", slug="dental")
+    report = old_row("reports", "Report", ReportFactory, category_id=category.pk)
+    licence = old_row(
+        "reports", "Licence", LicenceFactory, report_id=report.pk, price=Decimal("3900.00")
+    )
+    buyer = old_row("enquiries", "Contact", ContactFactory, email="buyer@acme.example")
     staff = UserFactory(is_staff=True)
-    order = old_model("reports", "Order").objects.create(
+    order = old_row(
+        "reports",
+        "Order",
         reference="SMO-2026-000001",
         report_id=report.pk,
         licence_id=licence.pk,
         licence_kind=licence.kind,
-        licence_name=licence.get_kind_display(),
+        licence_name="Single user",
         price=licence.price,
         currency="USD",
         buyer_email=buyer.email,
@@ -138,52 +156,85 @@ def fill_at_the_old_state():
         utm_campaign="spring",
         landing_page="/dental-r1?utm_source=newsletter",
     )
-    OrderReferenceCounter.objects.create(year=2026, last_value=1)
-    event = StripeEvent.objects.create(
+    old_row("reports", "OrderReferenceCounter", year=2026, last_value=1)
+    event = old_row(
+        "reports",
+        "StripeEvent",
         stripe_id="evt_1",
         type="checkout.session.completed",
         payload={"data": {}},
         order_id=order.pk,
     )
-    OrderEvent.objects.create(order_id=order.pk, kind="paid", stripe_event=event, actor=staff)
-    Deliverable.objects.create(order_id=order.pk, path="orders/1/SMO-2026-000001.pdf")
-    link = DownloadLink.objects.create(
-        order_id=order.pk, token_hash="a" * 64, expires_at=now + timedelta(days=7), max_downloads=5
+    old_row(
+        "reports",
+        "OrderEvent",
+        order_id=order.pk,
+        kind="paid",
+        stripe_event_id=event.pk,
+        actor_id=staff.pk,
     )
-    DownloadLog.objects.create(link=link, order_id=order.pk, ip="192.0.2.0")
+    old_row("reports", "Deliverable", order_id=order.pk, path="orders/1/SMO-2026-000001.pdf")
+    link = old_row(
+        "reports",
+        "DownloadLink",
+        order_id=order.pk,
+        token_hash="a" * 64,
+        expires_at=now + timedelta(days=7),
+        max_downloads=5,
+    )
+    old_row("reports", "DownloadLog", link_id=link.pk, order_id=order.pk, ip="192.0.2.0")
 
     order_type = old_content_type("reports", "order")
-    receipt = OutboundEmail.objects.create(
+    receipt = old_row(
+        "enquiries",
+        "OutboundEmail",
         to=buyer.email,
         from_email="shop@example.com",
         subject="Your receipt",
         template="reports/email/order_receipt",
         body_text="Thank you",
-        contact=buyer,
-        related_type=order_type,
+        contact_id=buyer.pk,
+        related_type_id=order_type.pk,
         related_id=str(order.pk),
         dedupe_key=f"receipt:{order.reference}",
         message_id=OutboundEmail.new_message_id(),
     )
-    Job.objects.create(kind="mail.send", target_id=receipt.pk, state="done")
-    Job.objects.create(kind="order.deliverable", target_id=order.pk, state="done")
+    old_row("common", "Job", kind="mail.send", target_id=receipt.pk, state="done")
+    old_row("common", "Job", kind="order.deliverable", target_id=order.pk, state="done")
 
-    lead = ContactFactory(email="lead@clinic.example")
-    sample = SampleRequestFactory(contact=lead, report=report)
-    sample_email = OutboundEmail.objects.create(
+    lead = old_row("enquiries", "Contact", ContactFactory, email="lead@clinic.example")
+    sample = old_row(
+        "enquiries",
+        "SampleRequest",
+        SampleRequestFactory,
+        contact_id=lead.pk,
+        report_id=report.pk,
+        email=lead.email,
+    )
+    sample_email = old_row(
+        "enquiries",
+        "OutboundEmail",
         to=lead.email,
         from_email="shop@example.com",
         subject="Your sample",
         template="enquiries/email/sample_delivery",
         body_text="Attached",
-        contact=lead,
-        related_type=old_content_type("enquiries", "samplerequest"),
+        contact_id=lead.pk,
+        related_type_id=old_content_type("enquiries", "samplerequest").pk,
         related_id=str(sample.pk),
         message_id=OutboundEmail.new_message_id(),
     )
-    enquiry = EnquiryFactory(contact=lead, report=report)
-    EnquiryReply.objects.create(
-        enquiry=enquiry, author=staff, subject="Re: pricing", body="Hello", email=sample_email
+    enquiry = old_row(
+        "enquiries", "Enquiry", EnquiryFactory, contact_id=lead.pk, report_id=report.pk
+    )
+    old_row(
+        "enquiries",
+        "EnquiryReply",
+        enquiry_id=enquiry.pk,
+        author_id=staff.pk,
+        subject="Re: pricing",
+        body="Hello",
+        email_id=sample_email.pk,
     )
 
     # The Sales-like group holds permissions of the moved models; the admin log names an order.
@@ -264,7 +315,7 @@ def test_a_database_of_todays_main_moves_its_apps_with_nothing_lost():
     receipt = OutboundEmail.objects.get(pk=made["receipt"].pk)
     assert receipt.related == order
     assert receipt.template == "orders/email/order_receipt"
-    assert OutboundEmail.objects.get(to="lead@clinic.example").related == made["sample"]
+    assert OutboundEmail.objects.get(to="lead@clinic.example").related.pk == made["sample"].pk
     assert SampleRequest.objects.get().contact.emails.count() == 1
     assert Enquiry.objects.get().contact == Contact.objects.get(email="lead@clinic.example")
     assert EnquiryReply.objects.get().email.subject == "Your sample"
