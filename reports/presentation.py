@@ -24,6 +24,7 @@ class Chapter:
 @dataclass
 class ReportPage:
     report: Report
+    currency: str  # the visitor's (common/currency.py): the prices shown are in it
     licences: list[Licence]
     dynamics: list[tuple[str, str, list[MarketDynamic]]]
     segments_by_type: list[Segment]
@@ -42,7 +43,7 @@ class ReportPage:
 
     @property
     def lowest_price(self) -> Licence | None:
-        return min(self.licences, key=lambda licence: licence.price, default=None)
+        return min(self.licences, key=lambda licence: licence.price_in(self.currency), default=None)
 
     @property
     def regions_with_share(self) -> list[Region]:
@@ -78,7 +79,7 @@ def _largest_region(regions: list[Region]) -> Region | None:
     return max(shared, key=lambda region: region.share_percent, default=None)
 
 
-def report_page_build(*, report: Report) -> ReportPage:
+def report_page_build(*, report: Report, currency: str) -> ReportPage:
     licences = getattr(report, "active_licences", None)
     if licences is None:  # a report not read through report_get_public
         licences = list(report.licences.filter(is_active=True).order_by("price", "position"))
@@ -86,6 +87,7 @@ def report_page_build(*, report: Report) -> ReportPage:
     regions = list(report.regions.all())
     return ReportPage(
         report=report,
+        currency=currency,
         licences=licences,
         dynamics=_dynamics_by_kind(report),
         segments_by_type=[s for s in segments if s.dimension == Segment.Dimension.TYPE],
@@ -98,5 +100,5 @@ def report_page_build(*, report: Report) -> ReportPage:
         chapters=_chapters(list(report.toc_entries.all())),
         canonical_url=absolute_url(report.get_absolute_url()),
         description=report_description(report),
-        structured_data=report_structured_data(report, licences),
+        structured_data=report_structured_data(report, licences, currency),
     )

@@ -288,7 +288,7 @@ def purchase_link(*, reply: EnquiryReply) -> str:
     for this contact only."""
     url = settings.SITE_URL + reverse("orders:purchase", args=[reply.enquiry.report.number])
     if reply.quoted_price is None:
-        return f"{url}?licence={reply.licence.kind}"
+        return f"{url}?licence={reply.licence.kind}&currency={reply.quoted_currency}"
     return f"{url}?quote={quote_token_create(reply_id=reply.pk)}"
 
 
@@ -302,6 +302,7 @@ def enquiry_reply_send(
     attach_sample: bool = False,
     licence: Licence | None = None,
     quoted_price: Decimal | None = None,
+    currency: str = "",
     template: ReplyTemplate | None = None,
 ) -> EnquiryReply:
     """Answer an enquiry by email from DEFAULT_FROM_EMAIL with Reply-To the author.
@@ -309,7 +310,11 @@ def enquiry_reply_send(
     Without a sample the email is written to the mail log now (sent by the mail worker after
     commit). With a sample, the reply waits in "preparing" and the `enquiry_reply_prepare`
     task stamps a fresh copy for this contact, then queues the email. Records the
-    first-response time and marks the enquiry answered."""
+    first-response time and marks the enquiry answered. `currency` (default DEFAULT_CURRENCY)
+    is the special price's and the one the purchase link opens the page in."""
+    currency = currency or settings.DEFAULT_CURRENCY
+    if currency not in settings.CURRENCIES:
+        raise ValidationError({"currency": f"We sell in {', '.join(settings.CURRENCIES)}."})
     _reply_validate(enquiry=enquiry, subject=subject, licence=licence, quoted_price=quoted_price)
     reply = EnquiryReply(
         enquiry=enquiry,
@@ -320,7 +325,7 @@ def enquiry_reply_send(
         attach_sample=attach_sample,
         licence=licence,
         quoted_price=quoted_price,
-        quoted_currency=licence.currency if licence and quoted_price else "",
+        quoted_currency=currency if licence else "",
     )
     reply.full_clean()
     reply.save()
