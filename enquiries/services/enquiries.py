@@ -287,8 +287,10 @@ def purchase_link(*, reply: EnquiryReply) -> str:
     signed checkout link at that price (valid QUOTE_VALID_DAYS, until staff withdraw it)
     for this contact only."""
     url = settings.SITE_URL + reverse("orders:purchase", args=[reply.enquiry.report.number])
-    if reply.quoted_price is None:
-        return f"{url}?licence={reply.licence.kind}&currency={reply.quoted_currency}"
+    if reply.quoted_price is None:  # in the reply's currency, when not the default one
+        currency = reply.quoted_currency
+        chosen = f"&currency={currency}" if currency != settings.DEFAULT_CURRENCY else ""
+        return f"{url}?licence={reply.licence.kind}{chosen}"
     return f"{url}?quote={quote_token_create(reply_id=reply.pk)}"
 
 

@@ -29,10 +29,10 @@ from orders.models import (
     OrderReferenceCounter,
     StripeEvent,
 )
+from reports.models import Licence
 from tests.factories import (
     ContactFactory,
     EnquiryFactory,
-    LicenceFactory,
     ReportFactory,
     SampleRequestFactory,
     UserFactory,
@@ -94,19 +94,31 @@ def old_content_type(app_label: str, model: str) -> ContentType:
     return ContentType.objects.get(app_label=app_label, model=model)
 
 
+def _licence_at_the_old_state(report):
+    """The licence table changed later (prices per currency, reports/0012): its row is
+    written through the model as it was then."""
+    state = MigrationExecutor(connection).loader.project_state(
+        ("reports", "0010_search_ranking_and_estimates")
+    )
+    old_licence = state.apps.get_model("reports", "Licence")
+    return old_licence.objects.create(
+        report_id=report.pk, kind="single", description="One named user.", price=Decimal("3900")
+    )
+
+
 def fill_at_the_old_state():
     """One row of every moved model and of everything that points at them. The tables are the
     same before and after the move (only Django's state differs), so today's models write
     them; content types are looked up under the app that owned them then."""
     now = timezone.now()
     report = ReportFactory()
-    licence = LicenceFactory(report=report, price=Decimal("3900.00"))
+    licence = _licence_at_the_old_state(report)
     buyer = ContactFactory(email="buyer@acme.example")
     staff = UserFactory(is_staff=True)
     order = Order.objects.create(
         reference="SMO-2026-000001",
         report=report,
-        licence=licence,
+        licence_id=licence.pk,
         licence_kind=licence.kind,
         licence_name=licence.get_kind_display(),
         price=licence.price,
@@ -232,6 +244,11 @@ def test_a_database_of_todays_main_moves_its_apps_with_nothing_lost():
 
     expected_emails = sorted((renamed(r) for r in before.pop("enquiries_outboundemail")), key=repr)
     assert after.pop("enquiries_outboundemail") == expected_emails
+    # Licences gained a price per currency later (reports/0012): the USD price stays, EUR
+    # and GBP come from CURRENCY_FALLBACK_RATES (0.92 and 0.79), rounded to a whole ten.
+    before.pop("reports_licence"), after.pop("reports_licence")
+    licence = Licence.objects.get()
+    assert (licence.price, licence.price_eur, licence.price_gbp) == (3900, 3590, 3080)
     assert after == before  # every other row of every table, unchanged
 
     # And it all still works through today's models.
