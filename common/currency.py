@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseRedirect
+from django.utils.cache import patch_vary_headers
 from django.utils.html import escape
 
 COOKIE_NAME = "currency"
@@ -41,7 +42,7 @@ def currency_for(request) -> str:
 def currency_choice_response(request) -> HttpResponse | None:
     """The answer to `?currency=…`, or None when the request does not pick one: a redirect
     that sets the cookie, or a 400 naming the currencies we sell in."""
-    if PARAMETER not in request.GET:
+    if PARAMETER not in request.GET or request.method not in ("GET", "HEAD"):
         return None
     value = request.GET.get(PARAMETER, "").strip().upper()
     kept = request.GET.copy()
@@ -94,6 +95,8 @@ def currency_choosable(view):
 
     @wraps(view)
     def inner(request, *args, **kwargs):
-        return currency_choice_response(request) or view(request, *args, **kwargs)
+        response = currency_choice_response(request) or view(request, *args, **kwargs)
+        patch_vary_headers(response, ("Cookie",))  # the prices depend on the currency cookie
+        return response
 
     return inner

@@ -113,6 +113,7 @@ def test_visitor_who_has_not_chosen_is_written_nothing_and_each_currency_is_cach
     usd, _ = anonymous_get(SEED_URL)
     assert usd.status_code == 200 and not usd.cookies  # no currency, session or CSRF cookie
     assert f"USD {ENTERPRISE['USD']}" in usd.content.decode()
+    assert "Cookie" in usd["Vary"]  # for any cache between us and the visitor
     again, queries = anonymous_get(SEED_URL)
     assert queries == 0 and not again.cookies  # from the page cache
     assert again.content == usd.content
