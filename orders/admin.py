@@ -100,6 +100,7 @@ class OrderAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "status",
+        "currency",
         "needs_attention",
         "amount_mismatch",
         "licence_kind",
