@@ -3,6 +3,8 @@ stays exactly as it was in the currency it was set in, the other two come from
 CURRENCY_FALLBACK_RATES rounded to a whole ten."""
 
 from decimal import Decimal
+from importlib import import_module
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -13,7 +15,19 @@ from tests.factories import ReportFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("reports", "0011_orders_to_orders")]
+# The migration under test, found by its name whatever number it is given at merge, and the
+# reports migration it follows.
+MIGRATION = next(
+    path.stem
+    for path in (Path(__file__).parents[2] / "reports" / "migrations").glob(
+        "*_issue22a_licence_prices_per_currency.py"
+    )
+)
+BEFORE = [
+    dependency
+    for dependency in import_module(f"reports.migrations.{MIGRATION}").Migration.dependencies
+    if dependency[0] == "reports"
+]
 
 
 def migrate(targets):
