@@ -42,8 +42,9 @@ authentication or the database are touched.
 - **Compressed once**: a stored page is also kept gzip-compressed and sent so to browsers
   that accept it (all do): a 70 KB report page leaves as about 15 KB. Only shared pages are
   compressed: they hold no secret (no CSRF token, nothing personal), so BREACH does not apply.
-- **Keys** hold the scheme, host, path and the values of the parameters the view declared
-  (in their order), nothing else: a tracking id (`utm_*`, `gclid`) or a junk parameter gets
+- **Keys** hold the scheme, host, path, the values of the parameters the view declared
+  (in their order) and the visitor's currency (their `currency` cookie if they picked one,
+  else DEFAULT_CURRENCY: common/currency.py), nothing else: a tracking id (`utm_*`, `gclid`) or a junk parameter gets
   the same page and stores nothing new. The view's `request.GET` holds only the declared
   parameters too (and `utm_*`, which never change a page), so what it reads is what the key
   holds. The raw query string stays as sent, for redirects, which are never stored: a stored
@@ -81,6 +82,7 @@ from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
 
 from common.breaker import cache_call
+from common.currency import currency_for
 from common.recompute import previous_was_served, recomputing, request_started
 
 logger = logging.getLogger(__name__)
@@ -166,6 +168,7 @@ def page_key(request, params: Iterable[str] = ()) -> str:
     values in the order sent (a view reading the last of two values gets another page)."""
     query = _query_kept(request.GET, params).urlencode()
     address = f"{request.scheme}://{request.get_host()}{request.path}?{query}"
+    address += f" {currency_for(request)}"  # one version per currency (common/currency.py)
     return f"pagecache:{namespace()}:{hashlib.sha256(address.encode()).hexdigest()}"
 
 

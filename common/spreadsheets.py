@@ -1,4 +1,4 @@
-"""CSV exports of visitor-typed text (the sample-request and enquiry exports in admin)."""
+"""CSV exports of visitor-typed text (the sample-request, enquiry and sales exports in admin)."""
 
 # Spreadsheet apps run a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

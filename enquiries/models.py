@@ -238,6 +238,17 @@ class EnquiryReply(models.Model):
     def __str__(self):
         return self.subject
 
+    @property
+    def list_price(self):
+        """The licence's list price in the reply's currency (its emails show it)."""
+        if self.licence is None:
+            return None
+        return self.licence.price_in(self.quoted_currency or settings.DEFAULT_CURRENCY)
+
+    @property
+    def list_currency(self) -> str:
+        return self.quoted_currency or settings.DEFAULT_CURRENCY
+
 
 # --- Sample requests (issue 4) ------------------------------------------------------------
 

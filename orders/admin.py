@@ -3,12 +3,14 @@ downloads; staff actions (refund, re-send or extend links, prepare the report ag
 Stripe event log with "process again"; and a sales summary. Every action calls the same
 service the site, the webhook and the tasks use."""
 
+import csv
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -16,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from common.admin import JobColumn
+from common.spreadsheets import csv_safe
 from contacts.models import ATTRIBUTION_FIELDS, Contact
 
 from .models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
@@ -97,6 +100,7 @@ class OrderAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "status",
+        "currency",
         "needs_attention",
         "amount_mismatch",
         "licence_kind",
@@ -274,6 +278,7 @@ class OrderAdmin(admin.ModelAdmin):
 
         return [
             path("sales/", wrap(self.sales_view), name="orders_order_sales"),
+            path("sales/csv/", wrap(self.sales_csv_view), name="orders_order_sales_csv"),
             path("<int:pk>/refund/", wrap(self.refund_view), name="orders_order_refund"),
             path("<int:pk>/resend/", wrap(self.resend_view), name="orders_order_resend"),
             path("<int:pk>/extend/", wrap(self.extend_view), name="orders_order_extend"),
@@ -333,12 +338,15 @@ class OrderAdmin(admin.ModelAdmin):
             self.message_user(request, "The report is being prepared again.")
         return redirect("admin:orders_order_change", order.pk)
 
-    def sales_view(self, request):
+    def _sales_period(self, request) -> tuple[int, datetime, datetime]:
         if not self.has_view_permission(request):
             raise PermissionDenied
         days = _int(request.GET.get("days"), default=30, low=1, high=3660)
         until = timezone.now()
-        since = until - timedelta(days=days)
+        return days, until - timedelta(days=days), until
+
+    def sales_view(self, request):
+        days, since, until = self._sales_period(request)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -349,6 +357,48 @@ class OrderAdmin(admin.ModelAdmin):
             "summary": sales_summary(since=since, until=until),
         }
         return TemplateResponse(request, "admin/orders/order/sales.html", context)
+
+    def sales_csv_view(self, request):
+        """The sales page as one CSV table: a row per group and currency, amounts in that
+        currency only (a spreadsheet that adds the column up must filter by currency)."""
+        days, since, until = self._sales_period(request)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="sales-{since:%Y%m%d}-{until:%Y%m%d}.csv"'
+        )
+        writer = csv.writer(response)
+        writer.writerow(SALES_CSV_COLUMNS)
+        for row in _sales_csv_rows(sales_summary(since=since, until=until)):
+            writer.writerow([csv_safe(value) for value in row])
+        return response
+
+
+SALES_CSV_COLUMNS = (
+    *("group", "report number", "report title", "licence"),
+    *("utm_campaign", "utm_source", "utm_medium", "currency", "orders", "amount"),
+)
+
+
+def _sales_csv_rows(summary: dict):
+    """(group, report, licence, campaign…, currency, orders, amount) per summary row."""
+    for group, amount in (
+        ("total", "revenue"),
+        ("by_report", "revenue"),
+        ("by_licence", "revenue"),
+        ("by_campaign", "revenue"),
+        ("refunded", "amount"),
+    ):
+        for row in summary["totals" if group == "total" else group]:
+            yield (
+                group,
+                row.get("report__number", ""),
+                row.get("report__title", ""),
+                row.get("licence_kind", ""),
+                *(row.get(name, "") for name in ("utm_campaign", "utm_source", "utm_medium")),
+                row["currency"],
+                row["orders"],
+                f"{row[amount]:.2f}" if row[amount] is not None else "",
+            )
 
 
 def _int(value, *, default, low, high) -> int:

@@ -4,6 +4,7 @@ the email: those fields are disabled, so Django ignores whatever the browser pos
 import re
 
 from django import forms
+from django.conf import settings
 
 from common.antispam import SpamProtectedForm
 from common.text import no_control_characters
@@ -45,6 +46,14 @@ class PurchaseForm(SpamProtectedForm):
         error_messages={"required": "Please accept the terms to continue."},
     )
     quote = forms.CharField(widget=forms.HiddenInput, required=False)
+    # The currency the page showed the prices in: the order is in it, whatever the visitor's
+    # choice is by the time they press Pay (another tab may have changed it).
+    currency = forms.ChoiceField(
+        widget=forms.HiddenInput,
+        choices=[(code, code) for code in settings.CURRENCIES],
+        required=False,  # then the visitor's current one
+        error_messages={"invalid_choice": "Choose a currency we sell in and try again."},
+    )
 
     def __init__(self, *args, licences: list[Licence], quote_terms=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -22,6 +22,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from common.currency import currency_choosable, currency_for
 from common.net import client_ip, client_rate_limit_key, ip_truncate
 from common.ratelimit import rate_limit_exceeded, rate_limited_response
 from common.text import mask_email
@@ -64,6 +65,7 @@ def _checkout_may_follow(view):
 
 
 @_checkout_may_follow
+@currency_choosable
 def purchase(request, number):
     report = selectors.report_get_public(number=number)
     if report is None:
@@ -72,6 +74,7 @@ def purchase(request, number):
     quote_terms, quote_error = _quote_terms(request, report)
     context = {
         "report": report,
+        "currency": quote_terms.currency if quote_terms else currency_for(request),
         "licences": licences,
         "quote_terms": quote_terms,
         "quote_error": quote_error,
@@ -79,6 +82,8 @@ def purchase(request, number):
         "online": bool(stripe_enabled() and report.status == Report.Status.PUBLISHED and licences),
         "cancelled": _owned_order(request, request.GET.get("cancelled", "")),
     }
+    if context["cancelled"] is not None and not quote_terms:  # back from Checkout
+        context["currency"] = context["cancelled"].currency
     if not context["online"]:
         return render(request, "orders/purchase.html", context)
     form_kwargs = {"licences": licences, "quote_terms": quote_terms}
@@ -100,7 +105,11 @@ def _quote_terms(request, report):
 
 
 def _initial(request, context, quote_terms) -> dict:
-    initial = {"licence": request.GET.get("licence", ""), "quote": request.GET.get("quote", "")}
+    initial = {
+        "licence": request.GET.get("licence", ""),
+        "quote": request.GET.get("quote", ""),
+        "currency": context["currency"],
+    }
     cancelled = context["cancelled"]
     if cancelled is not None:  # back from Checkout: keep what they typed
         initial.update(
@@ -132,16 +141,18 @@ def _purchase_submit(request, report, context, form_kwargs):
         return render(request, "orders/purchase.html", {**context, "form": form})
     # One press of Pay, one deadline for every Stripe call it makes (promotion code, the
     # look-up of an earlier session, the create and their retries).
+    if not context["quote_terms"]:  # the currency the page showed the prices in
+        context["currency"] = form.cleaned_data["currency"] or context["currency"]
     with stripe_deadline():
         return _pay_press(request, report, context, form)
 
 
 def _pay_press(request, report, context, form):
-    promotion_id = _promotion_code_id(form)
+    promotion_id = _promotion_code_id(form, context["currency"])
     if form.errors:
         return render(request, "orders/purchase.html", {**context, "form": form})
     try:
-        return _checkout_redirect(request, report, form, context["quote_terms"], promotion_id)
+        return _checkout_redirect(request, report, form, context, promotion_id)
     except StripeUnavailable as exc:
         logger.warning("checkout for report %s could not start: %s", report.number, exc)
         form.add_error(
@@ -154,24 +165,29 @@ def _pay_press(request, report, context, form):
         return render(request, "orders/purchase.html", {**context, "form": form})
 
 
-def _promotion_code_id(form) -> str:
+def _promotion_code_id(form, currency: str) -> str:
     code = form.cleaned_data.get("promotion_code")
     if not code:
         return ""
     try:
-        found = checkout.promotion_code_find(code=code)
+        found = checkout.promotion_code_find(code=code, currency=currency)
     except StripeUnavailable:
         form.add_error(
             "promotion_code", "We could not check this code just now. Try again, or leave it out."
         )
         return ""
     if not found:
-        form.add_error("promotion_code", "This promotion code is not valid or has expired.")
+        form.add_error(
+            "promotion_code",
+            f"This promotion code is not valid for payments in {currency}, or has expired.",
+        )
     return found or ""
 
 
-def _checkout_redirect(request, report, form, quote_terms, promotion_id):
-    terms = quote_terms or checkout.purchase_terms_list(licence=form.chosen_licence)
+def _checkout_redirect(request, report, form, context, promotion_id):
+    terms = context["quote_terms"] or checkout.purchase_terms_list(
+        licence=form.chosen_licence, currency=context["currency"]
+    )
     data = form.cleaned_data
     values = {
         "report_id": report.pk,

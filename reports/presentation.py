@@ -33,6 +33,7 @@ class Chapter:
 @dataclass
 class ReportPage:
     report: Report
+    currency: str  # the visitor's (common/currency.py): the prices shown are in it
     licences: list[Licence]
     dynamics: list[tuple[str, str, list[MarketDynamic]]]
     segments_by_type: list[Segment]
@@ -54,7 +55,7 @@ class ReportPage:
 
     @property
     def lowest_price(self) -> Licence | None:
-        return min(self.licences, key=lambda licence: licence.price, default=None)
+        return min(self.licences, key=lambda licence: licence.price_in(self.currency), default=None)
 
     @property
     def regions_with_share(self) -> list[Region]:
@@ -99,7 +100,7 @@ def _related(report: Report) -> RelatedReports | None:
         return None
 
 
-def report_page_build(*, report: Report) -> ReportPage:
+def report_page_build(*, report: Report, currency: str) -> ReportPage:
     licences = getattr(report, "active_licences", None)
     if licences is None:  # a report not read through report_get_public
         licences = list(report.licences.filter(is_active=True).order_by("price", "position"))
@@ -108,6 +109,7 @@ def report_page_build(*, report: Report) -> ReportPage:
     related = _related(report)
     return ReportPage(
         report=report,
+        currency=currency,
         licences=licences,
         dynamics=_dynamics_by_kind(report),
         segments_by_type=[s for s in segments if s.dimension == Segment.Dimension.TYPE],
@@ -120,7 +122,7 @@ def report_page_build(*, report: Report) -> ReportPage:
         chapters=_chapters(list(report.toc_entries.all())),
         canonical_url=absolute_url(report.get_absolute_url()),
         description=report_description(report),
-        structured_data=report_structured_data(report, licences),
+        structured_data=report_structured_data(report, licences, currency),
         similar_reports=related.similar if related else [],
         also_requested=related.also_requested if related else [],
     )

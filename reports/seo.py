@@ -47,22 +47,22 @@ def catalogue_url(*, category_slug: str = "", page: int = 1) -> str:
     return absolute_url(reverse("reports:catalogue") + (f"?{query}" if query else ""))
 
 
-def _offer(report: Report, licence: Licence) -> dict:
+def _offer(report: Report, licence: Licence, currency: str) -> dict:
     upcoming = report.status == Report.Status.UPCOMING
     target = "enquiries:pre-order-enquiry" if upcoming else "orders:purchase"
     return {
         "@type": "Offer",
         "name": f"{licence.get_kind_display()} licence",
         "description": licence.description,
-        "price": f"{licence.price:.2f}",
-        "priceCurrency": licence.currency,
+        "price": f"{licence.price_in(currency):.2f}",
+        "priceCurrency": currency,
         "availability": "https://schema.org/" + ("PreOrder" if upcoming else "InStock"),
         "url": absolute_url(reverse(target, args=[report.number])),
         "seller": {"@type": "Organization", "name": settings.PUBLISHER_NAME},
     }
 
 
-def report_product(report: Report, licences: list[Licence]) -> dict:
+def report_product(report: Report, licences: list[Licence], currency: str) -> dict:
     canonical = absolute_url(report.get_absolute_url())
     product = {
         "@context": "https://schema.org",
@@ -77,7 +77,8 @@ def report_product(report: Report, licences: list[Licence]) -> dict:
         "brand": {"@type": "Brand", "name": settings.PUBLISHER_NAME},
     }
     if licences:
-        product["offers"] = [_offer(report, licence) for licence in licences]
+        # In the page's currency (crawlers choose none: DEFAULT_CURRENCY).
+        product["offers"] = [_offer(report, licence, currency) for licence in licences]
     return product
 
 
@@ -115,8 +116,8 @@ def report_faq_page(report: Report) -> dict | None:
     }
 
 
-def report_structured_data(report: Report, licences: list[Licence]) -> list[dict]:
-    graphs = [report_product(report, licences), report_breadcrumbs(report)]
+def report_structured_data(report: Report, licences: list[Licence], currency: str) -> list[dict]:
+    graphs = [report_product(report, licences, currency), report_breadcrumbs(report)]
     faq_page = report_faq_page(report)
     return [*graphs, faq_page] if faq_page else graphs
 

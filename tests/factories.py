@@ -57,6 +57,8 @@ class LicenceFactory(factory.django.DjangoModelFactory):
     description = "One named user."
     max_users = 1
     price = Decimal("3900.00")
+    price_eur = Decimal("3600.00")
+    price_gbp = Decimal("3100.00")
 
 
 class RegionFactory(factory.django.DjangoModelFactory):

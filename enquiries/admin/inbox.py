@@ -363,6 +363,7 @@ class EnquiryAdmin(SimpleHistoryAdmin):
                 attach_sample=data["attach_sample"],
                 licence=data["licence"],
                 quoted_price=data["quoted_price"],
+                currency=data["currency"],
                 template=data["template"],
             )
         except ValidationError as exc:

@@ -1,6 +1,7 @@
 """The reply form on an enquiry's page."""
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from common.text import CONTROL_CHARS
@@ -38,6 +39,12 @@ class ReplyForm(forms.Form):
         min_value=1,
         label="Special price (optional)",
         help_text="With a price, the link is a signed checkout at that price for this contact.",
+    )
+    currency = forms.TypedChoiceField(
+        choices=[(code, code) for code in settings.CURRENCIES],
+        initial=settings.DEFAULT_CURRENCY,
+        required=False,  # the default currency
+        help_text="Of the special price, and of the list price the link opens in.",
     )
 
     def __init__(self, *args, enquiry: Enquiry, **kwargs):

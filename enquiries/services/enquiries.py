@@ -287,8 +287,10 @@ def purchase_link(*, reply: EnquiryReply) -> str:
     signed checkout link at that price (valid QUOTE_VALID_DAYS, until staff withdraw it)
     for this contact only."""
     url = settings.SITE_URL + reverse("orders:purchase", args=[reply.enquiry.report.number])
-    if reply.quoted_price is None:
-        return f"{url}?licence={reply.licence.kind}"
+    if reply.quoted_price is None:  # in the reply's currency, when not the default one
+        currency = reply.quoted_currency
+        chosen = f"&currency={currency}" if currency != settings.DEFAULT_CURRENCY else ""
+        return f"{url}?licence={reply.licence.kind}{chosen}"
     return f"{url}?quote={quote_token_create(reply_id=reply.pk)}"
 
 
@@ -302,6 +304,7 @@ def enquiry_reply_send(
     attach_sample: bool = False,
     licence: Licence | None = None,
     quoted_price: Decimal | None = None,
+    currency: str = "",
     template: ReplyTemplate | None = None,
 ) -> EnquiryReply:
     """Answer an enquiry by email from DEFAULT_FROM_EMAIL with Reply-To the author.
@@ -309,7 +312,11 @@ def enquiry_reply_send(
     Without a sample the email is written to the mail log now (sent by the mail worker after
     commit). With a sample, the reply waits in "preparing" and the `enquiry_reply_prepare`
     task stamps a fresh copy for this contact, then queues the email. Records the
-    first-response time and marks the enquiry answered."""
+    first-response time and marks the enquiry answered. `currency` (default DEFAULT_CURRENCY)
+    is the special price's and the one the purchase link opens the page in."""
+    currency = currency or settings.DEFAULT_CURRENCY
+    if currency not in settings.CURRENCIES:
+        raise ValidationError({"currency": f"We sell in {', '.join(settings.CURRENCIES)}."})
     _reply_validate(enquiry=enquiry, subject=subject, licence=licence, quoted_price=quoted_price)
     reply = EnquiryReply(
         enquiry=enquiry,
@@ -320,7 +327,7 @@ def enquiry_reply_send(
         attach_sample=attach_sample,
         licence=licence,
         quoted_price=quoted_price,
-        quoted_currency=licence.currency if licence and quoted_price else "",
+        quoted_currency=currency if licence else "",
     )
     reply.full_clean()
     reply.save()

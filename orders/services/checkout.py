@@ -54,8 +54,11 @@ def purchase_terms_for_quote(*, report: Report, quote: dict) -> PurchaseTerms:
     )
 
 
-def purchase_terms_list(*, licence: Licence) -> PurchaseTerms:
-    return PurchaseTerms(licence=licence, price=licence.price, currency=licence.currency)
+def purchase_terms_list(*, licence: Licence, currency: str = "") -> PurchaseTerms:
+    """The list price in the currency the buyer chose (one of settings.CURRENCIES; none:
+    DEFAULT_CURRENCY)."""
+    currency = currency or settings.DEFAULT_CURRENCY
+    return PurchaseTerms(licence=licence, price=licence.price_in(currency), currency=currency)
 
 
 def order_reference_next() -> str:
@@ -137,14 +140,27 @@ def order_reusable(*, order: Order, values: dict) -> bool:
     )
 
 
-def promotion_code_find(*, code: str) -> str | None:
-    """The id of an active Stripe promotion code typed on our page, or None.
-    https://docs.stripe.com/api/promotion_codes/list"""
+def promotion_code_find(*, code: str, currency: str) -> str | None:
+    """The id of an active Stripe promotion code typed on our page that can discount a
+    payment in `currency`, or None. A percentage applies in any currency; a fixed amount only
+    in its coupon's currency or one of its `currency_options` (Stripe refuses the session
+    otherwise). https://docs.stripe.com/api/promotion_codes/list"""
     found = stripe_call(
         lambda client: client.v1.promotion_codes.list({"code": code, "active": True, "limit": 1})
     )
     data = found.get("data") or []
-    return data[0]["id"] if data else None
+    if not data or not _coupon_applies(data[0].get("coupon") or {}, currency):
+        return None
+    return data[0]["id"]
+
+
+def _coupon_applies(coupon: dict, currency: str) -> bool:
+    """https://docs.stripe.com/api/coupons/object#coupon_object-currency_options"""
+    if not coupon.get("amount_off"):
+        return True
+    currency = currency.lower()
+    options = coupon.get("currency_options") or {}
+    return (coupon.get("currency") or "").lower() == currency or currency in options
 
 
 def checkout_session_params(*, order: Order) -> dict:

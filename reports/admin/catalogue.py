@@ -10,6 +10,8 @@ from django.forms import NumberInput, Textarea
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from common.currency import price_fallback
+
 from ..models import (
     Category,
     FrequentQuestion,
@@ -85,9 +87,37 @@ class FrequentQuestionInline(admin.StackedInline):
     fields = [("question", "position"), "answer"]
 
 
+class LicenceForm(forms.ModelForm):
+    """A EUR or GBP price left blank is filled from the USD one at CURRENCY_FALLBACK_RATES,
+    rounded to a whole ten (common.currency.price_fallback); staff see it on the next load."""
+
+    class Meta:
+        model = Licence
+        fields = [
+            *("position", "kind", "description", "max_users"),
+            *("price", "price_eur", "price_gbp", "is_active"),
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("price_eur", "price_gbp"):
+            self.fields[name].required = False
+            self.fields[name].help_text = "Blank: from the USD price at the fallback rate."
+
+    def clean(self):
+        cleaned = super().clean()
+        usd = cleaned.get("price")
+        for currency in ("EUR", "GBP"):
+            name = Licence.PRICE_FIELDS[currency]
+            if cleaned.get(name) is None and usd is not None and usd > 0:
+                cleaned[name] = price_fallback(usd=usd, currency=currency)
+        return cleaned
+
+
 class LicenceInline(OrderedInline):
     model = Licence
-    fields = ["position", "kind", "description", "max_users", "price", "currency", "is_active"]
+    form = LicenceForm
+    fields = LicenceForm.Meta.fields
 
 
 class PublishingBlocked(Exception):

@@ -295,15 +295,31 @@ class Licence(Ordered):
     max_users = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Blank means unlimited users within the organisation."
     )
-    price = models.DecimalField(max_digits=10, decimal_places=2)
-    currency = models.CharField(max_length=3, default="USD")
+    # A list price in each currency we sell in (settings.CURRENCIES), set by the publisher:
+    # not converted at a daily rate, so a buyer sees the same price all quarter. `price` is
+    # the US dollar one (its name predates the others).
+    price = models.DecimalField("price (USD)", max_digits=10, decimal_places=2)
+    price_eur = models.DecimalField("price (EUR)", max_digits=10, decimal_places=2)
+    price_gbp = models.DecimalField("price (GBP)", max_digits=10, decimal_places=2)
     is_active = models.BooleanField(default=True)
+
+    PRICE_FIELDS = {"USD": "price", "EUR": "price_eur", "GBP": "price_gbp"}
 
     class Meta(Ordered.Meta):
         constraints = [
             models.UniqueConstraint(fields=["report", "kind"], name="uniq_licence_kind_per_report"),
             models.CheckConstraint(condition=models.Q(price__gt=0), name="licence_price_positive"),
+            models.CheckConstraint(
+                condition=models.Q(price_eur__gt=0), name="licence_price_eur_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price_gbp__gt=0), name="licence_price_gbp_positive"
+            ),
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} — {self.currency} {self.price:,.0f}"
+        return f"{self.get_kind_display()} — USD {self.price:,.0f}"
+
+    def price_in(self, currency: str) -> Decimal:
+        """The list price in `currency` (one of settings.CURRENCIES)."""
+        return getattr(self, self.PRICE_FIELDS[currency])

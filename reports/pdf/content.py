@@ -83,8 +83,10 @@ def report_content(*, report: Report) -> dict:
                 "label": lic.get_kind_display(),
                 "description": lic.description,
                 "max_users": lic.max_users,
-                "price": _num(lic.price),
-                "currency": lic.currency,
+                "prices": [
+                    {"currency": currency, "price": _num(lic.price_in(currency))}
+                    for currency in settings.CURRENCIES
+                ],
             }
             for lic in report.licences.filter(is_active=True).order_by("position", "pk")
         ],

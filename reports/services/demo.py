@@ -182,12 +182,22 @@ def _licences(rng: random.Random) -> list[dict]:
     single = rng.randrange(2900, 5000, 100)
     return [
         {"kind": "single", "description": "One named user.", "max_users": 1,
-         "price": f"{single}.00", "currency": "USD"},
+         **_prices(single)},
         {"kind": "multi", "description": "Up to five users at one site.", "max_users": 5,
-         "price": f"{single + 2000}.00", "currency": "USD"},
+         **_prices(single + 2000)},
         {"kind": "enterprise", "description": "Unlimited users in your organisation.",
-         "max_users": None, "price": f"{single + 4000}.00", "currency": "USD"},
+         "max_users": None, **_prices(single + 4000)},
     ]  # fmt: skip
+
+
+def _prices(usd: int) -> dict:
+    """A price per currency, as a publisher sets them: round hundreds near the dollar price
+    (fixed ratios, so a demo catalogue is the same on every machine)."""
+    return {
+        "price": f"{usd}.00",
+        "price_eur": f"{round(usd * 0.92, -2):.0f}.00",
+        "price_gbp": f"{round(usd * 0.79, -2):.0f}.00",
+    }
 
 
 def demo_lines(

@@ -3,7 +3,10 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
+from django.conf import settings
 from django.utils.safestring import SafeString
+
+from common.currency import PARAMETER, currency_for
 
 from ..charts import bar_chart_svg
 from ..seo import jsonld_script
@@ -25,6 +28,27 @@ def money(amount: Decimal | None, currency: str = "USD") -> str:
     amount = Decimal(amount)
     digits = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
     return f"{currency} {digits}"
+
+
+@register.filter
+def price_in(licence, currency: str) -> Decimal | None:
+    """`{{ licence|price_in:currency|money:currency }}`: the licence's list price there
+    (None for a currency we don't sell in, e.g. an old quote's)."""
+    return licence.price_in(currency) if currency in settings.CURRENCIES else None
+
+
+@register.inclusion_tag("includes/currency_choice.html", takes_context=True)
+def currency_choice(context) -> dict:
+    """One plain link per currency we sell in, keeping the page's other parameters (the
+    page answers `?currency=` by remembering the choice: common/currency.py)."""
+    request = context["request"]
+    kept = request.GET.copy()
+    kept.pop(PARAMETER, None)
+    links = []
+    for code in settings.CURRENCIES:
+        kept[PARAMETER] = code
+        links.append((code, f"?{kept.urlencode()}"))
+    return {"links": links, "current": currency_for(request)}
 
 
 @register.filter

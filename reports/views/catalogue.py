@@ -6,6 +6,8 @@ from urllib.parse import urlencode
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import render
 
+from common.currency import PARAMETER as CURRENCY_PARAMETER
+from common.currency import currency_choosable, currency_for
 from common.pagecache import page_cache_public
 from common.text import CONTROL_CHARS
 from contacts.models import UTM_FIELDS
@@ -53,14 +55,17 @@ def catalogue(request):
     )
 
 
-@page_cache_public  # reads no parameter (its redirect keeps the raw query string)
+# Reads only `currency`, a choice answered before the view (its redirect keeps the raw query).
+@page_cache_public(params=(CURRENCY_PARAMETER,))
+@currency_choosable
 def report_detail(request, slug, number):
     report = selectors.report_get_public(number=number)
     if report is None:
         raise Http404("No such report")
     if slug != report.slug:
         return _redirect_keeping_query(request, report.get_absolute_url())
-    return render(request, "reports/report_detail.html", {"page": report_page_build(report=report)})
+    page = report_page_build(report=report, currency=currency_for(request))
+    return render(request, "reports/report_detail.html", {"page": page})
 
 
 # Longer redirects are refused (Django answers 400 above 2,048 characters).

@@ -2,6 +2,7 @@
 through one django-environ object; `.env.example` and the README list every variable."""
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -550,6 +551,25 @@ SITEMAP_MAX_URLS = env.int("SITEMAP_MAX_URLS", default=50000)
 # --- Quotes -------------------------------------------------------------------------------
 # Days a special-price checkout link sent by sales stays valid.
 QUOTE_VALID_DAYS = env.int("QUOTE_VALID_DAYS", default=14)
+
+# --- Currencies ---------------------------------------------------------------------------
+# Every licence has a list price in each of these (common/currency.py). A visitor who has
+# not picked one sees prices in DEFAULT_CURRENCY.
+CURRENCIES = ("USD", "EUR", "GBP")
+DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="USD").upper()
+if DEFAULT_CURRENCY not in CURRENCIES:
+    raise ImproperlyConfigured(f"DEFAULT_CURRENCY must be one of {', '.join(CURRENCIES)}")
+# What one US dollar is worth in EUR and GBP, for filling a licence's EUR or GBP price left
+# blank (admin, imports, the migration that introduced them): converted, then rounded to a
+# whole ten. Staff set real prices in admin; these are a starting point, not a live rate.
+CURRENCY_FALLBACK_RATES = {
+    currency: Decimal(rate)
+    for currency, rate in env.dict(
+        "CURRENCY_FALLBACK_RATES", default={"EUR": "0.92", "GBP": "0.79"}
+    ).items()
+}
+if set(CURRENCY_FALLBACK_RATES) != {"EUR", "GBP"}:
+    raise ImproperlyConfigured("CURRENCY_FALLBACK_RATES names EUR and GBP, e.g. EUR=0.92,GBP=0.79")
 
 # --- Pre-order enquiries ------------------------------------------------------------------
 # Where each new enquiry is announced to sales (with a link to it in admin).

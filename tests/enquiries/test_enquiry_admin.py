@@ -358,7 +358,8 @@ def test_superuser_can_change_prices(admin_client, report):
             "description": "One named user.",
             "max_users": 1,
             "price": "4200.00",
-            "currency": "USD",
+            "price_eur": "3900.00",
+            "price_gbp": "3300.00",
             "is_active": "on",
         },
     )

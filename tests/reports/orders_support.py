@@ -107,7 +107,9 @@ def link_in(message) -> str:
     return re.search(r"https?://\S+/download/\S+", body).group(0)
 
 
-def quote_for(report, *, kind="enterprise", price="6500.00", email="cfo@acme-pharma.example"):
+def quote_for(
+    report, *, kind="enterprise", price="6500.00", email="cfo@acme-pharma.example", currency=""
+):
     """A special price sent by sales the way the inbox does it (an enquiry, a reply with a
     quoted price); returns the token of the reply's checkout link."""
     from decimal import Decimal
@@ -124,5 +126,6 @@ def quote_for(report, *, kind="enterprise", price="6500.00", email="cfo@acme-pha
         body="As agreed.",
         licence=report.licences.get(kind=kind),
         quoted_price=Decimal(price),
+        currency=currency,
     )
     return reply.purchase_url.rsplit("?quote=", 1)[1]

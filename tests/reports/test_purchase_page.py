@@ -140,7 +140,7 @@ def test_valid_promotion_code_is_applied_as_a_stripe_discount(client, stripe, re
 def test_unknown_promotion_code_is_a_field_error(client, stripe, report_on_sale):
     stripe.promotion_code_add("OLD", percent_off=10, active=False)
     response = purchase_post(client, report_on_sale, promotion_code="OLD")
-    assert "not valid or has expired" in response.content.decode()
+    assert "not valid for payments in USD, or has expired" in response.content.decode()
     assert not Order.objects.exists()
 
 

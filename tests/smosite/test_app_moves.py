@@ -23,6 +23,7 @@ from enquiries.models import Enquiry, EnquiryReply, SampleRequest
 from orders.models import (
     Order,
 )
+from reports.models import Licence
 from tests.factories import (
     ContactFactory,
     EnquiryFactory,
@@ -325,3 +326,7 @@ def test_a_database_of_todays_main_moves_its_apps_with_nothing_lost():
     assert LogEntry.objects.get().get_edited_object() == order
     for job in Job.objects.all():  # stored kinds still name a registered kind and its model
         assert jobs.KINDS[job.kind].model.objects.filter(pk=job.target_id).exists()
+    # Licences gained a price per currency later (reports/0014): the USD price stays, EUR
+    # and GBP come from CURRENCY_FALLBACK_RATES (0.92 and 0.79), rounded to a whole ten.
+    licence = Licence.objects.get()
+    assert (licence.price, licence.price_eur, licence.price_gbp) == (3900, 3590, 3080)

@@ -343,10 +343,21 @@ class FakeStripe:
         if coupon.get("percent_off"):
             discount = round(session["amount_subtotal"] * coupon["percent_off"] / 100)
         else:
-            discount = min(session["amount_subtotal"], coupon["amount_off"])
+            discount = min(session["amount_subtotal"], self._amount_off(coupon, session))
         session["discounts"] = [{"coupon": coupon["id"], "promotion_code": promo["id"]}]
         session["total_details"]["amount_discount"] = discount
         session["amount_total"] = session["amount_subtotal"] - discount
+
+    @staticmethod
+    def _amount_off(coupon, session) -> int:
+        """A fixed-amount coupon applies in its currency or one of its currency_options."""
+        currency = session["currency"]
+        if (coupon.get("currency") or "usd") == currency:
+            return coupon["amount_off"]
+        option = (coupon.get("currency_options") or {}).get(currency)
+        if option is None:
+            raise StripeError(400, f"This coupon cannot be used with currency {currency}.")
+        return option["amount_off"]
 
     def _session(self, session_id: str) -> dict:
         session = self.sessions.get(session_id)
@@ -628,12 +639,19 @@ class FakeStripe:
 
     # --- Promotion codes ----------------------------------------------------------------
 
-    def promotion_code_add(self, code: str, *, percent_off=None, amount_off=None, active=True):
+    def promotion_code_add(
+        self, code: str, *, percent_off=None, amount_off=None, active=True, currency=None,
+        currency_options=None,
+    ):  # fmt: skip
         coupon = {
             "id": _new_id("co"),
             "object": "coupon",
             "percent_off": percent_off,
             "amount_off": amount_off,
+            # A fixed amount is in one currency (usd unless given), with optional amounts in
+            # others: {"eur": {"amount_off": 5000}}.
+            "currency": (currency or "usd") if amount_off else None,
+            "currency_options": currency_options,
             "valid": True,
         }
         promo = {

@@ -39,7 +39,10 @@ PART_COLUMNS = {
     "segments": ("dimension", "name", "description", "share_percent", "position"),
     "toc": ("level", "title", "position"),
     "faqs": ("question", "answer", "position"),
-    "licences": ("kind", "description", "max_users", "price", "currency", "is_active", "position"),
+    "licences": (
+        *("kind", "description", "max_users", "price", "price_eur", "price_gbp"),
+        *("is_active", "position"),
+    ),
 }
 REGION_COLUMNS = ("name", "share_percent", "commentary", "position")
 

@@ -10,13 +10,15 @@ import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import slugify
+
+from common.currency import price_fallback
 
 from ...models import (
     Category,
@@ -68,7 +70,7 @@ PART_FIELDS: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "faqs": (FrequentQuestion, ("question", "answer")),
     "licences": (
         Licence,
-        ("kind", "description", "max_users", "price", "currency", "is_active"),
+        ("kind", "description", "max_users", "price", "price_eur", "price_gbp", "is_active"),
     ),
     "toc": (TocEntry, ("level", "title")),
 }
@@ -258,11 +260,34 @@ def _parts(data: dict, section: str, errors: list) -> list[Row]:
         path = f"{section}[{i}]"
         if section == "toc" and isinstance(raw, list) and len(raw) == 2:
             raw = {"level": raw[0], "title": raw[1]}  # the seed's [level, title] pairs
+        if section == "licences" and isinstance(raw, dict):
+            raw = _licence_prices(raw, path, errors)
         values = _object(raw, path, names, errors)
         if values is not None:
             rows.append(Row(**_values(model, values, names, path, errors), position=i))
     _unique(section, rows, errors)
     return rows
+
+
+def _licence_prices(raw: dict, path: str, errors: list) -> dict:
+    """A licence's EUR and GBP prices, when the line leaves them out, come from its USD
+    `price` (common.currency.price_fallback). Lines written before prices per currency may
+    still say `"currency": "USD"`; any other currency there is an error, not a guess."""
+    raw = dict(raw)
+    legacy = raw.pop("currency", "USD")
+    if str(legacy).upper() != "USD":
+        errors.append(
+            (f"{path}.currency", "give the price per currency: price (USD), price_eur, price_gbp")
+        )
+    try:
+        usd = Decimal(str(raw.get("price")))
+    except InvalidOperation:
+        return raw  # the price's own check reports it
+    for currency in ("EUR", "GBP"):
+        name = Licence.PRICE_FIELDS[currency]
+        if raw.get(name) in (None, "") and usd.is_finite() and usd > 0:
+            raw[name] = price_fallback(usd=usd, currency=currency)
+    return raw
 
 
 def _unique(section: str, rows: list, errors: list) -> None:
