@@ -103,7 +103,11 @@ class Order(Attribution):
     amount_discount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     amount_paid = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     amount_tax = models.DecimalField(
-        max_digits=10, decimal_places=2, null=True, blank=True, help_text="As Stripe Tax computed it."
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="As Stripe Tax computed it.",
     )
     amount_refunded = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     stripe_refund_id = models.CharField(max_length=255, blank=True)

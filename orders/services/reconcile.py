@@ -3,7 +3,8 @@ orders in the state Stripe shows, through the same services the webhook uses (so
 any number of times changes nothing twice). Beat runs it every STRIPE_RECONCILE_INTERVAL_SECONDS;
 `manage.py stripe_reconcile` runs it by hand.
 
-- Checkout Sessions: paid ones fulfil the order, expired ones expire it.
+- Checkout Sessions: paid ones (also `no_payment_required`, a 100% discount) fulfil the
+  order, expired ones expire it.
   https://docs.stripe.com/api/checkout/sessions/list
 - Refunds: the charge's cumulative refunded amount is recorded (a full refund withdraws
   access). https://docs.stripe.com/api/refunds/list
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from ..models import Order
 from . import refunds
-from .fulfilment import order_checkout_expired, order_fulfil
+from .fulfilment import SESSION_PAID, order_checkout_expired, order_fulfil
 from .stripe_client import (
     StripeUnavailable,
     amount_from_minor,
@@ -114,7 +115,7 @@ def _session_reconcile(session: dict) -> ReconcileLine:
 
 
 def _session_action(*, order: Order, session: dict) -> str:
-    if session.get("payment_status") == "paid" and order.status in (
+    if session.get("payment_status") in SESSION_PAID and order.status in (
         Order.Status.PENDING,
         Order.Status.FAILED,
         Order.Status.EXPIRED,

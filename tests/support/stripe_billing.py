@@ -166,6 +166,11 @@ class StripeBilling:
             metadata=params.get("metadata") or {},
             automatic_tax=base._truthy((params.get("automatic_tax") or {}).get("enabled")),
         )
+        for discount in params.get("discounts") or []:
+            promo = self.promotion_codes.get(discount.get("promotion_code") or "")
+            if promo is None:
+                raise base.StripeError(400, "No such promotion code.", code="resource_missing")
+            invoice["_coupon"] = promo["coupon"]
         invoice.update(
             days_until_due=int(params["days_until_due"]) if params.get("days_until_due") else None,
             description=params.get("description"),
@@ -269,10 +274,16 @@ class StripeBilling:
 
     def _invoice_total(self, invoice: dict) -> None:
         subtotal = sum(line["amount"] for line in invoice["lines"]["data"])
+        coupon, discount = invoice.get("_coupon"), 0
+        if coupon:
+            off = coupon.get("percent_off")
+            discount = round(subtotal * off / 100) if off else min(subtotal, coupon["amount_off"])
+            invoice["total_discount_amounts"] = [{"amount": discount, "discount": "di_test"}]
+        subtotal_after = subtotal - discount
         tax = 0
         if invoice["automatic_tax"]["enabled"]:
             country = (invoice.get("customer_address") or {}).get("country") or ""
-            tax = round(subtotal * TAX_RATES.get(country, 0) / 100)
+            tax = round(subtotal_after * TAX_RATES.get(country, 0) / 100)
             invoice["automatic_tax"]["status"] = "complete"
         invoice["subtotal"] = subtotal
         invoice["total_taxes"] = (
@@ -280,7 +291,9 @@ class StripeBilling:
             if tax
             else []
         )
-        invoice["total"] = invoice["amount_due"] = invoice["amount_remaining"] = subtotal + tax
+        invoice["total"] = invoice["amount_due"] = invoice["amount_remaining"] = (
+            subtotal_after + tax
+        )
 
     def invoice_finalize(self, invoice: dict, params: dict | None = None) -> dict:
         with self.lock:
