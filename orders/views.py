@@ -173,7 +173,7 @@ def _stripe_error_text(exc: StripeUnavailable, *, by_invoice: bool) -> str:
             "We could not reach our payment provider, so nothing has been charged. "
             "Please press Pay again in a moment; your order is kept."
         )
-    if exc.definitive and "tax_id" in str(exc).lower():
+    if exc.code == "tax_id_invalid":
         return (
             f"Stripe did not accept the VAT ID for the invoice ({exc}). Check it and press again."
         )

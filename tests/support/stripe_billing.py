@@ -36,7 +36,7 @@ from tests.support import stripe_server as base
 # Stripe Tax stand-in: the rate of the buyer's country, in percent (0 elsewhere).
 TAX_RATES = {"DE": 19, "FR": 20, "GB": 20, "NL": 21, "IE": 23}
 TAX_ID_FORMATS = {
-    "eu_vat": re.compile(r"^[A-Z]{2}[0-9A-Z]{2,13}$"),
+    "eu_vat": re.compile(r"^[A-Z]{2}[0-9A-Z]{8,12}$"),
     "gb_vat": re.compile(r"^GB[0-9]{9}([0-9]{3})?$"),
     "ch_vat": re.compile(r"^CHE[0-9]{9}(MWST|TVA|IVA)$"),
     "no_vat": re.compile(r"^[0-9]{9}MVA$"),
@@ -53,6 +53,21 @@ class StripeBilling:
         self.invoice_items: dict[str, dict] = {}
         self.credit_notes: dict[str, dict] = {}
         self.invoice_counter = 0
+        self.path_faults: list[list] = []  # [method, path prefix, calls left to fail]
+
+    def fail_path(self, path: str, *, method: str = "POST", count: int = 1, status: int = 500):
+        """The next `count` calls to paths starting with `path` answer an api_error (stored
+        under their idempotency key, as Stripe does): a fault in one step of a sequence."""
+        self.fail_status = status
+        self.path_faults.append([method, path, count])
+
+    def billing_fault(self, method: str, path: str) -> bool:
+        with self.lock:
+            for fault in self.path_faults:
+                if fault[0] == method and path.startswith(fault[1]) and fault[2] > 0:
+                    fault[2] -= 1
+                    return True
+        return False
 
     # --- Routing (called by FakeStripe._route for paths it does not know) ----------------
 

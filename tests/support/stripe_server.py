@@ -231,6 +231,9 @@ class FakeStripe(StripeBilling):
         return status, body, False
 
     def _api_result(self, method, path, params) -> tuple[int, dict]:
+        if self.billing_fault(method, path):
+            error = StripeError(self.fail_status, "An unknown error occurred", type_="api_error")
+            return error.status, error.body
         if self.fail_next_count:
             self.fail_next_count -= 1
             error = StripeError(self.fail_status, "An unknown error occurred", type_="api_error")
