@@ -299,6 +299,8 @@ def purchase_complete(request, reference):
     )
     if (session_id and not session_matches) or not (owned or session_matches):
         raise Http404("No such order")
+    if order.payment_route == Order.PaymentRoute.INVOICE:
+        return redirect("orders:purchase-invoice", reference=order.reference)
     confirm_error = False
     if session_matches:
         with stripe_deadline():  # the session, then its payment method: one deadline

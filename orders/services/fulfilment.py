@@ -452,9 +452,13 @@ def order_checkout_expired(*, order: Order, session: dict, stripe_event=None) ->
 
 
 def orders_expire_abandoned() -> int:
-    """Pending orders that never got a Checkout Session (the buyer gave up after a Stripe
-    error) are closed; orders with a session wait for Stripe's `expired` event."""
+    """Pending orders that never got a Checkout Session or a sent invoice (the buyer gave
+    up after a Stripe error) are closed; orders with a session wait for Stripe's `expired`
+    event, orders with a sent invoice for it to be paid or voided."""
     cutoff = timezone.now() - timedelta(hours=settings.ORDER_ABANDONED_AFTER_HOURS)
     return Order.objects.filter(
-        status=Order.Status.PENDING, stripe_session_id="", created_at__lt=cutoff
+        status=Order.Status.PENDING,
+        stripe_session_id="",
+        invoice_sent_at__isnull=True,
+        created_at__lt=cutoff,
     ).update(status=Order.Status.EXPIRED, closed_at=timezone.now(), updated_at=timezone.now())

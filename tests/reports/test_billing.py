@@ -394,3 +394,19 @@ def test_a_refused_credit_note_changes_nothing_and_the_next_try_uses_a_new_key(
     keys = [r["key"] for r in calls(stripe, "/v1/credit_notes")]
     assert keys == [f"{order.reference}-credit-note-0", f"{order.reference}-credit-note-1"]
     assert len(stripe.credit_notes) == 1 and len(stripe.refunds) == 1
+
+
+def test_a_sent_invoice_is_not_closed_as_an_abandoned_checkout(
+    client, stripe, report_on_sale, settings
+):
+    sent = invoice_order(client, report_on_sale, stripe)
+    stripe.fail_path("/v1/customers")
+    purchase_post(client, report_on_sale, licence="multi", pay_by="invoice", name="Jo Poe")
+    half = Order.objects.exclude(pk=sent.pk).get()  # Stripe failed before anything existed
+    settings.ORDER_ABANDONED_AFTER_HOURS = 0
+    assert fulfilment.orders_expire_abandoned() == 1
+    assert Order.objects.get(pk=half.pk).status == Order.Status.EXPIRED
+    assert Order.objects.get(pk=sent.pk).status == Order.Status.PENDING
+    # The buyer's own order page sends an invoice order to its invoice page.
+    response = client.get(f"/purchase/complete/{sent.reference}")
+    assert response["Location"] == f"/purchase/invoice/{sent.reference}"
