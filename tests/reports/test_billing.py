@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 
 from contacts.models import OutboundEmail
 from orders.models import Order, OrderEvent
@@ -410,3 +411,27 @@ def test_a_sent_invoice_is_not_closed_as_an_abandoned_checkout(
     # The buyer's own order page sends an invoice order to its invoice page.
     response = client.get(f"/purchase/complete/{sent.reference}")
     assert response["Location"] == f"/purchase/invoice/{sent.reference}"
+
+
+def test_reconcile_fulfils_an_invoice_paid_while_webhooks_were_not_arriving(
+    client, stripe, report_on_sale, capsys
+):
+    paid = invoice_order(client, report_on_sale, stripe)
+    voided = invoice_order(client, report_on_sale, stripe, name="John Roe")
+    open_ = invoice_order(client, report_on_sale, stripe, name="Jo Poe")
+    stripe.invoice_pay_bank_transfer(paid.stripe_invoice_id, deliver=False)
+    stripe.invoice_void(stripe.invoices[voided.stripe_invoice_id])
+
+    call_command("stripe_reconcile", hours=1)
+    out = capsys.readouterr().out
+    assert "3 sent invoice(s) still open here checked." in out
+    statuses = dict(Order.objects.values_list("reference", "status"))
+    assert statuses == {
+        paid.reference: "paid",
+        voided.reference: "cancelled",
+        open_.reference: "pending",
+    }
+    assert Order.objects.get(pk=paid.pk).payment_method_description == "Bank transfer"
+    call_command("stripe_reconcile", hours=1)
+    assert "1 sent invoice(s) still open here checked." in capsys.readouterr().out
+    assert len(receipts(paid)) == 1
