@@ -89,7 +89,8 @@ def model_at(targets, app_label: str, name: str):
     """The model as the migrations in `targets` left it: the columns the table had then
     (today's model may have more)."""
     executor = MigrationExecutor(connection)
-    return executor.loader.project_state(targets).apps.get_model(app_label, name)
+    nodes = [target for target in targets if target[1] is not None]  # (app, None): unapplied
+    return executor.loader.project_state(nodes).apps.get_model(app_label, name)
 
 
 def database_rows() -> dict[str, list[tuple]]:
