@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 from ..models import Order
 
+# An invoice in one of these states never changes again (https://docs.stripe.com/invoicing/overview#invoice-statuses).
+FINAL_STATUSES = ("paid", "void")
 INVOICE_FIELDS = [
     "stripe_invoice_id",
     "stripe_invoice_number",
@@ -43,7 +45,8 @@ def invoice_details_apply(*, order: Order, invoice: dict) -> list[str]:
     order.stripe_invoice_number = invoice.get("number") or order.stripe_invoice_number
     order.stripe_invoice_url = invoice.get("hosted_invoice_url") or order.stripe_invoice_url
     order.stripe_invoice_pdf = invoice.get("invoice_pdf") or order.stripe_invoice_pdf
-    order.invoice_status = (invoice.get("status") or order.invoice_status)[:20]
+    if order.invoice_status not in FINAL_STATUSES:  # a late, older payload can't reopen it
+        order.invoice_status = (invoice.get("status") or order.invoice_status)[:20]
     order.stripe_customer_id = order.stripe_customer_id or _id(invoice.get("customer"))
     if invoice.get("due_date"):
         order.invoice_due_at = datetime.fromtimestamp(invoice["due_date"], tz=UTC)
