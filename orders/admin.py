@@ -22,8 +22,8 @@ from common.spreadsheets import csv_safe
 from contacts.models import ATTRIBUTION_FIELDS, Contact
 
 from .models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
-from .selectors import sales_summary
-from .services import downloads, fulfilment, refunds, webhooks
+from .selectors import invoice_days_overdue, invoices_open, sales_summary
+from .services import downloads, fulfilment, invoices, refunds, webhooks
 from .services.stripe_client import StripeUnavailable
 
 EVENT_JOB = JobColumn(webhooks.JOB)
@@ -101,6 +101,8 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = [
         "status",
         "currency",
+        "payment_route",
+        "invoice_status",
         "needs_attention",
         "amount_mismatch",
         "licence_kind",
@@ -116,6 +118,9 @@ class OrderAdmin(admin.ModelAdmin):
         "buyer_name",
         "stripe_session_id",
         "stripe_payment_intent_id",
+        "stripe_invoice_number",
+        "stripe_invoice_id",
+        "tax_id_value",
     ]
     date_hierarchy = "created_at"
     list_select_related = ["report"]
@@ -131,6 +136,8 @@ class OrderAdmin(admin.ModelAdmin):
                     "buyer_name",
                     "buyer_company",
                     "buyer_vat_id",
+                    "tax_id_line",
+                    "billing_country",
                     "contact",
                     "buyer_history",
                 ]
@@ -140,6 +147,7 @@ class OrderAdmin(admin.ModelAdmin):
             "Stripe",
             {
                 "fields": [
+                    "payment_route",
                     "stripe_session",
                     "stripe_payment",
                     "stripe_payment_status",
@@ -147,6 +155,7 @@ class OrderAdmin(admin.ModelAdmin):
                     "payment_method_type",
                     "amount_subtotal",
                     "amount_discount",
+                    "amount_tax",
                     "amount_paid",
                     "amount_refunded",
                     "stripe_refund_id",
@@ -163,6 +172,21 @@ class OrderAdmin(admin.ModelAdmin):
                     "recovery_url",
                     "recovery_expires_at",
                     "recovered_at",
+                ]
+            },
+        ),
+        (
+            "Invoice and credit note",
+            {
+                "fields": [
+                    "invoice_line",
+                    "invoice_status",
+                    "invoice_due_at",
+                    "days_overdue",
+                    "invoice_sent_at",
+                    "invoice_overdue_at",
+                    "stripe_customer",
+                    "credit_note_line",
                 ]
             },
         ),
@@ -214,6 +238,41 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="price")
     def price_line(self, obj):
         return f"{obj.currency} {obj.price:,.2f} ({obj.get_price_source_display()})"
+
+    @admin.display(description="tax ID collected by Stripe")
+    def tax_id_line(self, obj):
+        if not obj.tax_id_value:
+            return "—"
+        return f"{obj.tax_id_value} ({obj.tax_id_type})" if obj.tax_id_type else obj.tax_id_value
+
+    @admin.display(description="Stripe invoice")
+    def invoice_line(self, obj):
+        if not obj.stripe_invoice_id:
+            return "—"
+        label = obj.stripe_invoice_number or obj.stripe_invoice_id
+        parts = [_stripe_dashboard("invoices", obj.stripe_invoice_id)]
+        if obj.stripe_invoice_url:
+            parts.append(format_html('<a href="{}">hosted page</a>', obj.stripe_invoice_url))
+        if obj.stripe_invoice_pdf:
+            parts.append(format_html('<a href="{}">PDF</a>', obj.stripe_invoice_pdf))
+        return format_html("{} — {}", label, format_html_join(", ", "{}", ((p,) for p in parts)))
+
+    @admin.display(description="days overdue")
+    def days_overdue(self, obj):
+        if obj.invoice_status != "open" or obj.invoice_due_at is None:
+            return "—"
+        return invoice_days_overdue(obj, today=timezone.localdate())
+
+    @admin.display(description="Stripe customer")
+    def stripe_customer(self, obj):
+        return _stripe_dashboard("customers", obj.stripe_customer_id)
+
+    @admin.display(description="credit note")
+    def credit_note_line(self, obj):
+        if not obj.stripe_credit_note_id:
+            return "—"
+        link = _stripe_dashboard("credit_notes", obj.stripe_credit_note_id)
+        return format_html("{} ({})", obj.stripe_credit_note_number or "no number", link)
 
     @admin.display(description="preparation job")
     def deliverable_job(self, obj):
@@ -279,6 +338,17 @@ class OrderAdmin(admin.ModelAdmin):
         return [
             path("sales/", wrap(self.sales_view), name="orders_order_sales"),
             path("sales/csv/", wrap(self.sales_csv_view), name="orders_order_sales_csv"),
+            path("invoices/", wrap(self.invoices_view), name="orders_order_invoices"),
+            path(
+                "<int:pk>/invoice-paid/",
+                wrap(self.invoice_paid_view),
+                name="orders_order_invoice_paid",
+            ),
+            path(
+                "<int:pk>/invoice-void/",
+                wrap(self.invoice_void_view),
+                name="orders_order_invoice_void",
+            ),
             path("<int:pk>/refund/", wrap(self.refund_view), name="orders_order_refund"),
             path("<int:pk>/resend/", wrap(self.resend_view), name="orders_order_resend"),
             path("<int:pk>/extend/", wrap(self.extend_view), name="orders_order_extend"),
@@ -336,6 +406,75 @@ class OrderAdmin(admin.ModelAdmin):
         if request.method == "POST" and order.status == Order.Status.PAID:
             fulfilment.order_deliverable_retry(order=order, actor=request.user)
             self.message_user(request, "The report is being prepared again.")
+        return redirect("admin:orders_order_change", order.pk)
+
+    # --- Invoices: the open list, paid out of band, void --------------------------------
+
+    def invoices_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows = invoices_open(today=timezone.localdate())
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Open and overdue invoices",
+            "rows": rows,
+            "overdue": sum(1 for row in rows if row.days_overdue),
+        }
+        return TemplateResponse(request, "admin/orders/order/invoices.html", context)
+
+    def _invoice_order(self, request, pk) -> Order:
+        order = self._order_for_change(request, pk)
+        if not request.user.has_perm("orders.settle_invoice"):
+            raise PermissionDenied
+        return order
+
+    def _invoice_confirm(self, request, order, *, action, reason_error=""):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "order": order,
+            "action": action,
+            "reason_error": reason_error,
+            "title": f"{'Mark paid out of band' if action == 'paid' else 'Void'}: "
+            f"invoice {order.stripe_invoice_number} of order {order.reference}",
+        }
+        return TemplateResponse(request, "admin/orders/order/invoice_confirm.html", context)
+
+    def invoice_paid_view(self, request, pk):
+        """Staff record a payment made outside Stripe (a wire to the publisher's own bank),
+        with a required reason; the order is fulfilled exactly once."""
+        order = self._invoice_order(request, pk)
+        if request.method != "POST":
+            return self._invoice_confirm(request, order, action="paid")
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            return self._invoice_confirm(
+                request,
+                order,
+                action="paid",
+                reason_error="Give the reason (e.g. the bank's reference).",
+            )
+        try:
+            result = invoices.invoice_mark_paid_out_of_band(
+                order=order, reason=reason, actor=request.user
+            )
+        except (invoices.InvoiceNotAllowed, StripeUnavailable) as exc:
+            self.message_user(request, f"Not marked paid: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"Invoice {order.stripe_invoice_number}: {result}.")
+        return redirect("admin:orders_order_change", order.pk)
+
+    def invoice_void_view(self, request, pk):
+        order = self._invoice_order(request, pk)
+        if request.method != "POST":
+            return self._invoice_confirm(request, order, action="void")
+        try:
+            result = invoices.invoice_void(order=order, actor=request.user)
+        except (invoices.InvoiceNotAllowed, StripeUnavailable) as exc:
+            self.message_user(request, f"Not voided: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"Invoice {order.stripe_invoice_number}: {result}.")
         return redirect("admin:orders_order_change", order.pk)
 
     def _sales_period(self, request) -> tuple[int, datetime, datetime]:

@@ -41,6 +41,11 @@ class Order(Attribution):
         # Left unpaid: its Checkout Session expired, or it never reached Checkout
         # (orders/services/fulfilment.py; recovery: orders/services/recovery.py).
         ABANDONED = "abandoned", "Abandoned at checkout"
+        CANCELLED = "cancelled", "Cancelled (invoice voided)"
+
+    class PaymentRoute(models.TextChoices):
+        CHECKOUT = "checkout", "Stripe Checkout (card and other methods)"
+        INVOICE = "invoice", "Invoice, paid by bank transfer"
 
     class PriceSource(models.TextChoices):
         LIST = "list", "List price"
@@ -73,6 +78,9 @@ class Order(Attribution):
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
+    payment_route = models.CharField(
+        max_length=10, choices=PaymentRoute.choices, default=PaymentRoute.CHECKOUT
+    )
     stripe_session_id = models.CharField(max_length=255, blank=True, db_index=True)
     stripe_session_url = models.URLField(max_length=2000, blank=True)
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
@@ -96,8 +104,39 @@ class Order(Attribution):
     amount_subtotal = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     amount_discount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     amount_paid = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    amount_tax = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="As Stripe Tax computed it.",
+    )
     amount_refunded = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     stripe_refund_id = models.CharField(max_length=255, blank=True)
+
+    # Billing (orders/services/invoices.py). The tax ID the buyer gave Stripe (Checkout's
+    # tax_id_collection), which may differ from the VAT ID typed on our form.
+    tax_id_type = models.CharField(max_length=20, blank=True, help_text="Stripe's type (eu_vat…)")
+    tax_id_value = models.CharField("tax ID", max_length=40, blank=True)
+    billing_country = models.CharField(max_length=2, blank=True)
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    # The Stripe invoice: made by Checkout (invoice_creation) for a card order, or sent to
+    # the buyer to pay by bank transfer (payment_route "invoice").
+    stripe_invoice_id = models.CharField(max_length=255, blank=True, db_index=True)
+    stripe_invoice_item_id = models.CharField(max_length=255, blank=True)
+    stripe_invoice_number = models.CharField("invoice number", max_length=64, blank=True)
+    stripe_invoice_url = models.URLField("hosted invoice page", max_length=2000, blank=True)
+    stripe_invoice_pdf = models.URLField("invoice PDF", max_length=2000, blank=True)
+    invoice_status = models.CharField(
+        max_length=20, blank=True, help_text="The Stripe invoice's status, as last seen."
+    )
+    invoice_due_at = models.DateTimeField(null=True, blank=True)
+    invoice_sent_at = models.DateTimeField(null=True, blank=True)
+    invoice_overdue_at = models.DateTimeField(null=True, blank=True)
+    # Bumped when Stripe answered an invoice call with an error (see checkout_attempts).
+    invoice_attempts = models.PositiveSmallIntegerField(default=0)
+    stripe_credit_note_id = models.CharField(max_length=255, blank=True)
+    stripe_credit_note_number = models.CharField("credit note number", max_length=64, blank=True)
 
     amount_mismatch = models.BooleanField(
         default=False, help_text="Stripe reported an amount or currency this order did not expect."
@@ -143,7 +182,10 @@ class Order(Attribution):
         constraints = [
             models.CheckConstraint(condition=models.Q(price__gt=0), name="order_price_positive"),
         ]
-        permissions = [("refund_order", "Can refund orders in Stripe")]
+        permissions = [
+            ("refund_order", "Can refund orders in Stripe"),
+            ("settle_invoice", "Can mark invoices paid out of band or void them"),
+        ]
 
     def __str__(self):
         return self.reference
@@ -178,6 +220,11 @@ class OrderEvent(models.Model):
         REFUNDED = "refunded", "Refunded"
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
         DISPUTED = "disputed", "Disputed"
+        INVOICE_SENT = "invoice_sent", "Invoice sent"
+        INVOICE_ERROR = "invoice_error", "Invoice could not be sent"
+        INVOICE_OVERDUE = "invoice_overdue", "Invoice overdue"
+        INVOICE_VOIDED = "invoice_voided", "Invoice voided"
+        CREDIT_NOTE = "credit_note", "Credit note issued"
         NOTE = "note", "Note"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")

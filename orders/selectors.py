@@ -1,8 +1,10 @@
-"""Reads for orders: the sales summary staff see in admin."""
+"""Reads for orders: the sales summary and the open invoices staff see in admin."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
 
 from .models import Order
 
@@ -38,3 +40,30 @@ def sales_summary(*, since: datetime, until: datetime) -> dict[str, list[dict]]:
             .order_by("currency")
         ),
     }
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    order: Order
+    days_overdue: int  # 0 while not yet due
+
+
+def invoices_open(*, today: date) -> list[OpenInvoice]:
+    """Pay-by-invoice orders whose Stripe invoice is open (sent, not paid or voided),
+    most overdue first, with the days since each fell due."""
+    orders = (
+        Order.objects.filter(
+            payment_route=Order.PaymentRoute.INVOICE,
+            status=Order.Status.PENDING,
+            invoice_status="open",
+        )
+        .select_related("report")
+        .order_by("invoice_due_at", "pk")
+    )
+    return [OpenInvoice(order=o, days_overdue=invoice_days_overdue(o, today=today)) for o in orders]
+
+
+def invoice_days_overdue(order: Order, *, today: date) -> int:
+    if order.invoice_due_at is None:
+        return 0
+    return max(0, (today - timezone.localtime(order.invoice_due_at).date()).days)

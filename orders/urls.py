@@ -6,6 +6,7 @@ app_name = "orders"
 urlpatterns = [
     path("purchase/<int:number>", views.purchase, name="purchase"),
     path("purchase/complete/<str:reference>", views.purchase_complete, name="purchase-complete"),
+    path("purchase/invoice/<str:reference>", views.purchase_invoice, name="purchase-invoice"),
     path(
         "purchase/complete/<str:reference>/download",
         views.purchase_complete_download,

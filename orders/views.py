@@ -33,7 +33,7 @@ from reports.models import Report
 from .forms import PurchaseForm
 from .models import Order
 from .quotes import QuoteInvalid, quote_token_read
-from .services import checkout, downloads, fulfilment, recovery, webhooks
+from .services import checkout, downloads, fulfilment, invoices, recovery, webhooks
 from .services.stripe_client import (
     StripeUnavailable,
     stripe_checkout_origin,
@@ -81,6 +81,10 @@ def purchase(request, number):
         "stripe_enabled": stripe_enabled(),
         "online": bool(stripe_enabled() and report.status == Report.Status.PUBLISHED and licences),
         "cancelled": _owned_order(request, request.GET.get("cancelled", "")),
+        "invoice_offered": _invoice_offered(licences, quote_terms),
+        "invoice_all": settings.INVOICE_ALL_ORDERS,
+        "invoice_min_amount": settings.INVOICE_MIN_AMOUNT,
+        "invoice_due_days": settings.INVOICE_DUE_DAYS,
     }
     if context["cancelled"] is not None and not quote_terms:  # back from Checkout
         context["currency"] = context["cancelled"].currency
@@ -91,6 +95,13 @@ def purchase(request, number):
         return _purchase_submit(request, report, context, form_kwargs)
     form = PurchaseForm(initial=_initial(request, context, quote_terms), **form_kwargs)
     return render(request, "orders/purchase.html", {**context, "form": form})
+
+
+def _invoice_offered(licences, quote_terms) -> bool:
+    """Whether any purchase this page offers may be paid by invoice (the press checks the
+    chosen one)."""
+    prices = [quote_terms.price] if quote_terms else [licence.price for licence in licences]
+    return any(invoices.invoice_offered(price=price) for price in prices)
 
 
 def _quote_terms(request, report):
@@ -151,18 +162,36 @@ def _pay_press(request, report, context, form):
     promotion_id = _promotion_code_id(form, context["currency"])
     if form.errors:
         return render(request, "orders/purchase.html", {**context, "form": form})
+    by_invoice = request.POST.get("pay_by") == Order.PaymentRoute.INVOICE
     try:
-        return _checkout_redirect(request, report, form, context, promotion_id)
+        return _checkout_redirect(
+            request, report, form, context, promotion_id, by_invoice=by_invoice
+        )
+    except invoices.InvoiceNotAllowed as exc:
+        form.add_error(None, str(exc))
+        return render(request, "orders/purchase.html", {**context, "form": form})
     except StripeUnavailable as exc:
         logger.warning("checkout for report %s could not start: %s", report.number, exc)
-        form.add_error(
-            None,
-            "We could not reach our payment provider, so nothing has been charged. "
-            "Please press Pay again in a moment; your order is kept.",
-        )
+        form.add_error(None, _stripe_error_text(exc, by_invoice=by_invoice))
         # 200, not 503: Django only saves the session (which remembers the pending order
         # for the retry) on responses below 500.
         return render(request, "orders/purchase.html", {**context, "form": form})
+
+
+def _stripe_error_text(exc: StripeUnavailable, *, by_invoice: bool) -> str:
+    if not by_invoice:
+        return (
+            "We could not reach our payment provider, so nothing has been charged. "
+            "Please press Pay again in a moment; your order is kept."
+        )
+    if exc.code == "tax_id_invalid":
+        return (
+            f"Stripe did not accept the VAT ID for the invoice ({exc}). Check it and press again."
+        )
+    return (
+        "We could not create your invoice just now, so nothing has been sent or charged. "
+        "Your order is kept: press “Pay by bank transfer” again in a moment."
+    )
 
 
 def _promotion_code_id(form, currency: str) -> str:
@@ -184,10 +213,16 @@ def _promotion_code_id(form, currency: str) -> str:
     return found or ""
 
 
-def _checkout_redirect(request, report, form, context, promotion_id):
+def _checkout_redirect(request, report, form, context, promotion_id, *, by_invoice=False):
     terms = context["quote_terms"] or checkout.purchase_terms_list(
         licence=form.chosen_licence, currency=context["currency"]
     )
+    if by_invoice and not invoices.invoice_offered(price=terms.price):
+        raise invoices.InvoiceNotAllowed(
+            f"Pay by invoice is offered for orders of {terms.currency} "
+            f"{settings.INVOICE_MIN_AMOUNT:,.0f} or more; please pay by card or another method."
+        )
+    route = Order.PaymentRoute.INVOICE if by_invoice else Order.PaymentRoute.CHECKOUT
     data = form.cleaned_data
     values = {
         "report_id": report.pk,
@@ -199,6 +234,7 @@ def _checkout_redirect(request, report, form, context, promotion_id):
         "buyer_company": data["company"],
         "buyer_vat_id": data["vat_id"],
         "promotion_code": data.get("promotion_code", ""),
+        "payment_route": route,
     }
     order, resume_url = _resumable_order(request, values)
     if resume_url:
@@ -214,8 +250,12 @@ def _checkout_redirect(request, report, form, context, promotion_id):
             promotion_code=values["promotion_code"],
             stripe_promotion_code_id=promotion_id,
             attribution=first_touch(request),
+            payment_route=route,
         )
         _remember_order(request, order)
+    if order.payment_route == Order.PaymentRoute.INVOICE:
+        invoices.invoice_issue(order=order)  # goes on from where an earlier press stopped
+        return _see_other(reverse("orders:purchase-invoice", kwargs={"reference": order.reference}))
     session = checkout.checkout_session_start(order=order)
     return _see_other(session["url"])
 
@@ -228,6 +268,9 @@ def _resumable_order(request, values) -> tuple[Order | None, str]:
     for order in pending.order_by("-created_at")[:5]:
         if not checkout.order_reusable(order=order, values=values):
             continue
+        if order.payment_route == Order.PaymentRoute.INVOICE:
+            sent = reverse("orders:purchase-invoice", kwargs={"reference": order.reference})
+            return order, sent if order.invoice_sent_at else ""
         if not order.stripe_session_id:
             return order, ""
         session = checkout.checkout_session_retrieve(session_id=order.stripe_session_id)
@@ -274,6 +317,8 @@ def purchase_complete(request, reference):
         session_matches = _recovered_through(order, session_id)
     if (session_id and not session_matches) or not (owned or session_matches):
         raise Http404("No such order")
+    if order.payment_route == Order.PaymentRoute.INVOICE:
+        return redirect("orders:purchase-invoice", reference=order.reference)
     confirm_error = False
     if session_matches:
         with stripe_deadline():  # the session, then its payment method: one deadline
@@ -319,6 +364,22 @@ def _confirm_with_stripe(order, session_id) -> bool:
         raise Http404("No such order")
     fulfilment.order_fulfil(order=order, session=session)
     return False
+
+
+def purchase_invoice(request, reference):
+    """After "Pay by bank transfer": what happens next, with Stripe's hosted invoice (bank
+    details, PDF). Only the browser that placed the order sees it."""
+    order = _owned_order(request, reference)
+    if order is None or order.payment_route != Order.PaymentRoute.INVOICE:
+        raise Http404("No such order")
+    context = {
+        "order": order,
+        "report": order.report,
+        "masked_email": mask_email(order.buyer_email),
+        "link": (link := _active_link(order)),
+        "downloads_left": max(0, link.max_downloads - link.download_count) if link else 0,
+    }
+    return render(request, "orders/purchase_invoice.html", context)
 
 
 def _refresh_seconds(order, confirm_error) -> int:

@@ -88,6 +88,7 @@ def order_create(
     promotion_code: str = "",
     stripe_promotion_code_id: str = "",
     attribution: dict | None = None,
+    payment_route: str = Order.PaymentRoute.CHECKOUT,
 ) -> Order:
     contact = contact_upsert(email=buyer_email, name=buyer_name, company=buyer_company)
     order = Order(
@@ -106,6 +107,7 @@ def order_create(
         buyer_company=buyer_company,
         buyer_vat_id=buyer_vat_id,
         contact=contact,
+        payment_route=payment_route,
         **(attribution or {}),
     )
     order.full_clean()
@@ -129,6 +131,7 @@ REUSE_FIELDS = (
     "buyer_company",
     "buyer_vat_id",
     "promotion_code",
+    "payment_route",
 )
 
 
@@ -207,6 +210,30 @@ def checkout_session_params(*, order: Order) -> dict:
     params |= checkout_recovery_params(
         allow_promotion_codes=bool(params.get("allow_promotion_codes"))
     )
+    return {**params, **checkout_billing_params(order=order, metadata=metadata)}
+
+
+def checkout_billing_params(*, order: Order, metadata: dict) -> dict:
+    """What a company's purchasing department needs: the billing address and their VAT ID
+    collected by Checkout (saved on a Customer, so the invoice carries it), tax computed by
+    Stripe Tax when STRIPE_AUTOMATIC_TAX is on, and a Stripe invoice — numbered by Stripe,
+    its PDF hosted by Stripe — for every paid session.
+    https://docs.stripe.com/tax/checkout/tax-ids, https://docs.stripe.com/payments/checkout/receipts"""
+    params = {
+        "billing_address_collection": "required",
+        "tax_id_collection": {"enabled": True},
+        "customer_creation": "always",
+        "invoice_creation": {
+            "enabled": True,
+            "invoice_data": {
+                "description": f"Order {order.reference}",
+                "metadata": metadata,
+                "custom_fields": [{"name": "Order", "value": order.reference}],
+            },
+        },
+    }
+    if settings.STRIPE_AUTOMATIC_TAX:
+        params["automatic_tax"] = {"enabled": True}
     return params
 
 

@@ -3,12 +3,16 @@ orders in the state Stripe shows, through the same services the webhook uses (so
 any number of times changes nothing twice). Beat runs it every STRIPE_RECONCILE_INTERVAL_SECONDS;
 `manage.py stripe_reconcile` runs it by hand.
 
-- Checkout Sessions: paid ones fulfil the order, expired ones expire it.
+- Checkout Sessions: paid ones (also `no_payment_required`, a 100% discount) fulfil the
+  order, expired ones expire it.
   https://docs.stripe.com/api/checkout/sessions/list
 - Refunds: the charge's cumulative refunded amount is recorded (a full refund withdraws
   access). https://docs.stripe.com/api/refunds/list
 - Disputes: the order is marked disputed and access withdrawn.
-  https://docs.stripe.com/api/disputes/list"""
+  https://docs.stripe.com/api/disputes/list
+- Sent invoices (pay by invoice) still open on our side, whenever they were sent: each is
+  retrieved; a paid one fulfils the order, a voided one cancels it (the services the
+  invoice.paid and invoice.voided webhooks call). https://docs.stripe.com/api/invoices/retrieve"""
 
 import logging
 from dataclasses import dataclass
@@ -20,7 +24,8 @@ from django.utils import timezone
 
 from ..models import Order
 from . import refunds
-from .fulfilment import order_checkout_expired, order_fulfil
+from .fulfilment import SESSION_PAID, order_checkout_expired, order_fulfil, order_fulfil_invoice
+from .invoices import invoice_voided_record
 from .stripe_client import (
     StripeUnavailable,
     amount_from_minor,
@@ -76,7 +81,7 @@ def stripe_reconcile(*, hours: int) -> list[ReconcileLine]:
     for refund in _list(client.v1.refunds.list, since, "refunds"):
         lines.append(_refund_reconcile(refund, client=client, charges=charges))
     lines += [_dispute_reconcile(d) for d in _list(client.v1.disputes.list, since, "disputes")]
-    return lines
+    return lines + _invoices_reconcile(client=client)
 
 
 def _list(method, since: int, what: str) -> list[dict]:
@@ -114,7 +119,7 @@ def _session_reconcile(session: dict) -> ReconcileLine:
 
 
 def _session_action(*, order: Order, session: dict) -> str:
-    if session.get("payment_status") == "paid" and order.status in (
+    if session.get("payment_status") in SESSION_PAID and order.status in (
         Order.Status.PENDING,
         Order.Status.FAILED,
         Order.Status.ABANDONED,
@@ -171,3 +176,33 @@ def _dispute_reconcile(dispute: dict) -> ReconcileLine:
     if order is not None and order.status not in (Order.Status.DISPUTED, Order.Status.REFUNDED):
         action = "dispute: " + refunds.order_dispute_record(order=order, dispute=dispute)
     return _line("dispute", dispute, order, state, action)
+
+
+# --- Sent invoices --------------------------------------------------------------------------
+
+
+def _invoices_reconcile(*, client) -> list[ReconcileLine]:
+    """Few rows (open invoices of pay-by-invoice orders), each asked of Stripe directly: an
+    invoice is paid days or weeks after it was created, outside any `created` window."""
+    waiting = Order.objects.filter(
+        payment_route=Order.PaymentRoute.INVOICE,
+        status=Order.Status.PENDING,
+        invoice_sent_at__isnull=False,
+    ).exclude(stripe_invoice_id="")
+    return [_invoice_reconcile(order, client=client) for order in waiting]
+
+
+def _invoice_reconcile(order: Order, *, client) -> ReconcileLine:
+    try:
+        invoice = stripe_dict(
+            client.v1.invoices.retrieve(order.stripe_invoice_id, {"expand": ["payments"]})
+        )
+    except stripe.StripeError as exc:
+        raise StripeUnavailable(f"Reading invoice failed: {exc}", definitive=False) from exc
+    status = invoice.get("status") or ""
+    action = IN_STEP
+    if status == "paid":
+        action = "fulfil: " + order_fulfil_invoice(order=order, invoice=invoice)
+    elif status == "void":
+        action = "void: " + invoice_voided_record(order=order, invoice=invoice)
+    return _line("invoice", invoice, order, f"invoice {status}", action)

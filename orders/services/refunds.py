@@ -1,7 +1,14 @@
 """Refunds and disputes. Either one withdraws access: every download link of the order is
 revoked and the link page says why. Staff refund from admin through `order_refund`; Stripe's
 `charge.refunded` and `charge.dispute.created` events arrive through `order_refund_record`
-and `order_dispute_record` — in any order relative to the payment itself."""
+and `order_dispute_record` — in any order relative to the payment itself.
+
+An order with a Stripe invoice (every card order since Checkout's invoice_creation, every
+pay-by-invoice order) is refunded with a credit note against that invoice: the credit
+note's `refund_amount` makes Stripe refund the invoice's payment, or, for an invoice paid
+out of band, its `out_of_band_amount` records money the publisher pays back itself. The
+buyer's accounts then hold invoice and credit note, both numbered by Stripe.
+https://docs.stripe.com/invoicing/dashboard/credit-notes"""
 
 from datetime import UTC, datetime
 
@@ -30,6 +37,9 @@ def order_refund(*, order: Order, actor=None) -> Order:
     order.refresh_from_db()
     if order.status in (Order.Status.REFUNDED, Order.Status.DISPUTED):
         raise RefundNotAllowed(f"Order {order.reference} is {order.status}.")
+    out_of_band = order.payment_method_type == "out_of_band"
+    if order.stripe_invoice_id and (order.stripe_payment_intent_id or out_of_band):
+        return _refund_with_credit_note(order=order, out_of_band=out_of_band, actor=actor)
     if not order.stripe_payment_intent_id:
         raise RefundNotAllowed(f"Order {order.reference} has no Stripe payment to refund.")
     params = {
@@ -57,6 +67,63 @@ def order_refund(*, order: Order, actor=None) -> Order:
     )
     order.refresh_from_db()
     return order
+
+
+def _refund_with_credit_note(*, order: Order, out_of_band: bool, actor) -> Order:
+    """One call: the credit note for what is left of the invoice, refunding it in Stripe
+    (or, paid out of band, recording it as credited outside Stripe). The key is derived from
+    the order, as for a bare refund. https://docs.stripe.com/api/credit_notes/create"""
+    paid = order.amount_paid if order.amount_paid is not None else order.price
+    amount = amount_to_minor(paid - order.amount_refunded, order.currency)
+    if amount <= 0:
+        raise RefundNotAllowed(f"Nothing is left to refund on order {order.reference}.")
+    params = {
+        "invoice": order.stripe_invoice_id,
+        "amount": amount,
+        "out_of_band_amount" if out_of_band else "refund_amount": amount,
+        "reason": "order_change",
+        "memo": f"Refund of order {order.reference}",
+        "metadata": {"order_reference": order.reference},
+    }
+    key = f"{order.reference}-credit-note-{order.refund_attempts}"
+    try:
+        note = stripe_call(
+            lambda client: client.v1.credit_notes.create(params, {"idempotency_key": key})
+        )
+    except StripeUnavailable as exc:
+        _refund_error_record(order=order, error=exc, actor=actor)
+        raise
+    # `refunds[]` since API 2024-10-28, `refund` before; either may be expanded.
+    refund = ((note.get("refunds") or [{}])[0] or {}).get("refund") or note.get("refund") or ""
+    refund_id = refund.get("id", "") if isinstance(refund, dict) else refund
+    _credit_note_record(order=order, note=note, refund_id=refund_id, actor=actor)
+    earlier = amount_to_minor(order.amount_refunded, order.currency) if order.amount_refunded else 0
+    order_refund_record(
+        order=order,
+        amount_refunded=earlier + amount,
+        fully=True,
+        refund_id=refund_id,
+        actor=actor,
+    )
+    order.refresh_from_db()
+    return order
+
+
+@transaction.atomic
+def _credit_note_record(*, order: Order, note: dict, refund_id, actor) -> None:
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked.stripe_credit_note_id = note.get("id") or ""
+    locked.stripe_credit_note_number = (note.get("number") or "")[:64]
+    locked.save(update_fields=["stripe_credit_note_id", "stripe_credit_note_number", "updated_at"])
+    amount = amount_from_minor(note.get("total") or note.get("amount"), locked.currency)
+    how = "credited outside Stripe" if note.get("out_of_band_amount") else f"refund {refund_id}"
+    order_event_add(
+        order=locked,
+        kind=OrderEvent.Kind.CREDIT_NOTE,
+        message=f"Credit note {locked.stripe_credit_note_number} for {locked.currency} {amount} "
+        f"against invoice {locked.stripe_invoice_number or locked.stripe_invoice_id} ({how})",
+        actor=actor,
+    )
 
 
 @transaction.atomic

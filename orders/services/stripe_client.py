@@ -34,9 +34,10 @@ class StripeUnavailable(Exception):
     """Stripe could not be reached or answered with an error; `definitive` is True when
     Stripe answered (so an idempotency key's stored result is that error)."""
 
-    def __init__(self, message: str, *, definitive: bool):
+    def __init__(self, message: str, *, definitive: bool, code: str = ""):
         super().__init__(message)
         self.definitive = definitive
+        self.code = code  # Stripe's error code, e.g. "tax_id_invalid"
 
 
 # The monotonic time by which the current block's Stripe calls must be done, if any.
@@ -131,6 +132,7 @@ def _unavailable(exc: stripe.StripeError) -> "StripeUnavailable":
     return StripeUnavailable(
         f"Stripe error {exc.http_status}: {exc.user_message or exc}",
         definitive=exc.http_status is not None,
+        code=exc.code or "",
     )
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from common import jobs
 
 from ..models import Order, StripeEvent
-from . import fulfilment, refunds
+from . import fulfilment, invoices, refunds
 from .stripe_client import stripe_call
 
 logger = logging.getLogger(__name__)
@@ -211,7 +211,39 @@ def _on_dispute_created(event: StripeEvent):
     return refunds.order_dispute_record(order=order, dispute=dispute, stripe_event=event), order
 
 
+def order_for_invoice(invoice: dict) -> Order | None:
+    """The order an invoice belongs to: by our metadata (set on both the invoices we send
+    and those Checkout makes), else by the invoice id we recorded."""
+    reference = (invoice.get("metadata") or {}).get("order_reference")
+    if reference:
+        return Order.objects.filter(reference=reference).first()
+    if invoice.get("id"):
+        return Order.objects.filter(stripe_invoice_id=invoice["id"]).first()
+    return None
+
+
+def _on_invoice(*, invoice_route, checkout_route=invoices.invoice_details_record):
+    """An invoice event: for an order paid by invoice, the service that owns the
+    transition; for a card order (its invoice made by Checkout) the invoice's details are
+    recorded — Checkout's own events fulfil it."""
+
+    def handle(event: StripeEvent):
+        invoice = event.data_object
+        order = order_for_invoice(invoice)
+        if order is None:
+            return "no order for this invoice; ignored", None
+        by_invoice = order.payment_route == Order.PaymentRoute.INVOICE
+        service = invoice_route if by_invoice else checkout_route
+        return service(order=order, invoice=invoice, stripe_event=event), order
+
+    return handle
+
+
 HANDLERS = {
+    "invoice.paid": _on_invoice(invoice_route=fulfilment.order_fulfil_invoice),
+    "invoice.finalized": _on_invoice(invoice_route=invoices.invoice_details_record),
+    "invoice.overdue": _on_invoice(invoice_route=invoices.invoice_overdue_record),
+    "invoice.voided": _on_invoice(invoice_route=invoices.invoice_voided_record),
     "checkout.session.completed": _on_session_paid_or_completed,
     "checkout.session.async_payment_succeeded": _on_session_paid_or_completed,
     "checkout.session.async_payment_failed": _on_session_payment_failed,

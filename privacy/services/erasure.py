@@ -183,6 +183,11 @@ def _orders_erase(contact, address, now, files) -> int:
         buyer_name="",
         buyer_company="",
         buyer_vat_id="",
+        tax_id_value="",  # a sole trader's VAT ID names them
+        # Stripe's hosted invoice pages show the buyer's name and address to anyone with
+        # the link; the invoice's id and number stay for the accounts.
+        stripe_invoice_url="",
+        stripe_invoice_pdf="",
         payment_method_description="",  # a bank's name, a card's last digits
         recovery_url="",  # opens a checkout with the buyer's email filled in
         landing_page="",

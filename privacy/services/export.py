@@ -65,6 +65,8 @@ def _order(order: Order) -> dict:
     fields += ("amount_paid", "amount_refunded", "paid_at", "refunded_at")
     fields += ("buyer_email", "buyer_name", "buyer_company", "buyer_vat_id", "promotion_code")
     fields += ("payment_method_type", "payment_method_description")
+    fields += ("tax_id_type", "tax_id_value", "billing_country", "amount_tax")
+    fields += ("stripe_invoice_number", "stripe_invoice_url", "stripe_credit_note_number")
     return {
         "report": f"{order.report.number} {order.report.title}",
         **_values(order, (*fields, *ATTRIBUTION_FIELDS)),

@@ -384,6 +384,20 @@ STRIPE_DEADLINE_SECONDS = env.float("STRIPE_DEADLINE_SECONDS", default=8)
 STRIPE_EVENT_MAX_ATTEMPTS = env.int("STRIPE_EVENT_MAX_ATTEMPTS", default=8)
 STRIPE_EVENT_RETRY_BACKOFF_SECONDS = env.int("STRIPE_EVENT_RETRY_BACKOFF_SECONDS", default=30)
 
+# --- Billing: tax, invoices, pay by invoice (orders/services/invoices.py) ------------------
+# Stripe Tax computes the tax of each Checkout Session (and of an invoice whose buyer gave a
+# VAT ID, whose country is the buyer's location): switch on once Stripe Tax is set up
+# (registrations, origin address). https://docs.stripe.com/tax/checkout
+STRIPE_AUTOMATIC_TAX = env.bool("STRIPE_AUTOMATIC_TAX", default=False)
+# "Pay by bank transfer — we'll send an invoice" is offered for orders of at least this
+# amount, in the order's own currency (5000 means USD 5,000, EUR 5,000 or GBP 5,000) ...
+INVOICE_MIN_AMOUNT = Decimal(env.str("INVOICE_MIN_AMOUNT", default="5000"))
+# ... or for every order when this is on.
+INVOICE_ALL_ORDERS = env.bool("INVOICE_ALL_ORDERS", default=False)
+# Days a buyer has to pay an invoice (Stripe's days_until_due); past it Stripe sends
+# invoice.overdue and the order is listed overdue in admin.
+INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=30)
+
 # --- Orders and downloads -----------------------------------------------------------------
 # Our order references look like SMO-2026-000123.
 ORDER_REFERENCE_PREFIX = env.str("ORDER_REFERENCE_PREFIX", default="SMO")

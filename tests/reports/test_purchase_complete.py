@@ -30,9 +30,10 @@ def test_success_page_confirms_payment_with_stripe_when_the_webhook_is_late(clie
     assert "Payment received — preparing your report" in html
     assert '<meta http-equiv="refresh" content="3">' in html
     retrieves = [r["path"] for r in stripe.requests if r["method"] == "GET"]
-    assert retrieves[-2:] == [  # the session, then how it was paid
+    assert retrieves[-3:] == [  # the session, how it was paid, its invoice (for the receipt)
         f"/v1/checkout/sessions/{order.stripe_session_id}",
         f"/v1/payment_intents/{order.stripe_payment_intent_id}",
+        f"/v1/invoices/{order.stripe_invoice_id}",
     ]
     assert "Card payment (Visa ending 4242)" in html
 

@@ -190,9 +190,15 @@ def test_staff_refund_calls_stripe_once_and_revokes_links(client, stripe, order,
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED and str(order.amount_refunded) == "3900.00"
     assert DownloadLink.objects.get().revoked_at is not None
-    [call] = [r for r in stripe.requests if r["path"] == "/v1/refunds"]
-    assert call["key"] == f"{order.reference}-refund-0"
-    assert call["params"]["payment_intent"] == order.stripe_payment_intent_id
+    # The order has Checkout's invoice: the refund is a credit note against it, which
+    # refunds the payment in Stripe (orders/services/refunds.py).
+    [call] = [r for r in stripe.requests if r["path"] == "/v1/credit_notes"]
+    assert call["key"] == f"{order.reference}-credit-note-0"
+    assert call["params"]["invoice"] == order.stripe_invoice_id
+    assert call["params"]["refund_amount"] == "390000"
+    [refund] = stripe.refunds.values()
+    assert refund["payment_intent"] == order.stripe_payment_intent_id
+    assert order.stripe_refund_id == refund["id"] and order.stripe_credit_note_number
     with pytest.raises(refunds.RefundNotAllowed):
         refunds.order_refund(order=order, actor=admin_user)
     # Stripe's own charge.refunded event follows and changes nothing

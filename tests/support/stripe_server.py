@@ -30,7 +30,11 @@ hanging one, answers delayed per endpoint).
 
 A paid session's PaymentIntent has a PaymentMethod of the type the buyer chose (card, SEPA,
 Bacs or ACH debit, bank transfer as `customer_balance`, Link), shaped as Stripe's
-https://docs.stripe.com/api/payment_methods/object."""
+https://docs.stripe.com/api/payment_methods/object.
+
+Billing — customers, tax IDs, invoices, credit notes, Checkout's tax ID collection,
+automatic tax and invoice_creation — is the `StripeBilling` mixin in
+tests/support/stripe_billing.py."""
 
 import hashlib
 import hmac
@@ -44,6 +48,8 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.support.stripe_billing import StripeBilling
 
 API_VERSION = "2026-10-28.endive"
 ZERO_DECIMAL = {"jpy", "krw", "vnd", "clp", "xof", "xaf"}
@@ -121,7 +127,7 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
-class FakeStripe:
+class FakeStripe(StripeBilling):
     """State and behaviour; `StripeTestServer` puts it on HTTP."""
 
     def __init__(self, *, api_key: str, webhook_secret: str):
@@ -152,6 +158,7 @@ class FakeStripe:
         self.hanging = threading.Event()
         self.released = threading.Event()
         self.sequence = 0
+        self.billing_state_init()
 
     # --- Failure injection -------------------------------------------------------------
 
@@ -226,6 +233,9 @@ class FakeStripe:
         return status, body, False
 
     def _api_result(self, method, path, params) -> tuple[int, dict]:
+        if self.billing_fault(method, path):
+            error = StripeError(self.fail_status, "An unknown error occurred", type_="api_error")
+            return error.status, error.body
         if self.fail_next_count:
             self.fail_next_count -= 1
             error = StripeError(self.fail_status, "An unknown error occurred", type_="api_error")
@@ -260,6 +270,9 @@ class FakeStripe:
             if parts[2] not in self.charges:
                 raise StripeError(404, f"No such charge: '{parts[2]}'", code="resource_missing")
             return dict(self.charges[parts[2]])
+        billing = self.billing_route(method, parts, params)
+        if billing is not None:
+            return billing
         raise StripeError(404, f"Unrecognized request URL ({method}: {path}).")
 
     # --- Checkout Sessions --------------------------------------------------------------
@@ -315,6 +328,7 @@ class FakeStripe:
             for discount in params.get("discounts") or []:
                 self._discount_apply(session, discount.get("promotion_code"))
             self._abandoned_cart_fields(session, params)
+            self.session_billing_init(session, params)
             self.sessions[session_id] = session
         return self._public(session)
 
@@ -440,30 +454,37 @@ class FakeStripe:
         outcome: str = "card",
         method: str = "",
         deliver: bool = True,
+        tax_id: tuple[str, str] | None = None,
+        country: str = "",
         **details,
     ):
         """What the hosted page does: complete the session, paid with a PaymentMethod of
         type `method` (by default a Visa card for outcome "card", a bank transfer for
         "async"; `details` override its test details, e.g. brand="mastercard"), and send
         checkout.session.completed. Cards and Link are paid at once; bank debits and
-        transfers wait for `async_payment_succeed`. Returns the event."""
+        transfers wait for `async_payment_succeed`. `country` and `tax_id` ((type, value))
+        are what the buyer typed (stripe_billing.py: tax, customer, invoice). A session
+        whose total is 0 (a 100% discount) completes `no_payment_required`, with no
+        PaymentIntent, as Stripe's does. Returns the event."""
         method = method or ("card" if outcome == "card" else "customer_balance")
         with self.lock:
             session = self.sessions[session_id]
             if session["status"] != "open":
                 raise StripeError(400, f"This Checkout Session is {session['status']}.")
+            self.session_billing_complete(session, tax_id=tax_id, country=country)
+            if session["amount_total"] == 0:
+                session.update(status="complete", payment_status="no_payment_required")
+                self.session_invoice_create(session)
+                return self.event_emit("checkout.session.completed", self._public(session), deliver)
             intent = self._payment_intent_create(session)
             intent["payment_method"] = self._payment_method_create(method, details)["id"]
             intent["payment_method_types"] = [method]
-            session.update(
-                status="complete",
-                payment_intent=intent["id"],
-                customer_details={"email": session["customer_email"], "name": None},
-            )
+            session.update(status="complete", payment_intent=intent["id"])
             if method in DELAYED_METHODS:
                 intent["status"] = "processing"
             else:
                 self._payment_succeed(session)
+                self.session_invoice_create(session)
         return self.event_emit("checkout.session.completed", self._public(session), deliver)
 
     def _payment_method_create(self, type_: str, details: dict) -> dict:
@@ -540,6 +561,7 @@ class FakeStripe:
         with self.lock:
             session = self.sessions[session_id]
             self._payment_succeed(session)
+            self.session_invoice_create(session)
         return self.event_emit(
             "checkout.session.async_payment_succeeded", self._public(session), deliver
         )
@@ -852,7 +874,7 @@ class FakeStripe:
 <p id="amount">{session["currency"].upper()} {major:,.2f}</p>
 <p>{html.escape(session.get("customer_email") or "")}</p>
 {f'<p id="error" style="color:red">{html.escape(error)}</p>' if error else ""}
-<form method="post">{promo}{self._consent_box(session)}
+<form method="post">{promo}{self._consent_box(session)}{self.pay_page_billing_fields(session)}
 <button type="submit" name="outcome" value="card" id="pay">Pay</button>
 <button type="submit" name="outcome" value="async" id="pay-later">Pay by bank transfer</button>
 <button type="submit" name="method" value="sepa_debit" id="pay-sepa">Pay by SEPA Direct Debit</button>
@@ -872,8 +894,13 @@ class FakeStripe:
             with self.lock:
                 self._discount_apply(session, found[0]["id"])
         self._consent_from_page(session, form)
+        tax_id = ("eu_vat", form["tax_id"].strip().upper()) if form.get("tax_id") else None
         self.session_pay(
-            session_id, outcome=form.get("outcome") or "card", method=form.get("method") or ""
+            session_id,
+            outcome=form.get("outcome") or "card",
+            method=form.get("method") or "",
+            country=(form.get("country") or "").strip().upper(),
+            tax_id=tax_id,
         )
         location = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
         return 303, location, ""
@@ -909,6 +936,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._recover(url.path.rsplit("/", 1)[-1])
         if url.path.startswith("/pay/"):
             return self._pay(method, url.path.rsplit("/", 1)[-1], body)
+        if url.path.startswith("/invoice/"):
+            return self._invoice_hosted(method, url.path.split("/"))
         if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
             error = StripeError(401, "Invalid API Key provided.", type_="authentication_error")
             return self._json(error.status, error.body)
@@ -944,6 +973,16 @@ class _Handler(BaseHTTPRequestHandler):
         except StripeError as exc:
             return self._send(exc.status, html.escape(str(exc)).encode(), "text/html")
         self._send(303, b"", "text/html", {"Location": session["url"]})
+
+    def _invoice_hosted(self, method, parts):
+        """/invoice/<id> (the hosted invoice page; its POST sends the bank transfer) and
+        /invoice/<id>/pdf."""
+        fake = self.server.fake
+        if len(parts) > 3 and parts[3] == "pdf":
+            return self._send(200, b"%PDF-1.4\n% test invoice\n%%EOF\n", "application/pdf")
+        if method == "POST" and fake.invoices.get(parts[2], {}).get("status") == "open":
+            fake.invoice_pay_bank_transfer(parts[2])  # paid or voided: the page says so
+        self._send(200, fake.invoice_page(parts[2]).encode(), "text/html")
 
     def _json(self, status, payload, headers=None):
         headers = {"Request-Id": _new_id("req"), **(headers or {})}

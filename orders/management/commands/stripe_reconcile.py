@@ -11,7 +11,8 @@ class Command(BaseCommand):
     help = (
         "Ask Stripe for recent Checkout Sessions, refunds and disputes and bring our orders in "
         "step: fulfil paid ones never fulfilled (after a webhook outage), expire expired ones, "
-        "record refunds and disputes. Safe to run any time; beat runs it on a schedule."
+        "record refunds and disputes, fulfil or cancel sent invoices paid or voided. Safe to "
+        "run any time; beat runs it on a schedule."
     )
 
     def add_arguments(self, parser):
@@ -34,6 +35,8 @@ class Command(BaseCommand):
             )
         kinds = Counter(line.kind for line in lines)
         acted = sum(1 for line in lines if line.acted)
+        if kinds["invoice"]:
+            self.stdout.write(f"{kinds['invoice']} sent invoice(s) still open here checked.")
         self.stdout.write(
             self.style.SUCCESS(
                 f"{kinds['session']} session(s), {kinds['refund']} refund(s) and "
