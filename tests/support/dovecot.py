@@ -69,7 +69,7 @@ class DovecotServer:
     """`start()`, then `url()` for INBOUND_IMAP_URL, `append(raw)` to deliver a message by
     IMAP APPEND, `stop()` at teardown."""
 
-    def __init__(self, user: str = "inbound", password: str = "inbound-secret"):
+    def __init__(self, user: str = "inbound", password: str = "inbound-secret"):  # noqa: S107
         if not os.access(DOVECOT, os.X_OK):
             raise RuntimeError(
                 f"Dovecot is missing at {DOVECOT}: apt-get install dovecot-imapd "
