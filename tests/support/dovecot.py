@@ -175,7 +175,8 @@ class DovecotServer:
             _, folders = imap.list()
             for line in folders or []:
                 name = line.decode().rsplit(' "." ', 1)[-1].strip('"')
-                if imap.select(name)[0] == "OK":
+                status, count = imap.select(name)
+                if status == "OK" and int(count[0] or 0):
                     imap.store("1:*", "+FLAGS", r"(\Deleted)")
                     imap.expunge()
         finally:
