@@ -432,3 +432,67 @@ def test_dovecot_missing_is_an_error_not_a_skip(monkeypatch):
     monkeypatch.setattr(dovecot, "DOVECOT", "/nonexistent/dovecot")
     with pytest.raises(RuntimeError, match="dovecot-imapd"):
         dovecot.DovecotServer()
+
+
+# --- Privacy: export, erasure, retention ----------------------------------------------------
+
+
+def filed_reply_with_attachment(enquiry, inbound) -> tuple[InboundEmail, bytes]:
+    message = customer_message(to=thread_address(enquiry), body="Signed order attached.")
+    message.add_attachment(
+        b"%PDF-1.4 signed", maintype="application", subtype="pdf", filename="o.pdf"
+    )
+    inbound.append(message.as_bytes())
+    assert inbound_mailbox_poll() == {"matched": 1}
+    return InboundEmail.objects.get(), message.as_bytes()
+
+
+def test_erasure_removes_what_the_person_wrote_and_their_attachments(
+    staff_reply, enquiry, inbound, django_capture_on_commit_callbacks
+):
+    from common.files import FILES_JOB
+    from common.models import PrivateFileDeletion
+    from privacy.services import contact_data_export, contact_erase
+    from tests.support.jobs import run_job
+
+    received, raw = filed_reply_with_attachment(enquiry, inbound)
+    path = received.attachments[0]["path"]
+    exported = contact_data_export(contact=enquiry.contact)["emails_received"]
+    assert [e["full_text"].strip() for e in exported] == ["Signed order attached."]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_erase(contact=enquiry.contact)
+    assert run_job(FILES_JOB, PrivateFileDeletion.objects.get().pk) == "done"
+    received.refresh_from_db()
+    assert (received.body_text, received.full_text, received.attachments) == ("", "", [])
+    assert CUSTOMER not in received.from_address and received.subject == "(erased)"
+    assert not storages["private"].exists(path)
+    # Still known by its Message-ID: the same message read again brings nothing back.
+    inbound.append(raw)
+    inbound_mailbox_poll()
+    assert InboundEmail.objects.get().full_text == ""
+
+
+def test_retention_deletes_old_unmatched_messages_with_their_attachments(
+    db, inbound, settings, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from common.files import FILES_JOB
+    from common.models import PrivateFileDeletion
+    from privacy.services import personal_data_purge
+    from tests.support.jobs import run_job
+
+    message = customer_message(to=INBOUND, body="Who am I?", subject="Stray")
+    message.add_attachment(b"data", maintype="application", subtype="pdf", filename="s.pdf")
+    inbound.append(message.as_bytes())
+    assert inbound_mailbox_poll() == {"unmatched": 1}
+    stray = InboundEmail.objects.get()
+    later = timezone.now() + timedelta(days=settings.LEAD_RETENTION_DAYS + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert personal_data_purge(now=later)["emails_received"] == 1
+    assert not InboundEmail.objects.exists()
+    assert run_job(FILES_JOB, PrivateFileDeletion.objects.get().pk) == "done"
+    assert not storages["private"].exists(stray.attachments[0]["path"])
