@@ -12,10 +12,14 @@ from email.utils import make_msgid
 import pytest
 from django.core.files.storage import storages
 from django.urls import reverse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from contacts.models import OutboundEmail
 from enquiries.models import Enquiry, InboundEmail
 from enquiries.services import enquiries as services
+from enquiries.services.inbound import inbound_message_process
 from enquiries.services.inbound_mailbox import inbound_mailbox_poll
 from enquiries.services.mail_thread import thread_address, thread_address_parse
 from enquiries.tasks import inbound_mailbox_poll as inbound_mailbox_poll_task
@@ -496,3 +500,85 @@ def test_retention_deletes_old_unmatched_messages_with_their_attachments(
     assert not InboundEmail.objects.exists()
     assert run_job(FILES_JOB, PrivateFileDeletion.objects.get().pk) == "done"
     assert not storages["private"].exists(stray.attachments[0]["path"])
+
+
+# --- Any bytes at all ---------------------------------------------------------------------------
+
+HEADER_NAMES = ["From", "To", "Cc", "Subject", "Message-ID", "In-Reply-To", "References", "Date"]
+HEADER_NAMES += ["Content-Type", "Content-Transfer-Encoding", "Content-Disposition"]
+HEADER_NAMES += ["Auto-Submitted", "Delivered-To"]
+
+
+@st.composite
+def hostile_messages(draw) -> bytes:
+    """Raw messages with hostile headers (any bytes, encoded words, broken MIME parameters)
+    and any body, or just any bytes."""
+    header_value = st.one_of(
+        st.binary(max_size=200),
+        st.sampled_from(
+            [
+                b"=?utf-8?B?####?=",
+                b"=?x-unknown?Q?=FF=FE?=",
+                b"multipart/report; report-type=delivery-status; boundary=",
+                b'multipart/mixed; boundary="b"',
+                b"text/html; charset=nonsense",
+                b"<a@b> <<<c@d>>>",
+                b"sales+e1.000000000000@pub.example",
+                b"attachment; filename*=utf-8''..%2F..%2Fetc%2Fpasswd",
+            ]
+        ),
+    )
+    if draw(st.booleans()):
+        return draw(st.binary(max_size=2000))
+    headers = draw(st.lists(st.tuples(st.sampled_from(HEADER_NAMES), header_value), max_size=12))
+    body = draw(st.one_of(st.binary(max_size=1500), st.sampled_from([b"--b\r\n\r\n--b--", b""])))
+    head = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in headers)
+    return head + b"\r\n" + body
+
+
+@hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(raw=hostile_messages())
+def test_any_message_is_stored_or_held_and_never_raises(db, inbound, raw):
+    stored = inbound_message_process(raw=raw)
+    assert stored.pk and stored.status in ("matched", "unmatched", "bounce", "refused")
+    assert inbound_message_process(raw=raw).pk == stored.pk  # the second reading adds nothing
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("imaps://sales%40pub.example:app%20pw@imap.gmail.com:993/INBOX", True),
+        ("imap://inbound:pw@127.0.0.1:1143/INBOX", True),
+        ("imap://sales:pw@imap.pub.example:143/INBOX", False),  # a password in clear text
+        ("pop3s://sales:pw@pop.pub.example", False),
+    ],
+)
+def test_the_settings_refuse_an_imap_url_without_tls_beyond_loopback(url, accepted):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "INBOUND_IMAP_URL": url, "DJANGO_SETTINGS_MODULE": "smosite.settings.test"}
+    probe = (
+        "import django; django.setup(); from django.conf import settings; settings.INSTALLED_APPS"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode == 0) is accepted, result.stderr[-500:]
+    if not accepted:
+        assert "INBOUND_IMAP_URL" in result.stderr
+
+
+def test_the_mailbox_url_is_read_with_its_encoded_login():
+    from enquiries.services.inbound_mailbox import mailbox_address
+
+    address = mailbox_address("imaps://sales%40pub.example:p%40ss%2Fword@imap.gmail.com/Replies")
+    assert (address.secure, address.host, address.port) == (True, "imap.gmail.com", 993)
+    assert (address.user, address.password, address.folder) == (
+        "sales@pub.example",
+        "p@ss/word",
+        "Replies",
+    )
