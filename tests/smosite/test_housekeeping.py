@@ -26,6 +26,10 @@ JOBS = {
         "common.tasks.sessions_clear_expired",
         "SESSION_CLEAR_INTERVAL_SECONDS",
     ),
+    "inbound-mailbox-poll": (
+        "enquiries.tasks.inbound_mailbox_poll",
+        "INBOUND_POLL_INTERVAL_SECONDS",
+    ),
 }
 
 
