@@ -232,12 +232,6 @@ def enquiry_status_set(*, enquiry: Enquiry, status: str, actor) -> Enquiry:
     return enquiry
 
 
-# Closed or answered enquiries a customer's email reopens (spam stays spam).
-REOPENED_BY_CUSTOMER = tuple(
-    status for status in Enquiry.Status if status not in (Enquiry.Status.SPAM,)
-)
-
-
 def enquiry_customer_reply_record(*, enquiry: Enquiry, inbound: InboundEmail) -> Enquiry:
     """A customer's email was filed in the thread (call inside the transaction that stores
     it): the enquiry is "customer replied" again, its response-time clock starts at the reply

@@ -582,3 +582,29 @@ def test_the_mailbox_url_is_read_with_its_encoded_login():
         "p@ss/word",
         "Replies",
     )
+
+
+def test_the_sla_clock_restarts_at_the_customers_reply(
+    staff_reply, enquiry, inbound, client, sales_user
+):
+    from datetime import timedelta
+
+    inbound.append(customer_message(to=thread_address(enquiry), body="And VAT?").as_bytes())
+    assert inbound_mailbox_poll() == {"matched": 1}
+    client.force_login(sales_user)
+    changelist = reverse("admin:enquiries_enquiry_changelist")
+    listing = client.get(changelist + "?answer=unanswered").content.decode()
+    assert enquiry.reference in listing and "reply due in" in listing
+    assert enquiry.reference not in client.get(changelist + "?answer=overdue").content.decode()
+
+    # Ten days later (beyond any working week's SLA) it is past the promise again.
+    Enquiry.objects.filter(pk=enquiry.pk).update(
+        customer_replied_at=enquiry.created_at - timedelta(days=10)
+    )
+    overdue = client.get(changelist + "?answer=overdue").content.decode()
+    assert enquiry.reference in overdue and "reply overdue" in overdue
+
+    services.enquiry_reply_send(enquiry=enquiry, author=sales_user, subject="VAT", body="Yes.")
+    enquiry.refresh_from_db()
+    assert enquiry.status == Enquiry.Status.ANSWERED  # answered: the clock stops
+    assert enquiry.reference not in client.get(changelist + "?answer=overdue").content.decode()
