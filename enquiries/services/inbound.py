@@ -29,6 +29,7 @@ from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.text import CONTROL_CHARS
 from contacts.models import OutboundEmail
 from contacts.services.outbox import email_bounced
 
@@ -99,13 +100,15 @@ def inbound_message_unreadable(*, raw: bytes, error: str) -> InboundEmail:
     (the full text as far as it can be decoded), once."""
     headers = headers_only(raw)
     message_id = message_id_of(headers, raw)
+    raw_text = raw[:FULL_TEXT_LIMIT].decode("utf-8", "replace")
     return _record_plain(
         headers,
         message_id=message_id,
         size=len(raw),
         problem=f"Could not be read: {error}"[:500],
         status=Status.UNMATCHED,
-        full_text=raw[:FULL_TEXT_LIMIT].decode("utf-8", "replace"),
+        # PostgreSQL text holds no NUL: control characters go, line breaks and tabs stay.
+        full_text=CONTROL_CHARS.sub(lambda m: m.group(0) if m.group(0) in "\n\t" else "", raw_text),
     )
 
 

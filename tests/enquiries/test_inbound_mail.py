@@ -608,3 +608,30 @@ def test_the_sla_clock_restarts_at_the_customers_reply(
     enquiry.refresh_from_db()
     assert enquiry.status == Enquiry.Status.ANSWERED  # answered: the clock stops
     assert enquiry.reference not in client.get(changelist + "?answer=overdue").content.decode()
+
+
+def test_a_message_the_rules_cannot_handle_is_held_with_the_error_and_not_read_again(
+    db, inbound, monkeypatch, caplog
+):
+    """A fault in our own code (simulated) while reading one message: it is kept for staff
+    with the error, marked seen, and the next message of the same poll is read as usual."""
+    from enquiries.services import inbound as inbound_service
+
+    real_parse = inbound_service.message_parse
+
+    def parse_failing_on_the_first(raw):
+        if b"first" in raw:
+            raise ValueError("simulated parser fault")
+        return real_parse(raw)
+
+    monkeypatch.setattr(inbound_service, "message_parse", parse_failing_on_the_first)
+    inbound.append(b"Subject: first\r\nMessage-ID: <first@x>\r\n\r\nNUL\x00 and\r\nlines\r\n")
+    inbound.append(customer_message(to=INBOUND, body="second", subject="second").as_bytes())
+    with caplog.at_level(logging.ERROR):
+        assert inbound_mailbox_poll() == {"unreadable": 1, "unmatched": 1}
+    held = InboundEmail.objects.get(message_id="<first@x>")
+    assert held.status == "unmatched" and "simulated parser fault" in held.problem
+    # (Dovecot itself replaces a NUL it is given; none reaches the database either way.)
+    assert "and\nlines" in held.full_text and "\x00" not in held.full_text
+    assert "held for staff" in caplog.text
+    assert inbound_mailbox_poll() == {}
