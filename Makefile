@@ -29,7 +29,9 @@ APT_BENCH := wrk redis-server poppler-utils nginx
 # verify, its environment-file parser) and nginx; pg_dump comes with the PostgreSQL they use.
 # rabbitmq-server: the broker restart test runs a private node of its own (its own name, ports,
 # epmd and data; tests/support/rabbitmq_server.py), never the machine's RabbitMQ service.
-APT_TEST := poppler-utils chromium systemd rabbitmq-server $(APT_BENCH)
+# dovecot-imapd: the inbound-mail tests run a private Dovecot (own config, port, maildir and
+# log in a temporary folder; tests/support/dovecot.py), never the machine's Dovecot service.
+APT_TEST := poppler-utils chromium systemd rabbitmq-server dovecot-imapd $(APT_BENCH)
 
 # Settings `make test` gives the suite unless the environment already sets them: this
 # machine kind runs PostgreSQL and Redis on loopback (CI sets the same in .ci/run).

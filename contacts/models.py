@@ -6,7 +6,9 @@ The tables keep their first names (`enquiries_contact`, `enquiries_outboundemail
 moved here from the leads app without a copy (contacts/migrations/0001)."""
 
 import uuid
+from email.utils import parseaddr
 
+from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -78,6 +80,9 @@ class OutboundEmail(models.Model):
         QUEUED = "queued", "Queued"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # The recipient's server reported it undeliverable after accepting it (a delivery
+        # status notification read from the inbound mailbox).
+        BOUNCED = "bounced", "Bounced"
 
     to = models.EmailField(db_index=True)
     reply_to = models.CharField(max_length=254, blank=True)
@@ -98,6 +103,11 @@ class OutboundEmail(models.Model):
     # Makes a send idempotent: one email per (purpose, object), e.g. "receipt:SMO-2026-000001".
     dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     message_id = models.CharField(max_length=200, unique=True)
+    # Threading headers (RFC 5322 section 3.6.4): the message this one answers and the thread's
+    # earlier Message-IDs, so the customer's mail client threads the answer and an inbound
+    # reply can be matched by them.
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    references = models.TextField(blank=True)
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
@@ -106,6 +116,7 @@ class OutboundEmail(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
     # Set when the bodies were dropped (MAIL_BODY_RETENTION_DAYS, or the person's data was
     # erased): the row stays as the record that an email was sent, and can't be re-sent.
     body_removed_at = models.DateTimeField(null=True, blank=True)
@@ -121,4 +132,6 @@ class OutboundEmail(models.Model):
 
     @staticmethod
     def new_message_id():
-        return f"<{uuid.uuid4().hex}@smosite>"
+        """A globally unique Message-ID on the sending domain (RFC 5322 section 3.6.4)."""
+        domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "smosite"
+        return f"<{uuid.uuid4().hex}@{domain}>"

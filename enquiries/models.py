@@ -77,6 +77,9 @@ class Enquiry(Attribution):
         ASSIGNED = "assigned", "Assigned"
         ANSWERED = "answered", "Answered"
         WAITING = "waiting", "Waiting on customer"
+        # The customer answered by email (enquiries/services/inbound.py): waiting for us again,
+        # with the response-time clock started at their reply (`customer_replied_at`).
+        REPLIED = "replied", "Customer replied"
         WON = "won", "Won"
         LOST = "lost", "Lost"
         SPAM = "spam", "Spam"
@@ -137,6 +140,9 @@ class Enquiry(Attribution):
     assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
     first_response_at = models.DateTimeField(null=True, blank=True, editable=False)
     answered_at = models.DateTimeField("last answered", null=True, blank=True, editable=False)
+    customer_replied_at = models.DateTimeField(
+        "customer last replied", null=True, blank=True, editable=False
+    )
     notified_on_publish_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     history = HistoricalRecords(
@@ -321,3 +327,80 @@ class SampleRequest(Attribution):
     @property
     def in_progress(self) -> bool:
         return self.status in (self.Status.RECEIVED, self.Status.PDF_READY)
+
+
+# --- Customers' emails read from the inbound mailbox (issue 24) ----------------------------
+
+
+def inbound_attachment_default() -> list:
+    return []
+
+
+class InboundEmail(models.Model):
+    """One message read from the inbound mailbox (INBOUND_IMAP_URL), stored once per
+    Message-ID: a customer's reply shown in its enquiry's thread, a delivery status
+    notification (bounce), or a message held for staff to assign by hand.
+
+    Only text is kept: an HTML-only message is converted to plain text (scripts, styles and
+    markup dropped), so nothing a sender wrote runs in the admin. Attachments within
+    INBOUND_MAX_ATTACHMENT_MB are in the private storage (`attachments`: name, content type,
+    size, path); refused ones are listed with the reason (`refused_attachments`)."""
+
+    class Status(models.TextChoices):
+        MATCHED = "matched", "In the thread"
+        UNMATCHED = "unmatched", "Unmatched: to assign"
+        BOUNCE = "bounce", "Delivery report"
+        REFUSED = "refused", "Refused"
+
+    class MatchedBy(models.TextChoices):
+        ADDRESS = "address", "Thread address"
+        HEADERS = "headers", "In-Reply-To / References"
+        STAFF = "staff", "Assigned by staff"
+
+    message_id = models.CharField(max_length=998, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
+    enquiry = models.ForeignKey(
+        Enquiry,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="inbound_emails",
+        help_text="The enquiry whose thread shows this message.",
+    )
+    matched_by = models.CharField(max_length=10, choices=MatchedBy.choices, blank=True)
+    # Why it was not matched (or refused): shown to staff in the unmatched list.
+    problem = models.CharField(max_length=500, blank=True)
+    from_address = models.CharField(max_length=254, blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+    to_addresses = models.TextField(blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    references = models.TextField(blank=True)
+    # The new text of the reply (quoted history and signature trimmed), and the whole text.
+    body_text = models.TextField(blank=True)
+    full_text = models.TextField(blank=True)
+    converted_from_html = models.BooleanField(default=False)
+    automatic = models.BooleanField(
+        default=False, help_text="An auto-reply (out of office): shown, but reopens nothing."
+    )
+    attachments = models.JSONField(default=inbound_attachment_default, blank=True)
+    refused_attachments = models.JSONField(default=inbound_attachment_default, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    # The delivery report's original email, marked bounced in the mail log.
+    bounced_email = models.ForeignKey(
+        OutboundEmail, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="The message's Date header.")
+    received_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        verbose_name = "inbound email"
+        indexes = [models.Index(fields=["enquiry", "received_at"])]
+
+    def __str__(self):
+        return f"{self.subject or '(no subject)'} ← {self.from_address or 'unknown sender'}"

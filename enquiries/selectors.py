@@ -17,7 +17,7 @@ from common.models import Job
 from contacts.models import Contact, OutboundEmail
 from reports.models import Report
 
-from .models import Enquiry, EnquiryReply, SampleRequest
+from .models import Enquiry, EnquiryReply, InboundEmail, SampleRequest
 
 # --- Pre-order enquiries (issue 5) --------------------------------------------------------
 
@@ -25,12 +25,14 @@ from .models import Enquiry, EnquiryReply, SampleRequest
 @dataclass
 class ThreadItem:
     """One entry of an enquiry's thread, oldest first. `kind` picks the template part:
-    "question", "reply", "email" (automatic emails) or "change" (status/owner history)."""
+    "question", "reply", "email" (automatic emails), "inbound" (the customer's emails read
+    from the inbound mailbox) or "change" (status/owner history)."""
 
     kind: str
     at: datetime
     reply: EnquiryReply | None = None
     email: OutboundEmail | None = None
+    inbound: InboundEmail | None = None
     actor: str = ""
     changes: list[str] = field(default_factory=list)
 
@@ -58,6 +60,10 @@ def enquiry_thread(*, enquiry: Enquiry) -> list[ThreadItem]:
         ThreadItem(kind="email", at=email.created_at, email=email)
         for email in emails.values()
         if email.pk not in reply_email_ids
+    ]
+    items += [
+        ThreadItem(kind="inbound", at=inbound.received_at, inbound=inbound)
+        for inbound in enquiry.inbound_emails.select_related("assigned_by").order_by("pk")
     ]
     items += enquiry_changes(enquiry=enquiry)
     return sorted(items, key=lambda item: (item.at, item.kind != "question"))

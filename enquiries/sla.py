@@ -5,6 +5,11 @@ Time is counted only inside the sales team's working day (ENQUIRY_BUSINESS_DAY_S
 goes through one monotonic clock, `_business_seconds(t)`: business seconds since a fixed
 Monday. Differences of that clock are elapsed business time; its inverse gives deadlines and
 the cut-off the "past SLA" filter needs in SQL. Public holidays are not modelled.
+
+The clock starts when an enquiry arrives (`created_at`, until the first answer) and again
+each time the customer replies by email (`customer_replied_at`, while the enquiry is
+"customer replied": enquiries/services/inbound.py); the inbox's filters and response column
+count from whichever applies (enquiries/admin/filters.py).
 """
 
 from datetime import date, datetime, time, timedelta

@@ -9,6 +9,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from tests.support.dovecot import DovecotServer
 from tests.support.s3 import MotoS3Server
 from tests.support.smtp import SmtpServer
 from tests.support.stripe_server import StripeTestServer
@@ -43,6 +44,14 @@ def mailbox(smtp_server):
         WorkerProcess.shared.quiesce()
     smtp_server.sink.clear()
     return smtp_server.sink
+
+
+@pytest.fixture(scope="session")
+def dovecot_server():
+    """A private Dovecot IMAP server (tests/support/dovecot.py); missing Dovecot is an error."""
+    server = DovecotServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

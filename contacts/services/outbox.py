@@ -70,6 +70,8 @@ def email_queue(
     attachment_name: str = "",
     dedupe_key: str | None = None,
     send_here: bool = False,
+    in_reply_to: str = "",
+    references: str = "",
 ) -> OutboundEmail:
     """Record an email and its send job in the caller's transaction; a worker sends it after
     commit.
@@ -79,7 +81,10 @@ def email_queue(
 
     `send_here` (for code already running in a worker): after commit, send it in this
     process instead of through the mail queue, saving a queue hop. A failed attempt is
-    retried by the mail worker as usual."""
+    retried by the mail worker as usual.
+
+    `in_reply_to` and `references` (Message-IDs, space-separated) thread the email under
+    earlier ones in the recipient's mail client, and are kept on the row."""
     if dedupe_key:
         existing = OutboundEmail.objects.filter(dedupe_key=dedupe_key).first()
         if existing:
@@ -98,6 +103,8 @@ def email_queue(
         contact=contact,
         dedupe_key=dedupe_key,
         message_id=OutboundEmail.new_message_id(),
+        in_reply_to=in_reply_to,
+        references=references,
     )
     if related is not None:
         email.related_type = ContentType.objects.get_for_model(related)
@@ -124,13 +131,18 @@ def _secrets_filled(email: OutboundEmail) -> tuple[str, str]:
 
 def _build_message(email: OutboundEmail) -> EmailMultiAlternatives:
     text, html = _secrets_filled(email)
+    headers = {"Message-ID": email.message_id}
+    if email.in_reply_to:
+        headers["In-Reply-To"] = email.in_reply_to
+    if email.references:
+        headers["References"] = email.references
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=text,
         from_email=email.from_email,
         to=[email.to],
         reply_to=[email.reply_to] if email.reply_to else None,
-        headers={"Message-ID": email.message_id},
+        headers=headers,
     )
     if html:
         message.attach_alternative(html, "text/html")
@@ -192,6 +204,21 @@ def _outcome(email: OutboundEmail) -> None:
     handler = _outcome_handlers.get(email.template)
     if handler is not None:
         handler(email)
+
+
+@transaction.atomic
+def email_bounced(*, email: OutboundEmail, reason: str) -> OutboundEmail:
+    """A delivery status notification said the email could not be delivered: the mail log
+    shows it bounced, with the report's reason. Recording the same bounce again changes
+    nothing."""
+    email = OutboundEmail.objects.select_for_update().get(pk=email.pk)
+    if email.status == Status.BOUNCED:
+        return email
+    email.status = Status.BOUNCED
+    email.bounced_at = timezone.now()
+    email.last_error = recipients_hide(f"Bounced: {reason}", email=email)[:4000]
+    email.save(update_fields=["status", "bounced_at", "last_error", "updated_at"])
+    return email
 
 
 @transaction.atomic

@@ -11,6 +11,21 @@ User = get_user_model()
 CLOSED = (Enquiry.Status.WON, Enquiry.Status.LOST, Enquiry.Status.SPAM)
 
 
+def awaiting_answer_q() -> Q:
+    """Waiting for us: never answered, or the customer replied since our last answer (the
+    clock then counts from their reply, `customer_replied_at`)."""
+    first = Q(first_response_at__isnull=True, status__in=Enquiry.AWAITING_ANSWER)
+    return first | Q(status=Enquiry.Status.REPLIED)
+
+
+def past_sla_q(cutoff) -> Q:
+    """Waiting for us since before `cutoff` (sla.sla_overdue_cutoff())."""
+    first = Q(first_response_at__isnull=True, status__in=Enquiry.AWAITING_ANSWER)
+    return (first & Q(created_at__lt=cutoff)) | Q(
+        status=Enquiry.Status.REPLIED, customer_replied_at__lt=cutoff
+    )
+
+
 class StatusFilter(admin.SimpleListFilter):
     """Spam is hidden unless asked for: the inbox is for people."""
 
@@ -75,11 +90,10 @@ class AnswerFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        awaiting = Q(first_response_at__isnull=True, status__in=Enquiry.AWAITING_ANSWER)
         if self.value() == "unanswered":
-            return queryset.filter(awaiting)
+            return queryset.filter(awaiting_answer_q())
         if self.value() == "overdue":
-            return queryset.filter(awaiting, created_at__lt=sla.sla_overdue_cutoff())
+            return queryset.filter(past_sla_q(sla.sla_overdue_cutoff()))
         if self.value() == "answered":
             return queryset.filter(first_response_at__isnull=False)
         return queryset

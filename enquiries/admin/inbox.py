@@ -22,11 +22,19 @@ from simple_history.admin import SimpleHistoryAdmin
 from common.spreadsheets import csv_safe
 
 from .. import sla
-from ..models import Enquiry, EnquiryReply, ReplyTemplate
+from ..models import Enquiry, EnquiryReply, InboundEmail, ReplyTemplate
 from ..selectors import enquiry_thread, source_phrase
 from ..services import enquiries as services
 from ..services.sales_group import SALES_GROUP_NAME
-from .filters import CLOSED, AnswerFilter, OwnerFilter, SourceFilter, StatusFilter
+from .filters import (
+    CLOSED,
+    AnswerFilter,
+    OwnerFilter,
+    SourceFilter,
+    StatusFilter,
+    awaiting_answer_q,
+    past_sla_q,
+)
 from .reply_form import ReplyForm
 
 User = get_user_model()
@@ -417,14 +425,18 @@ class EnquiryAdmin(SimpleHistoryAdmin):
 
 def inbox_counts(*, user) -> dict:
     """The shortcut bar above the inbox: what needs doing, in one query."""
-    awaiting = Q(first_response_at__isnull=True, status__in=Enquiry.AWAITING_ANSWER)
+    awaiting = awaiting_answer_q()
     counts = Enquiry.objects.aggregate(
         unanswered=Count("pk", filter=awaiting),
-        overdue=Count("pk", filter=awaiting & Q(created_at__lt=sla.sla_overdue_cutoff())),
+        overdue=Count("pk", filter=past_sla_q(sla.sla_overdue_cutoff())),
         mine_unanswered=Count("pk", filter=awaiting & Q(owner=user)),
         mine_waiting=Count("pk", filter=Q(owner=user, status=Enquiry.Status.WAITING)),
         unassigned=Count("pk", filter=Q(owner__isnull=True) & ~Q(status__in=CLOSED)),
     )
+    # Customers' emails the mailbox could not file in a thread: a person assigns them.
+    counts["unmatched_replies"] = InboundEmail.objects.filter(
+        status=InboundEmail.Status.UNMATCHED
+    ).count()
     return {**counts, "promise": sla.sla_promise_text()}
 
 
@@ -435,6 +447,12 @@ def response_summary(enquiry: Enquiry) -> tuple[str, str, str]:
         f"SLA: {sla.sla_promise_text()} ({settings.ENQUIRY_SLA_BUSINESS_HOURS} business hours)"
     )
     limit = settings.ENQUIRY_SLA_BUSINESS_HOURS
+    if enquiry.status == Enquiry.Status.REPLIED and enquiry.customer_replied_at:
+        # The customer answered: the clock runs again from their reply.
+        elapsed = sla.business_hours_between(enquiry.customer_replied_at, timezone.now())
+        if elapsed > limit:
+            return "sla-late", promise, f"reply overdue {sla.duration_text(elapsed - limit)}"
+        return "sla-open", promise, f"reply due in {sla.duration_text(limit - elapsed)}"
     if enquiry.first_response_at:
         took = sla.business_hours_between(enquiry.created_at, enquiry.first_response_at)
         css = "sla-late" if took > limit else "sla-ok"

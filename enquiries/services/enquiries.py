@@ -33,7 +33,8 @@ from reports.services.documents import DocumentNotReady, sample_copy_create
 
 from .. import sla
 from ..freemail import is_free_mail
-from ..models import CONSENT_VERSION, Enquiry, EnquiryReply, ReplyTemplate
+from ..models import CONSENT_VERSION, Enquiry, EnquiryReply, InboundEmail, ReplyTemplate
+from .mail_thread import thread_headers, thread_reply_to
 from .sales_group import SALES_GROUP_NAME
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def _acknowledgement_queue(enquiry: Enquiry) -> OutboundEmail:
         },
         related=enquiry,
         contact=enquiry.contact,
-        reply_to=reply_to_address(enquiry.owner),
+        reply_to=enquiry_reply_to(enquiry, author=enquiry.owner),
         dedupe_key=f"enquiry-ack:{enquiry.pk}",
     )
 
@@ -229,6 +230,43 @@ def enquiry_status_set(*, enquiry: Enquiry, status: str, actor) -> Enquiry:
     enquiry.status = status
     _save(enquiry, actor=actor, fields=("status",))
     return enquiry
+
+
+def enquiry_customer_reply_record(*, enquiry: Enquiry, inbound: InboundEmail) -> Enquiry:
+    """A customer's email was filed in the thread (call inside the transaction that stores
+    it): the enquiry is "customer replied" again, its response-time clock starts at the reply
+    (`customer_replied_at`; enquiries/sla.py counts from it), and its owner (or the sales
+    inbox) is emailed. An auto-reply (out of office) changes nothing."""
+    _lock_and_refresh(enquiry)
+    if inbound.automatic or enquiry.status == Enquiry.Status.SPAM:
+        return enquiry
+    enquiry.status = Enquiry.Status.REPLIED
+    enquiry.customer_replied_at = inbound.received_at
+    _save(enquiry, actor=None, fields=("status", "customer_replied_at"))
+    _customer_reply_notification_queue(enquiry=enquiry, inbound=inbound)
+    return enquiry
+
+
+def _customer_reply_notification_queue(*, enquiry: Enquiry, inbound: InboundEmail):
+    owner = enquiry.owner
+    to = owner.email if owner is not None and owner.email else settings.SALES_INBOX_EMAIL
+    if not to:
+        return None
+    return email_queue(
+        to=to,
+        template="enquiries/email/customer_replied",
+        context={
+            "enquiry": enquiry,
+            "contact": enquiry.contact,
+            "inbound": inbound,
+            "owner_name": staff_display_name(owner) if owner else "",
+            "admin_url": enquiry_admin_url(enquiry),
+            "due_at": sla.sla_deadline(inbound.received_at),
+            "business_tz": settings.ENQUIRY_BUSINESS_TIME_ZONE,
+        },
+        related=enquiry,
+        dedupe_key=f"customer-replied:{inbound.pk}",
+    )
 
 
 def _lock_and_refresh(enquiry: Enquiry) -> None:
@@ -383,6 +421,14 @@ def reply_to_address(author) -> str:
     return formataddr((f"{name} ({settings.PUBLISHER_NAME})", author.email))
 
 
+def enquiry_reply_to(enquiry: Enquiry, *, author) -> str:
+    """Where the customer's answer to an email about the enquiry goes: with INBOUND_ADDRESS,
+    the thread's own address (read back into the thread, enquiries/services/inbound.py),
+    shown with the author's name; without it, the author's own address."""
+    name = f"{staff_display_name(author)} ({settings.PUBLISHER_NAME})"
+    return thread_reply_to(enquiry, name=name) or reply_to_address(author)
+
+
 def enquiry_reply_email_queue(*, reply: EnquiryReply) -> OutboundEmail:
     """Write the reply's email to the mail log (idempotent per reply)."""
     enquiry = reply.enquiry
@@ -405,10 +451,11 @@ def enquiry_reply_email_queue(*, reply: EnquiryReply) -> OutboundEmail:
         },
         related=enquiry,
         contact=enquiry.contact,
-        reply_to=reply_to_address(reply.author),
+        reply_to=enquiry_reply_to(enquiry, author=reply.author),
         attachment_path=reply.sample_path,
         attachment_name=f"{enquiry.report.number}-sample.pdf" if reply.sample_path else "",
         dedupe_key=f"enquiry-reply:{reply.pk}",
+        **thread_headers(enquiry),
     )
     reply.email = email
     reply.status = EnquiryReply.Status.QUEUED

@@ -25,6 +25,8 @@ SALES_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "replytemplate": ("view", "add", "change"),
         "samplerequest": ("view", "change"),
         "historicalenquiry": ("view",),
+        # Customers' emails: read, and file an unmatched one in an enquiry's thread.
+        "inboundemail": ("view", "change"),
     },
 }
 # Every other model of these apps is visible read-only, except the ones whose names say they

@@ -14,7 +14,7 @@ from contacts.models import ATTRIBUTION_DETAIL_FIELDS, Contact, OutboundEmail
 from enquiries.models import Enquiry, EnquiryReply, SampleRequest
 from orders.models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
 
-from .export import contact_emails
+from .export import contact_emails, contact_inbound_emails
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def contact_erase(*, contact: Contact) -> dict[str, int]:
         "stripe_payloads": _stripe_payloads_erase(contact, addresses),
         "emails": _emails_erase(contact, address, now, files),
         "sample_requests": _sample_requests_erase(contact, address, files),
+        "emails_received": _inbound_emails_erase(contact, address, files),
         "enquiries": _enquiries_erase(contact, now, files),
         "orders": _orders_erase(contact, address, now, files),
     }
@@ -103,6 +104,25 @@ def _emails_erase(contact, address, now, files) -> int:
     rows.filter(reply_to__iexact=contact.email).update(reply_to="")
     rows.filter(to__iexact=contact.email).update(to=address)
     return count
+
+
+def _inbound_emails_erase(contact, address, files) -> int:
+    """What the person wrote to us: text and attachments go, the row stays (anonymised) as
+    the record that a message came in; its Message-ID keeps it from being read again."""
+    rows = contact_inbound_emails(contact=contact)
+    for attachments in rows.values_list("attachments", flat=True):
+        files += [item.get("path", "") for item in attachments or [] if item.get("path")]
+    return rows.update(
+        from_address=address,
+        from_name=ERASED,
+        to_addresses="",
+        subject=ERASED,
+        body_text="",
+        full_text="",
+        problem="",
+        attachments=[],
+        refused_attachments=[],
+    )
 
 
 def _lead_emails(contact):

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from common.logging import secrets_redact
 from contacts.models import ATTRIBUTION_FIELDS, Contact, OutboundEmail
-from enquiries.models import Enquiry, SampleRequest
+from enquiries.models import Enquiry, InboundEmail, SampleRequest
 from orders.models import Order
 
 ERASED = "(erased)"
@@ -23,7 +23,22 @@ def contact_data_export(*, contact: Contact) -> dict:
         "enquiries": [_enquiry(e) for e in contact.enquiries.prefetch_related("replies")],
         "orders": [_order(o) for o in contact.orders.prefetch_related("downloads")],
         "emails": [_email(e) for e in contact_emails(contact=contact).order_by("created_at")],
+        "emails_received": [
+            _values(inbound, INBOUND_FIELDS)
+            for inbound in contact_inbound_emails(contact=contact).order_by("received_at")
+        ],
     }
+
+
+INBOUND_FIELDS = ("received_at", "from_address", "subject", "full_text", "status")
+
+
+def contact_inbound_emails(*, contact: Contact):
+    """The emails this person sent us (read from the inbound mailbox): by their address, or
+    filed in one of their enquiries."""
+    return InboundEmail.objects.filter(
+        Q(from_address__iexact=contact.email) | Q(enquiry__contact=contact)
+    )
 
 
 def _values(obj, fields) -> dict:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from common.files import private_file_deletions_restart, private_files_delete_later
 from contacts.models import Contact, OutboundEmail
-from enquiries.models import Enquiry, EnquiryReply, SampleRequest
+from enquiries.models import Enquiry, EnquiryReply, InboundEmail, SampleRequest
 from orders.models import DownloadLog, StripeEvent
 
 
@@ -20,6 +20,7 @@ def personal_data_purge(*, now=None) -> dict[str, int]:
     return {
         "sample_requests": _old_sample_requests_delete(lead_cutoff),
         "enquiries": _old_enquiries_delete(lead_cutoff),
+        "emails_received": _old_inbound_emails_delete(lead_cutoff),
         "emails": _old_emails_delete(lead_cutoff),
         "contacts": _orphan_contacts_delete(lead_cutoff),
         "mail_bodies": _mail_bodies_drop(now),
@@ -46,12 +47,32 @@ def _old_enquiries_delete(cutoff) -> int:
     ids = list(old.values_list("pk", flat=True))
     files = EnquiryReply.objects.filter(enquiry_id__in=ids).values_list("sample_path", flat=True)
     files = [path for path in files if path]
+    files += _inbound_attachment_paths(InboundEmail.objects.filter(enquiry_id__in=ids))
     EnquiryReply.objects.filter(enquiry_id__in=ids).delete()
     deleted, _ = Enquiry.objects.filter(pk__in=ids).delete()
     # After the delete, which itself writes a "deleted" history row per enquiry.
     Enquiry.history.model.objects.filter(id__in=ids).delete()
     private_files_delete_later(files)
     return deleted
+
+
+def _old_inbound_emails_delete(cutoff) -> int:
+    """Messages read from the inbound mailbox past the lead retention, with their attachments
+    (those filed in a thread went with their enquiry, or stay while it is kept)."""
+    old = InboundEmail.objects.filter(received_at__lt=cutoff, enquiry__isnull=True)
+    files = _inbound_attachment_paths(old)
+    deleted = old.delete()[0]
+    private_files_delete_later(files)
+    return deleted
+
+
+def _inbound_attachment_paths(rows) -> list[str]:
+    return [
+        item["path"]
+        for attachments in rows.values_list("attachments", flat=True)
+        for item in attachments or []
+        if item.get("path")
+    ]
 
 
 def _old_emails_delete(cutoff) -> int:

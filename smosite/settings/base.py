@@ -742,3 +742,14 @@ CELERY_BEAT_SCHEDULE["privacy-purge"] = {
     "task": "enquiries.tasks.privacy_purge",
     "schedule": PRIVACY_PURGE_INTERVAL_SECONDS,
 }
+
+# --- Customers' replies: the inbound mailbox (smosite/settings/inbound.py) ------------------
+from .inbound import *  # noqa: E402, F403
+from .inbound import INBOUND_POLL_INTERVAL_SECONDS  # noqa: E402
+
+CELERY_BEAT_SCHEDULE["inbound-mailbox-poll"] = {
+    "task": "enquiries.tasks.inbound_mailbox_poll",
+    "schedule": INBOUND_POLL_INTERVAL_SECONDS,
+    # A tick not started within its interval is dropped: the next one reads the same mailbox.
+    "options": {"queue": "default", "expires": INBOUND_POLL_INTERVAL_SECONDS},
+}

@@ -28,7 +28,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from common.models import Job
 from contacts.models import OutboundEmail
 from contacts.services.outbox import email_queue
-from enquiries.models import Enquiry, ReplyTemplate
+from enquiries.models import Enquiry, InboundEmail, ReplyTemplate
 from enquiries.services import enquiries as enquiry_services
 from enquiries.services.sales_group import sales_group_sync
 from orders.models import Order, StripeEvent
@@ -210,6 +210,17 @@ def _world() -> dict:
     Job.objects.update_or_create(
         kind="mail.send", target_id=email.pk, defaults={"state": Job.State.FAILED}
     )
+    attachment = storages["private"].save("inbound/tests/po.pdf", ContentFile(tiny_pdf()))
+    InboundEmail.objects.create(
+        message_id="<unmatched@clinsite.example>",
+        status=InboundEmail.Status.UNMATCHED,
+        from_address=contact.email,
+        subject="Re: Your price",
+        body_text="Which licence covers two sites?",
+        attachments=[
+            {"name": "po.pdf", "content_type": "application/pdf", "size": 1, "path": attachment}
+        ],
+    )
     assert Region.objects.exists() and OutboundEmail.objects.exists()
     return {
         "users": {"sales": sales, "superuser": root},
@@ -238,6 +249,7 @@ def url_for(probe: Probe, world) -> str:
         "version_id": world["history"].history_id,
         "fingerprint": "f" * 64,
         "kind": ReportDocument.Kind.SAMPLE,
+        "index": 0,
     }
     names = list(getattr(pattern.pattern, "converters", {})) or list(
         pattern.pattern.regex.groupindex

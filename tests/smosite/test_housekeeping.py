@@ -30,6 +30,10 @@ JOBS = {
         "reports.tasks.related_reports_refresh",
         "RELATED_REFRESH_INTERVAL_SECONDS",
     ),
+    "inbound-mailbox-poll": (
+        "enquiries.tasks.inbound_mailbox_poll",
+        "INBOUND_POLL_INTERVAL_SECONDS",
+    ),
 }
 
 
