@@ -19,6 +19,7 @@ from common.admin import JobColumn
 from contacts.models import ATTRIBUTION_FIELDS, Contact
 
 from .models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
+from . import journey
 from .selectors import sales_summary
 from .services import downloads, fulfilment, refunds, webhooks
 from .services.stripe_client import StripeUnavailable
@@ -128,6 +129,7 @@ class OrderAdmin(admin.ModelAdmin):
                     "buyer_company",
                     "buyer_vat_id",
                     "contact",
+                    "buyer_journey",
                     "buyer_history",
                 ]
             },
@@ -210,6 +212,10 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="payment")
     def stripe_payment(self, obj):
         return _stripe_dashboard("payments", obj.stripe_payment_intent_id)
+
+    @admin.display(description="journey")
+    def buyer_journey(self, obj):
+        return journey.buyer_journey(obj)
 
     @admin.display(description="earlier activity")
     def buyer_history(self, obj):

@@ -52,12 +52,13 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     # The site's own apps, each importing only those above it in this list (README, "The
-    # apps"): contacts < reports < orders < enquiries < privacy.
+    # apps"): contacts < reports < orders < enquiries < sales < privacy.
     "common",
     "contacts",
     "reports",
     "orders",
     "enquiries",
+    "sales",  # lead scores, leads to call, the dashboard: reads samples, enquiries, orders
     "privacy",
 ]
 
@@ -687,3 +688,9 @@ CELERY_BEAT_SCHEDULE["privacy-purge"] = {
     "task": "enquiries.tasks.privacy_purge",
     "schedule": PRIVACY_PURGE_INTERVAL_SECONDS,
 }
+
+# --- The sales desk: lead scores, leads to call, the dashboard (smosite/settings/sales.py) ---
+from .sales import *  # noqa: E402, F403
+from .sales import SALES_BEAT_SCHEDULE  # noqa: E402
+
+CELERY_BEAT_SCHEDULE |= SALES_BEAT_SCHEDULE
