@@ -18,8 +18,8 @@ from django.utils.html import format_html, format_html_join
 from common.admin import JobColumn
 from contacts.models import ATTRIBUTION_FIELDS, Contact
 
-from .models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
 from . import journey
+from .models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
 from .selectors import sales_summary
 from .services import downloads, fulfilment, refunds, webhooks
 from .services.stripe_client import StripeUnavailable
