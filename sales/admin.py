@@ -114,7 +114,7 @@ class LeadAdmin(admin.ModelAdmin):
     @admin.display(description="why")
     def why(self, obj):
         return format_html_join(
-            "", "<div>{} ({:+d})</div>", ((r["text"], r["points"]) for r in obj.reasons)
+            "", "<div>{} ({})</div>", ((r["text"], f"{r['points']:+d}") for r in obj.reasons)
         )
 
     # --- Logging a call and the dashboard --------------------------------------------------

@@ -148,7 +148,11 @@ def _leads(dimension: str, span: Range) -> list[tuple[object, int]]:
             f"SELECT k, COUNT(DISTINCT contact_id) FROM ({sql}) AS leads GROUP BY k",  # noqa: S608
             params,
         )
-        return cursor.fetchall()
+        found = cursor.fetchall()
+    if dimension == "week":  # a raw cursor gets the truncated week naive; the ORM, aware
+        zone = timezone.get_current_timezone()
+        found = [(timezone.make_aware(k, zone) if k else k, n) for k, n in found]
+    return found
 
 
 def _label(dimension: str, rows: dict) -> None:
@@ -206,13 +210,13 @@ def funnel(span: Range) -> Funnel:
     figures = (
         Contact.objects.filter(Exists(samples_in(span).filter(contact=contact)))
         .annotate(
-            enquired=Exists(enquiries_in(span).filter(contact=contact)),
-            ordered=Exists(orders_paid_in(span).filter(contact=contact)),
+            has_enquiry=Exists(enquiries_in(span).filter(contact=contact)),
+            has_order=Exists(orders_paid_in(span).filter(contact=contact)),
         )
         .aggregate(
             sampled=Count("pk"),
-            enquired=Count("pk", filter=Q(enquired=True)),
-            ordered=Count("pk", filter=Q(enquired=True, ordered=True)),
+            enquired=Count("pk", filter=Q(has_enquiry=True)),
+            ordered=Count("pk", filter=Q(has_enquiry=True, has_order=True)),
         )
     )
     return Funnel(**figures)
