@@ -11,8 +11,10 @@ def _campaign(row) -> str:
     return " / ".join(v for v in (row.utm_source, row.utm_campaign) if v)
 
 
-def _days(count: int) -> str:
-    return "the same day" if count == 0 else f"{count} day{'s' if count != 1 else ''}"
+def _first_sample(days: int) -> str:
+    if days == 0:
+        return "first sample on the day of buying"
+    return f"first sample {days} day{'s' if days != 1 else ''} before buying"
 
 
 def _staff_name(user) -> str:
@@ -32,7 +34,7 @@ def buyer_journey(order: Order) -> str:
     )
     parts = []
     if first is not None:
-        parts.append(f"first sample {_days((bought - first.created_at).days)} before buying")
+        parts.append(_first_sample((bought - first.created_at).days))
     else:
         parts.append("no sample before buying")
     campaign = _campaign(first) if first is not None else ""
