@@ -3,8 +3,15 @@
 allows data: images; pygal's own script is left out, `js=[]`). Each chart sits beside a
 table of the same numbers, so a screen reader or a copy-paste loses nothing."""
 
+import functools
+import hashlib
+
 import pygal
+from django.conf import settings
+from django.core.cache import cache
 from pygal.style import DefaultStyle
+
+from common.breaker import cache_call
 
 COUNT_SERIES = (("leads", "Leads"), ("samples", "Samples"), ("enquiries", "Enquiries"))
 COUNT_SERIES += (("orders", "Orders"),)
@@ -24,6 +31,27 @@ def _config(**extra) -> dict:
     }
 
 
+def _kept(render):
+    """pygal takes some 50–90 ms a chart on this machine, a dozen charts most of the page's
+    time: a chart is kept in the cache under a digest of everything it is drawn from, so
+    the same numbers are drawn once and a changed number is a new chart (never a stale
+    one). SALES_DASHBOARD_CHART_CACHE_SECONDS says how long an unused one stays."""
+
+    @functools.wraps(render)
+    def kept(*args, **kwargs):
+        digest = hashlib.sha256(repr((render.__name__, args, kwargs)).encode()).hexdigest()
+        key = f"sales-chart:{digest}"
+        found = cache_call(lambda: cache.get(key), fallback=None, purpose="drawn again")
+        if found is None:
+            found = render(*args, **kwargs)
+            seconds = settings.SALES_DASHBOARD_CHART_CACHE_SECONDS
+            cache_call(lambda: cache.set(key, found, seconds), fallback=None, purpose="not kept")
+        return found
+
+    return kept
+
+
+@_kept
 def counts_chart(title: str, rows: list, *, over_time: bool = False) -> str:
     chart = (pygal.Line if over_time else pygal.HorizontalBar)(**_config(title=title))
     labels = [row.label for row in rows]
@@ -35,6 +63,7 @@ def counts_chart(title: str, rows: list, *, over_time: bool = False) -> str:
     return chart.render_data_uri()
 
 
+@_kept
 def revenue_chart(title: str, rows: list, currencies: list[str], *, over_time=False) -> str:
     """One series per currency: amounts are compared, never added across currencies."""
     chart = (pygal.Line if over_time else pygal.HorizontalBar)(**_config(title=title))
@@ -49,6 +78,7 @@ def revenue_chart(title: str, rows: list, currencies: list[str], *, over_time=Fa
     return chart.render_data_uri()
 
 
+@_kept
 def funnel_chart(funnel) -> str:
     chart = pygal.Bar(**_config(title="Sample → enquiry → order (contacts)"))
     chart.x_labels = [step for step, *_ in funnel.steps]
@@ -56,6 +86,7 @@ def funnel_chart(funnel) -> str:
     return chart.render_data_uri()
 
 
+@_kept
 def time_to_buy_chart(figures) -> str:
     chart = pygal.Bar(**_config(title="Days from first sample to first order", height=240))
     chart.x_labels = ["median", "p90"]

@@ -68,6 +68,9 @@ LEAD_CALL_DUE_HOURS = env.int("LEAD_CALL_DUE_HOURS", default=24)
 # the largest; the CSV download has them all).
 SALES_DASHBOARD_DEFAULT_DAYS = env.int("SALES_DASHBOARD_DEFAULT_DAYS", default=90)
 SALES_DASHBOARD_TOP_ROWS = env.int("SALES_DASHBOARD_TOP_ROWS", default=15)
+# Drawn charts are kept in the cache under a digest of their numbers (the same numbers are
+# not drawn twice; new numbers make a new chart): how long an unused one is kept.
+SALES_DASHBOARD_CHART_CACHE_SECONDS = env.int("SALES_DASHBOARD_CHART_CACHE_SECONDS", default=86400)
 
 SALES_BEAT_SCHEDULE = {
     "leads-rescore-stale": {
