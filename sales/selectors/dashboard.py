@@ -26,10 +26,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
     F,
-    OuterRef,
-    Q,
     Sum,
     Value,
     When,
@@ -37,7 +34,6 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Concat, TruncWeek
 from django.utils import timezone
 
-from contacts.models import Contact
 from enquiries.models import Enquiry, SampleRequest
 from orders.models import Order
 from orders.selectors import SOLD, orders_sold
@@ -111,48 +107,84 @@ def _key(dimension: str, model):
     )
 
 
-def by_dimension(dimension: str, span: Range) -> list[Row]:
-    """One row per value of `dimension`: four GROUP BY queries and one for the labels."""
-    rows: dict[object, Row] = {}
-
-    def row(key) -> Row:
-        return rows.setdefault(key, Row(key))
-
-    for model_rows, attr in ((samples_in(span), "samples"), (enquiries_in(span), "enquiries")):
-        grouped = model_rows.order_by().annotate(k=_key(dimension, model_rows.model))
-        for item in grouped.values("k").annotate(n=Count("pk")):
-            setattr(row(item["k"]), attr, item["n"])
-    orders = orders_paid_in(span).order_by().annotate(k=_key(dimension, Order))
-    for item in orders.values("k", "currency").annotate(n=Count("pk"), net=NET):
-        target = row(item["k"])
-        target.orders += item["n"]
-        target.revenue[item["currency"]] = item["net"] or Decimal(0)
-    for key, count in _leads(dimension, span):
-        row(key).leads = count
-    _label(dimension, rows)
-    order = (lambda r: r.key) if dimension == "week" else (lambda r: (-r.leads, -r.orders, r.label))
-    return sorted(rows.values(), key=order)
+def _keyed(rows, kind: str):
+    """`rows` (samples, enquiries or orders) with every dimension's key as a column."""
+    keys = {f"d_{name}": _key(name, rows.model) for name in DIMENSIONS}
+    fields = ["contact_id", *keys] + (["currency", "amount_paid"] if kind == "o" else [])
+    kind_column = Value(kind, output_field=CharField())
+    return rows.order_by().annotate(kind=kind_column, **keys).values("kind", *fields)
 
 
-def _leads(dimension: str, span: Range) -> list[tuple[object, int]]:
-    """Distinct contacts behind the samples and enquiries, per key: one query over the
-    union of both (a contact who did both counts once)."""
-    parts = []
-    for rows in (samples_in(span), enquiries_in(span)):
-        keyed = rows.order_by().annotate(k=_key(dimension, rows.model)).values("k", "contact_id")
-        parts.append(keyed.query.sql_with_params())
-    sql = " UNION ALL ".join(f"({part})" for part, _ in parts)
-    params = [p for _, part_params in parts for p in part_params]
+def _grouped(sql: str, params: list, aggregates: str, extra: str = "") -> list[tuple]:
+    """`aggregates` over `sql`'s rows per value of each dimension and in all (GROUPING
+    SETS: one scan for every table of the dashboard). Each result row starts with the
+    dimension's name ("" for all) and its key."""
+    which = " ".join(f"WHEN GROUPING(d_{name}) = 0 THEN '{name}'" for name in DIMENSIONS)
+    key = ", ".join(f"d_{name}::text" for name in ("report", "campaign", "country"))
+    sets = ", ".join(f"(d_{name}{extra})" for name in DIMENSIONS)
+    sets += f", ({extra.removeprefix(', ')})"  # the totals
+    query = (
+        f"SELECT CASE {which} ELSE '' END, COALESCE({key}), MAX(d_week), {aggregates} "  # noqa: S608
+        f"FROM ({sql}) AS keyed GROUP BY GROUPING SETS ({sets})"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT k, COUNT(DISTINCT contact_id) FROM ({sql}) AS leads GROUP BY k",  # noqa: S608
-            params,
-        )
-        found = cursor.fetchall()
-    if dimension == "week":  # a raw cursor gets the truncated week naive; the ORM, aware
-        zone = timezone.get_current_timezone()
-        found = [(timezone.make_aware(k, zone) if k else k, n) for k, n in found]
-    return found
+        cursor.execute(query, params)
+        return cursor.fetchall()
+
+
+def dimension_tables(span: Range) -> tuple[dict[str, list[Row]], Row]:
+    """Every "by …" table and the totals: two queries (samples with enquiries, orders)
+    grouped by each dimension at once, and one for the reports' labels."""
+    leads_sql, leads_params = zip(
+        *(
+            _keyed(rows, kind).query.sql_with_params()
+            for rows, kind in ((samples_in(span), "s"), (enquiries_in(span), "e"))
+        ),
+        strict=True,
+    )
+    tables: dict[str, dict] = {name: {} for name in DIMENSIONS}
+    total = Row(key=None, label="All")
+
+    def row(name, key, week) -> Row:
+        if not name:
+            return total
+        key = {"week": lambda: _week(week), "report": lambda: int(key)}.get(name, lambda: key)()
+        return tables[name].setdefault(key, Row(key))
+
+    union = " UNION ALL ".join(f"({part})" for part in leads_sql)
+    counts = (
+        "COUNT(DISTINCT contact_id), COUNT(*) FILTER (WHERE kind = 's'), "
+        "COUNT(*) FILTER (WHERE kind = 'e')"
+    )
+    for name, key, week, leads, samples, enquiries in _grouped(
+        union, [p for params in leads_params for p in params], counts
+    ):
+        target = row(name, key, week)
+        target.leads, target.samples, target.enquiries = leads, samples, enquiries
+    orders_sql, orders_params = _keyed(orders_paid_in(span), "o").query.sql_with_params()
+    for name, key, week, currency, count, revenue in _grouped(
+        orders_sql, list(orders_params), "currency, COUNT(*), SUM(amount_paid)", ", currency"
+    ):
+        target = row(name, key, week)
+        target.orders += count
+        target.revenue[currency] = revenue or Decimal(0)
+    result = {}
+    for name, rows in tables.items():
+        _label(name, rows)
+        order = (lambda r: r.key) if name == "week" else (lambda r: (-r.leads, -r.orders, r.label))
+        result[name] = sorted(rows.values(), key=order)
+    return result, total
+
+
+def _week(value):
+    """A raw cursor gets the truncated week naive (the ORM would make it aware)."""
+    if value is None or timezone.is_aware(value):
+        return value
+    return timezone.make_aware(value, timezone.get_current_timezone())
+
+
+def by_dimension(dimension: str, span: Range) -> list[Row]:
+    return dimension_tables(span)[0][dimension]
 
 
 def _label(dimension: str, rows: dict) -> None:
@@ -206,20 +238,23 @@ class Funnel:
 
 
 def funnel(span: Range) -> Funnel:
-    contact = OuterRef("pk")
-    figures = (
-        Contact.objects.filter(Exists(samples_in(span).filter(contact=contact)))
-        .annotate(
-            has_enquiry=Exists(enquiries_in(span).filter(contact=contact)),
-            has_order=Exists(orders_paid_in(span).filter(contact=contact)),
-        )
-        .aggregate(
-            sampled=Count("pk"),
-            enquired=Count("pk", filter=Q(has_enquiry=True)),
-            ordered=Count("pk", filter=Q(has_enquiry=True, has_order=True)),
-        )
+    """Distinct contacts of each step joined from the samples' side (hash joins over the
+    rows in the range, not a subquery per contact)."""
+    parts = [
+        rows.order_by().values("contact_id").distinct().query.sql_with_params()
+        for rows in (samples_in(span), enquiries_in(span), orders_paid_in(span))
+    ]
+    (s_sql, s_params), (e_sql, e_params), (o_sql, o_params) = parts
+    query = (
+        "SELECT COUNT(*), COUNT(e.contact_id), "  # noqa: S608 - SQL from the ORM
+        "COUNT(o.contact_id) FILTER (WHERE e.contact_id IS NOT NULL) "
+        f"FROM ({s_sql}) AS s LEFT JOIN ({e_sql}) AS e ON e.contact_id = s.contact_id "
+        f"LEFT JOIN ({o_sql}) AS o ON o.contact_id = s.contact_id"
     )
-    return Funnel(**figures)
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*s_params, *e_params, *o_params])
+        sampled, enquired, ordered = cursor.fetchone()
+    return Funnel(sampled, enquired, ordered)
 
 
 @dataclass
@@ -288,37 +323,11 @@ def currencies(*tables) -> list[str]:
     return sorted(found)
 
 
-def totals(span: Range) -> Row:
-    """The range as a whole (leads counted once however many things they did)."""
-    total = Row(key=None, label="All")
-    total.samples = samples_in(span).count()
-    total.enquiries = enquiries_in(span).count()
-    total.leads = sum(n for _, n in _leads_total(span))
-    for item in orders_paid_in(span).order_by().values("currency").annotate(n=Count("pk"), net=NET):
-        total.orders += item["n"]
-        total.revenue[item["currency"]] = item["net"] or Decimal(0)
-    return total
-
-
-def _leads_total(span: Range):
-    parts = [
-        rows.order_by().values("contact_id").query.sql_with_params()
-        for rows in (samples_in(span), enquiries_in(span))
-    ]
-    sql = " UNION ".join(f"({part})" for part, _ in parts)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT 1, COUNT(*) FROM ({sql}) AS leads",  # noqa: S608
-            [p for _, params in parts for p in params],
-        )
-        return cursor.fetchall()
-
-
 def dashboard(span: Range) -> dict:
-    tables = {name: by_dimension(name, span) for name in DIMENSIONS}
+    tables, total = dimension_tables(span)
     return {
         "tables": tables,
-        "total": totals(span),
+        "total": total,
         "funnel": funnel(span),
         "time_to_buy": time_to_buy(span),
         "promotions": promotion_codes(span),
