@@ -7,8 +7,11 @@ import pytest
 from django.urls import reverse
 
 from orders.models import Order
+from privacy.services.erasure import contact_erase
+from privacy.services.export import contact_data_export
 from sales.models import Lead, LeadCall
 from sales.services import scoring
+from sales.services.calls import lead_call_log
 from tests.factories import LicenceFactory, ReportFactory, UserFactory
 from tests.support.staff import sales_member, superuser
 
@@ -164,3 +167,20 @@ def test_staff_outside_sales_see_neither_the_dashboard_nor_the_list(client):
 def test_a_superuser_sees_the_dashboard(client):
     client.force_login(superuser())
     assert client.get(DASHBOARD).status_code == 200
+
+
+def test_erasing_a_contact_empties_the_lead_and_the_call_notes(dns_server, threshold):
+    person = hot_lead("erase.me@acme-pharma.example", ReportFactory())
+    scoring.leads_rescore()
+    lead = Lead.objects.get(contact=person)
+    lead_call_log(lead=lead, outcome="reached", author=sales_member(), note="Mobile 0171 555")
+    exported = contact_data_export(contact=person)["lead"]
+    assert exported["score"] == lead.score and exported["calls"][0]["note"] == "Mobile 0171 555"
+
+    contact_erase(contact=person)
+
+    lead.refresh_from_db()
+    assert (lead.score, lead.reasons) == (0, [])
+    assert LeadCall.objects.get(lead=lead).note == ""
+    scoring.leads_rescore()
+    assert Lead.objects.get(pk=lead.pk).score == 0
