@@ -29,8 +29,9 @@ MODULES = [
     ("samples", "Samples"),
     ("pdf", "PDFs"),
     ("catalogue", "Catalogue"),
+    ("dashboard", "Dashboard"),
 ]
-SECTIONS = ["Pages", "Samples", "Purchases", "PDFs", "Downloads", "Catalogue"]
+SECTIONS = ["Pages", "Samples", "Purchases", "PDFs", "Downloads", "Catalogue", "Dashboard"]
 
 
 def module_present(name: str) -> bool:

@@ -21,6 +21,7 @@ from common.admin import JobColumn
 from common.spreadsheets import csv_safe
 from contacts.models import ATTRIBUTION_FIELDS, Contact
 
+from . import journey
 from .models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
 from .selectors import invoice_days_overdue, invoices_open, sales_summary
 from .services import downloads, fulfilment, invoices, refunds, webhooks
@@ -139,6 +140,7 @@ class OrderAdmin(admin.ModelAdmin):
                     "tax_id_line",
                     "billing_country",
                     "contact",
+                    "buyer_journey",
                     "buyer_history",
                 ]
             },
@@ -285,6 +287,10 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="payment")
     def stripe_payment(self, obj):
         return _stripe_dashboard("payments", obj.stripe_payment_intent_id)
+
+    @admin.display(description="journey")
+    def buyer_journey(self, obj):
+        return journey.buyer_journey(obj)
 
     @admin.display(description="earlier activity")
     def buyer_history(self, obj):

@@ -28,7 +28,15 @@ SALES_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # Customers' emails: read, and file an unmatched one in an enquiry's thread.
         "inboundemail": ("view", "change"),
     },
+    # The sales desk (sales/, an app above this one: named here as data, never imported):
+    # Sales see and work the leads to call and log calls, and see the dashboard.
+    "sales": {
+        "lead": ("view", "change"),
+        "leadcall": ("view", "add"),
+    },
 }
+# Permissions that are not "<action>_<model>", by app label.
+SALES_EXTRA_PERMISSIONS: dict[str, tuple[str, ...]] = {"sales": ("view_dashboard",)}
 # Every other model of these apps is visible read-only, except the ones whose names say they
 # hold payment data (Stripe events, payment records).
 SALES_VIEW_ONLY_APPS = ("reports", "orders")
@@ -46,6 +54,8 @@ def sales_permission_filter() -> Q:
                 content_type__model=model,
                 codename__in=[f"{action}_{model}" for action in actions],
             )
+    for app_label, codenames in SALES_EXTRA_PERMISSIONS.items():
+        wanted |= Q(content_type__app_label=app_label, codename__in=codenames)
     view_only = Q(content_type__app_label__in=SALES_VIEW_ONLY_APPS, codename__startswith="view_")
     for word in SALES_HIDDEN_MODEL_WORDS:
         view_only &= ~Q(content_type__model__contains=word)

@@ -13,6 +13,7 @@ from common.models import Job
 from contacts.models import ATTRIBUTION_DETAIL_FIELDS, Contact, OutboundEmail
 from enquiries.models import Enquiry, EnquiryReply, SampleRequest
 from orders.models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
+from sales.models import Lead, LeadCall
 
 from .export import contact_emails, contact_inbound_emails
 
@@ -60,6 +61,7 @@ def contact_erase(*, contact: Contact) -> dict[str, int]:
         "emails_received": _inbound_emails_erase(contact, address, files),
         "enquiries": _enquiries_erase(contact, now, files),
         "orders": _orders_erase(contact, address, now, files),
+        "leads": _lead_erase(contact),
     }
     Contact.objects.filter(pk=contact.pk).update(
         email=address, name="Erased contact", company="", job_title="", country="", phone=""
@@ -213,6 +215,13 @@ def _orders_erase(contact, address, now, files) -> int:
         landing_page="",
         referrer="",
     )
+
+
+def _lead_erase(contact) -> int:
+    """The lead score's reasons name the email domain and country, and staff's call notes
+    may name anything: emptied; the calls stay as the record that calls were made."""
+    LeadCall.objects.filter(lead__contact=contact).update(note="")
+    return Lead.objects.filter(contact=contact).update(score=0, reasons=[], mx_flagged=False)
 
 
 def _identifiers(contact: Contact) -> tuple[set[str], set[str]]:

@@ -7,6 +7,7 @@ from common.logging import secrets_redact
 from contacts.models import ATTRIBUTION_FIELDS, Contact, OutboundEmail
 from enquiries.models import Enquiry, InboundEmail, SampleRequest
 from orders.models import Order
+from sales.models import Lead, LeadCall
 
 ERASED = "(erased)"
 CONTACT_FIELDS = ("email", "name", "company", "job_title", "country", "phone", "created_at")
@@ -26,6 +27,22 @@ def contact_data_export(*, contact: Contact) -> dict:
         "emails_received": [
             _values(inbound, INBOUND_FIELDS)
             for inbound in contact_inbound_emails(contact=contact).order_by("received_at")
+        ],
+        "lead": _lead(contact),
+    }
+
+
+def _lead(contact: Contact) -> dict | None:
+    """The lead score with its reasons, and the calls staff logged."""
+    lead = Lead.objects.filter(contact=contact).first()
+    if lead is None:
+        return None
+    return {
+        "score": lead.score,
+        "reasons": lead.reasons,
+        "calls": [
+            _values(call, ("created_at", "outcome", "note"))
+            for call in LeadCall.objects.filter(lead=lead).order_by("created_at")
         ],
     }
 

@@ -53,12 +53,13 @@ INSTALLED_APPS = [
     "django_otp",
     "smosite.staff.apps.TOTPConfig",  # django_otp.plugins.otp_totp, named for staff
     # The site's own apps, each importing only those above it in this list (README, "The
-    # apps"): contacts < reports < orders < enquiries < privacy.
+    # apps"): contacts < reports < orders < enquiries < sales < privacy.
     "common",
     "contacts",
     "reports",
     "orders",
     "enquiries",
+    "sales",  # lead scores, leads to call, the dashboard: reads samples, enquiries, orders
     "privacy",
 ]
 
@@ -753,3 +754,9 @@ CELERY_BEAT_SCHEDULE["inbound-mailbox-poll"] = {
     # A tick not started within its interval is dropped: the next one reads the same mailbox.
     "options": {"queue": "default", "expires": INBOUND_POLL_INTERVAL_SECONDS},
 }
+
+# --- The sales desk: lead scores, leads to call, the dashboard (smosite/settings/sales.py) ---
+from .sales import *  # noqa: E402, F403
+from .sales import SALES_BEAT_SCHEDULE  # noqa: E402
+
+CELERY_BEAT_SCHEDULE |= SALES_BEAT_SCHEDULE

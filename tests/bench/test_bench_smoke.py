@@ -41,6 +41,7 @@ EXPECTED = {
         "Worker peak memory",
     ],
     "Downloads": ["2.0 MB stamped PDF, 16 connections", "Report page meanwhile"],
+    "Dashboard": ["Sales dashboard, 2,000 contacts and 200 orders", "Admin index (baseline)"],
 }
 
 

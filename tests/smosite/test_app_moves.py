@@ -24,6 +24,7 @@ from orders.models import (
     Order,
 )
 from reports.models import Licence
+from sales import receivers as sales_receivers
 from tests.factories import (
     ContactFactory,
     EnquiryFactory,
@@ -263,7 +264,8 @@ def test_a_database_of_todays_main_moves_its_apps_with_nothing_lost():
     for source, models in MOVED.values():
         for model in models:
             assert ContentType.objects.filter(app_label=source, model=model).exists(), model
-    made = fill_at_the_old_state()
+    with sales_receivers.disconnected():  # sales' tables come later than this state
+        made = fill_at_the_old_state()
     before = database_rows()
     type_ids = {
         (ct.app_label, ct.model): ct.pk
@@ -303,6 +305,8 @@ def test_a_database_of_todays_main_moves_its_apps_with_nothing_lost():
 
     expected_emails = sorted((renamed(r) for r in before.pop("enquiries_outboundemail")), key=repr)
     assert after.pop("enquiries_outboundemail") == expected_emails
+    for table in ("sales_lead", "sales_leadcall"):  # an app that came later: created empty
+        assert after.pop(table, []) == []
     assert after == before  # every other row of every table, unchanged
 
     # And it all still works through today's models.

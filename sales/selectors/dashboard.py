@@ -1,0 +1,339 @@
+"""The sales dashboard's figures: aggregate queries only (GROUP BY in PostgreSQL; Python
+loops over the grouped rows, never over contacts or orders).
+
+Definitions (README, "Sales dashboard"), for a date range [start, end):
+- samples: sample requests created in the range; enquiries: enquiries created in it, spam
+  excluded; leads: distinct contacts behind those samples and enquiries.
+- orders: orders sold in the range, as the orders' own sales page counts them
+  (orders/selectors.py `orders_sold`: paid in the range, still paid or fulfilled, not
+  refunded or disputed); revenue: their amount_paid, per currency: amounts in two
+  currencies are never added.
+- by report, by campaign (the row's own first-touch utm_source / utm_campaign), by country
+  (the contact's) and by week (of creation; orders: of payment).
+- the funnel: contacts with a sample in the range → of those, with an enquiry in the range
+  → of those, with an order paid in the range.
+- time to buy: for contacts whose first sold order falls in the range and who requested a
+  sample before it, the days from their first sample to that order (median and p90,
+  PostgreSQL's percentile_cont, i.e. linear interpolation).
+- promotion codes: orders paid in the range with a code, and their revenue per currency."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Concat, TruncWeek
+from django.utils import timezone
+
+from enquiries.models import Enquiry, SampleRequest
+from orders.models import Order
+from orders.selectors import SOLD, orders_sold
+from reports.models import Report
+
+DIMENSIONS = {
+    "report": "By report",
+    "campaign": "By campaign (utm source / campaign)",
+    "country": "By country",
+    "week": "By week",
+}
+NO_CAMPAIGN = "(no campaign)"
+NO_COUNTRY = "(unknown)"
+
+
+@dataclass(frozen=True)
+class Range:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of_days(cls, since: date, until: date) -> "Range":
+        """Whole days, `until` included, in the site's time zone."""
+        zone = timezone.get_current_timezone()
+        start = datetime.combine(since, time.min, tzinfo=zone)
+        return cls(start, datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone))
+
+
+@dataclass
+class Row:
+    key: object
+    label: str = ""
+    leads: int = 0
+    samples: int = 0
+    enquiries: int = 0
+    orders: int = 0
+    revenue: dict[str, Decimal] = field(default_factory=dict)
+
+
+# --- The rows each figure counts -----------------------------------------------------------
+
+
+def samples_in(span: Range):
+    return SampleRequest.objects.filter(created_at__gte=span.start, created_at__lt=span.end)
+
+
+def enquiries_in(span: Range):
+    return Enquiry.objects.filter(created_at__gte=span.start, created_at__lt=span.end).exclude(
+        status=Enquiry.Status.SPAM
+    )
+
+
+def orders_paid_in(span: Range):
+    return orders_sold(since=span.start, until=span.end)
+
+
+NET = Sum("amount_paid")
+
+
+def _key(dimension: str, model):
+    if dimension == "report":
+        return F("report_id")
+    if dimension == "country":  # orders without a contact count as unknown, like blanks
+        return Coalesce(F("contact__country"), Value(""), output_field=CharField())
+    if dimension == "week":
+        return TruncWeek("paid_at" if model is Order else "created_at")
+    return Case(
+        When(utm_source="", utm_campaign="", then=Value("")),
+        default=Concat("utm_source", Value(" / "), "utm_campaign"),
+        output_field=CharField(),
+    )
+
+
+def _keyed(rows, kind: str):
+    """`rows` (samples, enquiries or orders) with every dimension's key as a column."""
+    keys = {f"d_{name}": _key(name, rows.model) for name in DIMENSIONS}
+    fields = ["contact_id", *keys] + (["currency", "amount_paid"] if kind == "o" else [])
+    kind_column = Value(kind, output_field=CharField())
+    return rows.order_by().annotate(kind=kind_column, **keys).values("kind", *fields)
+
+
+def _grouped(sql: str, params: list, aggregates: str, extra: str = "") -> list[tuple]:
+    """`aggregates` over `sql`'s rows per value of each dimension and in all (GROUPING
+    SETS: one scan for every table of the dashboard). Each result row starts with the
+    dimension's name ("" for all) and its key."""
+    which = " ".join(f"WHEN GROUPING(d_{name}) = 0 THEN '{name}'" for name in DIMENSIONS)
+    key = ", ".join(f"d_{name}::text" for name in ("report", "campaign", "country"))
+    sets = ", ".join(f"(d_{name}{extra})" for name in DIMENSIONS)
+    sets += f", ({extra.removeprefix(', ')})"  # the totals
+    query = (
+        f"SELECT CASE {which} ELSE '' END, COALESCE({key}), MAX(d_week), {aggregates} "  # noqa: S608
+        f"FROM ({sql}) AS keyed GROUP BY GROUPING SETS ({sets})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchall()
+
+
+def dimension_tables(span: Range) -> tuple[dict[str, list[Row]], Row]:
+    """Every "by …" table and the totals: two queries (samples with enquiries, orders)
+    grouped by each dimension at once, and one for the reports' labels."""
+    leads_sql, leads_params = zip(
+        *(
+            _keyed(rows, kind).query.sql_with_params()
+            for rows, kind in ((samples_in(span), "s"), (enquiries_in(span), "e"))
+        ),
+        strict=True,
+    )
+    tables: dict[str, dict] = {name: {} for name in DIMENSIONS}
+    total = Row(key=None, label="All")
+
+    def row(name, key, week) -> Row:
+        if not name:
+            return total
+        key = {"week": lambda: _week(week), "report": lambda: int(key)}.get(name, lambda: key)()
+        return tables[name].setdefault(key, Row(key))
+
+    union = " UNION ALL ".join(f"({part})" for part in leads_sql)
+    counts = (
+        "COUNT(DISTINCT contact_id), COUNT(*) FILTER (WHERE kind = 's'), "
+        "COUNT(*) FILTER (WHERE kind = 'e')"
+    )
+    for name, key, week, leads, samples, enquiries in _grouped(
+        union, [p for params in leads_params for p in params], counts
+    ):
+        target = row(name, key, week)
+        target.leads, target.samples, target.enquiries = leads, samples, enquiries
+    orders_sql, orders_params = _keyed(orders_paid_in(span), "o").query.sql_with_params()
+    for name, key, week, currency, count, revenue in _grouped(
+        orders_sql, list(orders_params), "currency, COUNT(*), SUM(amount_paid)", ", currency"
+    ):
+        target = row(name, key, week)
+        target.orders += count
+        target.revenue[currency] = revenue or Decimal(0)
+    result = {}
+    for name, rows in tables.items():
+        _label(name, rows)
+        order = (lambda r: r.key) if name == "week" else (lambda r: (-r.leads, -r.orders, r.label))
+        result[name] = sorted(rows.values(), key=order)
+    return result, total
+
+
+def _week(value):
+    """A raw cursor gets the truncated week naive (the ORM would make it aware)."""
+    if value is None or timezone.is_aware(value):
+        return value
+    return timezone.make_aware(value, timezone.get_current_timezone())
+
+
+def by_dimension(dimension: str, span: Range) -> list[Row]:
+    return dimension_tables(span)[0][dimension]
+
+
+def _label(dimension: str, rows: dict) -> None:
+    if dimension == "report":
+        names = dict(
+            Report.objects.filter(pk__in=[k for k in rows if k]).values_list("pk", "number")
+        )
+        titles = dict(Report.objects.filter(pk__in=names).values_list("pk", "market_name"))
+        for key, row in rows.items():
+            row.label = f"{names.get(key, '?')} {titles.get(key, '')}".strip()
+    for key, row in rows.items():
+        if dimension == "campaign":
+            row.label = key or NO_CAMPAIGN
+        elif dimension == "country":
+            row.label = str(key) if key else NO_COUNTRY
+        elif dimension == "week":
+            row.label = f"{timezone.localtime(key):%Y-%m-%d}" if key else "?"
+
+
+# --- The funnel, time to buy, promotion codes --------------------------------------------------
+
+
+@dataclass
+class Funnel:
+    sampled: int
+    enquired: int
+    ordered: int
+
+    @staticmethod
+    def rate(part: int, whole: int) -> float | None:
+        return round(100 * part / whole, 1) if whole else None
+
+    @property
+    def steps(self) -> list[tuple[str, int, float | None, float | None]]:
+        """(step, contacts, % of the step before, % of those who sampled)."""
+        return [
+            ("Sample", self.sampled, None, 100.0 if self.sampled else None),
+            (
+                "→ enquiry",
+                self.enquired,
+                self.rate(self.enquired, self.sampled),
+                self.rate(self.enquired, self.sampled),
+            ),
+            (
+                "→ order",
+                self.ordered,
+                self.rate(self.ordered, self.enquired),
+                self.rate(self.ordered, self.sampled),
+            ),
+        ]
+
+
+def funnel(span: Range) -> Funnel:
+    """Distinct contacts of each step joined from the samples' side (hash joins over the
+    rows in the range, not a subquery per contact)."""
+    parts = [
+        rows.order_by().values("contact_id").distinct().query.sql_with_params()
+        for rows in (samples_in(span), enquiries_in(span), orders_paid_in(span))
+    ]
+    (s_sql, s_params), (e_sql, e_params), (o_sql, o_params) = parts
+    query = (
+        "SELECT COUNT(*), COUNT(e.contact_id), "  # noqa: S608 - SQL from the ORM
+        "COUNT(o.contact_id) FILTER (WHERE e.contact_id IS NOT NULL) "
+        f"FROM ({s_sql}) AS s LEFT JOIN ({e_sql}) AS e ON e.contact_id = s.contact_id "
+        f"LEFT JOIN ({o_sql}) AS o ON o.contact_id = s.contact_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*s_params, *e_params, *o_params])
+        sampled, enquired, ordered = cursor.fetchone()
+    return Funnel(sampled, enquired, ordered)
+
+
+@dataclass
+class TimeToBuy:
+    buyers: int
+    median_days: float | None
+    p90_days: float | None
+
+
+def time_to_buy(span: Range) -> TimeToBuy:
+    orders, samples = Order._meta.db_table, SampleRequest._meta.db_table
+    sql = f"""
+        SELECT COUNT(*),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY days),
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY days)
+        FROM (
+            SELECT EXTRACT(EPOCH FROM f.first_order - s.first_sample) / 86400.0 AS days
+            FROM (
+                SELECT contact_id, MIN(paid_at) AS first_order FROM {orders}
+                WHERE status = ANY(%s) AND paid_at IS NOT NULL AND contact_id IS NOT NULL
+                GROUP BY contact_id
+                HAVING MIN(paid_at) >= %s AND MIN(paid_at) < %s
+            ) AS f
+            CROSS JOIN LATERAL (
+                SELECT MIN(created_at) AS first_sample FROM {samples}
+                WHERE contact_id = f.contact_id
+            ) AS s
+            WHERE s.first_sample <= f.first_order
+        ) AS buyers
+    """  # noqa: S608 - table names from the models, values as parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(SOLD), span.start, span.end])
+        count, median, p90 = cursor.fetchone()
+    as_float = lambda v: None if v is None else round(float(v), 1)  # noqa: E731
+    return TimeToBuy(count, as_float(median), as_float(p90))
+
+
+@dataclass
+class PromotionRow:
+    code: str
+    orders: int = 0
+    revenue: dict[str, Decimal] = field(default_factory=dict)
+    discount: dict[str, Decimal] = field(default_factory=dict)
+
+
+def promotion_codes(span: Range) -> list[PromotionRow]:
+    rows: dict[str, PromotionRow] = {}
+    grouped = (
+        orders_paid_in(span)
+        .exclude(promotion_code="")
+        .order_by()
+        .values("promotion_code", "currency")
+        .annotate(n=Count("pk"), net=NET, discount=Sum("amount_discount"))
+    )
+    for item in grouped:
+        row = rows.setdefault(item["promotion_code"], PromotionRow(item["promotion_code"]))
+        row.orders += item["n"]
+        row.revenue[item["currency"]] = item["net"] or Decimal(0)
+        row.discount[item["currency"]] = item["discount"] or Decimal(0)
+    return sorted(rows.values(), key=lambda r: (-r.orders, r.code))
+
+
+def currencies(*tables) -> list[str]:
+    """Every currency any row of the tables has revenue in, sorted (one column each)."""
+    found = {c for rows in tables for row in rows for c in row.revenue}
+    return sorted(found)
+
+
+def dashboard(span: Range) -> dict:
+    tables, total = dimension_tables(span)
+    return {
+        "tables": tables,
+        "total": total,
+        "funnel": funnel(span),
+        "time_to_buy": time_to_buy(span),
+        "promotions": promotion_codes(span),
+        "currencies": currencies(*tables.values()),
+    }
+
+
+def revenue_cells(row, currency_list: list[str]) -> list[str]:
+    return [f"{row.revenue[c]:,.2f}" if c in row.revenue else "" for c in currency_list]

@@ -1,0 +1,254 @@
+"""Every figure of the sales dashboard equals a count made here, in plain Python, from the
+rows this test creates (and the page, its tables and its CSV downloads say the same)."""
+
+import csv
+import io
+import random
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from orders.models import Order
+from sales.selectors import dashboard as figures
+from tests.factories import ReportFactory
+from tests.support.staff import sales_member
+
+from .rows import contact, enquiry, order, sample
+
+pytestmark = pytest.mark.django_db
+DASHBOARD = reverse("admin:sales_lead_dashboard")
+SOLD = {Order.Status.PAID, Order.Status.FULFILLED}
+CAMPAIGNS = [("", ""), ("google", "spring"), ("linkedin", "spring"), ("newsletter", "")]
+COUNTRIES = ["DE", "US", "", "JP"]
+
+
+def at(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=timezone.get_current_timezone())
+
+
+def campaign_label(source: str, name: str) -> str:
+    return f"{source} / {name}" if source or name else figures.NO_CAMPAIGN
+
+
+def monday(moment: datetime) -> str:
+    day = timezone.localtime(moment).date()
+    return f"{day - timedelta(days=day.weekday()):%Y-%m-%d}"
+
+
+def percentile_cont(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@pytest.fixture
+def world():
+    """Contacts with samples, enquiries (some spam) and orders (sold, refunded, pending, one
+    without a contact), spread over six weeks so some fall outside the range; what was made
+    is returned as plain records for the independent count."""
+    rng = random.Random(24)
+    today = timezone.localdate()
+    since, until = today - timedelta(days=27), today
+    reports = [ReportFactory(), ReportFactory(), ReportFactory()]
+    made = {"samples": [], "enquiries": [], "orders": []}
+    for n in range(30):
+        country = COUNTRIES[n % len(COUNTRIES)]
+        person = contact(f"p{n}@acme-pharma.example", country=country)
+        for _ in range(rng.randint(0, 3)):
+            report, (source, name) = rng.choice(reports), rng.choice(CAMPAIGNS)
+            when = at(today - timedelta(days=rng.randint(0, 40)), rng.randint(0, 23))
+            sample(person, report, at=when, utm_source=source, utm_campaign=name)
+            made["samples"].append((person, report, source, name, when))
+        if rng.random() < 0.5:
+            report, (source, name) = rng.choice(reports), rng.choice(CAMPAIGNS)
+            when = at(today - timedelta(days=rng.randint(0, 35)), 12)
+            status = "spam" if rng.random() < 0.2 else "new"
+            enquiry(person, report, at=when, utm_source=source, utm_campaign=name, status=status)
+            made["enquiries"].append((person, report, source, name, when, status))
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            report, (source, name) = rng.choice(reports), rng.choice(CAMPAIGNS)
+            status = rng.choice([*SOLD, Order.Status.REFUNDED, Order.Status.PENDING])
+            paid_at = at(today - timedelta(days=rng.randint(0, 35)), 15)
+            currency = rng.choice(["USD", "EUR"])
+            amount = rng.choice(["3900.00", "1250.50", "990.00"])
+            code = rng.choice(["", "", "SPRING10", "VIP"])
+            made_order = order(
+                person,
+                report,
+                status=status,
+                paid_at=paid_at,
+                amount=amount,
+                currency=currency,
+                utm_source=source,
+                utm_campaign=name,
+                promotion_code=code,
+                amount_discount=Decimal("10.00") if code else None,
+            )
+            made["orders"].append(made_order)
+    made["orders"].append(order(None, reports[0], paid_at=at(today, 1), currency="GBP"))
+    return {"since": since, "until": until, "reports": reports, **made}
+
+
+def expected(world) -> dict:
+    """The figures counted here, from the records `world` returned."""
+    start = at(world["since"], 0)
+    end = at(world["until"] + timedelta(days=1), 0)
+
+    def inside(moment):
+        return start <= moment < end
+
+    keys = {
+        "report": lambda person, report, source, name, when: (
+            f"{report.number} {report.market_name}"
+        ),
+        "campaign": lambda person, report, source, name, when: campaign_label(source, name),
+        "country": lambda person, report, source, name, when: (
+            str(person.country) if person and person.country else figures.NO_COUNTRY
+        ),
+        "week": lambda person, report, source, name, when: monday(when),
+    }
+    samples = [s for s in world["samples"] if inside(s[4])]
+    enquiries = [e[:5] for e in world["enquiries"] if inside(e[4]) and e[5] != "spam"]
+    sold = [o for o in world["orders"] if o.status in SOLD and inside(o.paid_at)]
+    tables = {}
+    for dimension, key in keys.items():
+        table = defaultdict(
+            lambda: {
+                "leads": set(),
+                "samples": 0,
+                "enquiries": 0,
+                "orders": 0,
+                "revenue": defaultdict(Decimal),
+            }
+        )
+        for record in samples:
+            table[key(*record)]["samples"] += 1
+            table[key(*record)]["leads"].add(record[0].pk)
+        for record in enquiries:
+            table[key(*record)]["enquiries"] += 1
+            table[key(*record)]["leads"].add(record[0].pk)
+        for o in sold:
+            row = table[key(o.contact, o.report, o.utm_source, o.utm_campaign, o.paid_at)]
+            row["orders"] += 1
+            row["revenue"][o.currency] += o.amount_paid
+        tables[dimension] = {
+            label: (len(v["leads"]), v["samples"], v["enquiries"], v["orders"], dict(v["revenue"]))
+            for label, v in table.items()
+        }
+    sampled = {s[0].pk for s in samples}
+    enquired = sampled & {e[0].pk for e in enquiries}
+    ordered = enquired & {o.contact_id for o in sold}
+    first_sample, first_order = {}, {}
+    for person, *_, when in world["samples"]:
+        first_sample[person.pk] = min(when, first_sample.get(person.pk, when))
+    for o in world["orders"]:
+        if o.status in SOLD and o.contact_id:
+            first_order[o.contact_id] = min(o.paid_at, first_order.get(o.contact_id, o.paid_at))
+    days = [
+        (first_order[pk] - first_sample[pk]).total_seconds() / 86400
+        for pk in first_order
+        if inside(first_order[pk]) and pk in first_sample and first_sample[pk] <= first_order[pk]
+    ]
+    promotions = defaultdict(lambda: [0, defaultdict(Decimal)])
+    for o in sold:
+        if o.promotion_code:
+            promotions[o.promotion_code][0] += 1
+            promotions[o.promotion_code][1][o.currency] += o.amount_paid
+    return {
+        "tables": tables,
+        "funnel": (len(sampled), len(enquired), len(ordered)),
+        "days": days,
+        "promotions": {code: (n, dict(rev)) for code, (n, rev) in promotions.items()},
+        "totals": (
+            len({s[0].pk for s in samples} | {e[0].pk for e in enquiries}),
+            len(samples),
+            len(enquiries),
+            len(sold),
+        ),
+    }
+
+
+def test_every_figure_equals_the_independent_count(world):
+    want = expected(world)
+    span = figures.Range.of_days(world["since"], world["until"])
+
+    found = figures.dashboard(span)
+
+    for dimension in figures.DIMENSIONS:
+        got = {
+            row.label: (row.leads, row.samples, row.enquiries, row.orders, row.revenue)
+            for row in found["tables"][dimension]
+        }
+        assert got == want["tables"][dimension], dimension
+    funnel = found["funnel"]
+    assert (funnel.sampled, funnel.enquired, funnel.ordered) == want["funnel"]
+    assert funnel.sampled > funnel.enquired > 0 and funnel.ordered > 0  # the data exercises it
+    timing = found["time_to_buy"]
+    assert timing.buyers == len(want["days"]) > 2
+    assert timing.median_days == round(percentile_cont(want["days"], 0.5), 1)
+    assert timing.p90_days == round(percentile_cont(want["days"], 0.9), 1)
+    assert {r.code: (r.orders, r.revenue) for r in found["promotions"]} == want["promotions"]
+    total = found["total"]
+    assert (total.leads, total.samples, total.enquiries, total.orders) == want["totals"]
+    assert set(total.revenue) == {"USD", "EUR", "GBP"}  # per currency, never one sum
+
+
+def test_the_page_and_its_csv_show_the_same_figures(client, world, settings):
+    settings.SALES_DASHBOARD_TOP_ROWS = 2
+    want = expected(world)
+    client.force_login(sales_member())
+    query = {"since": f"{world['since']:%Y-%m-%d}", "until": f"{world['until']:%Y-%m-%d}"}
+
+    page = client.get(DASHBOARD, query)
+
+    assert page.status_code == 200
+    sections = {s["name"]: s for s in page.context["sections"]}
+    countries = sections["country"]
+    assert len(countries["rows"]) == 2 and countries["more"] == len(want["tables"]["country"]) - 2
+    assert all(chart.startswith("data:image/svg+xml") for chart in countries["charts"])
+    text = page.content.decode()
+    assert text.count('<img src="data:image/svg+xml') >= 9
+    assert (
+        "<script"
+        not in text.split("sales-dashboard-range")[1].split("</form>")[1].split("data:image")[0]
+    )
+
+    download = client.get(DASHBOARD, {**query, "csv": "country"})
+    assert download["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(download.content.decode())))
+    currencies = [h.removeprefix("Revenue ") for h in rows[0][5:]]
+    got = {}
+    for label, leads, samples, enquiries, orders, *revenue in rows[1:]:
+        money = {
+            c: Decimal(v.replace(",", "")) for c, v in zip(currencies, revenue, strict=True) if v
+        }
+        got[label] = (int(leads), int(samples), int(enquiries), int(orders), money)
+    assert got == want["tables"]["country"]  # every row, not only the two on the page
+
+    funnel = list(
+        csv.reader(io.StringIO(client.get(DASHBOARD, {**query, "csv": "funnel"}).content.decode()))
+    )
+    assert [int(r[1]) for r in funnel[1:]] == list(want["funnel"])
+
+
+def total_row(page) -> list:
+    return next(s for s in page.context["sections"] if s["name"] == "total")["rows"][0]
+
+
+def test_the_range_filter_is_a_get_form_and_a_bad_range_falls_back(client, world):
+    client.force_login(sales_member())
+    narrow = client.get(
+        DASHBOARD, {"since": f"{world['until']:%Y-%m-%d}", "until": f"{world['until']:%Y-%m-%d}"}
+    )
+    wide = client.get(DASHBOARD)
+    assert narrow.status_code == wide.status_code == 200
+    assert total_row(narrow)[2] < total_row(wide)[2]  # fewer samples on one day
+    bad = client.get(DASHBOARD, {"since": "2026-05-01", "until": "2026-01-01"})
+    assert bad.status_code == 200
+    assert "The start date is after the end date." in bad.content.decode()
