@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.timesince import timesince
 
@@ -16,7 +16,7 @@ from common.models import Job
 from contacts.models import Contact, OutboundEmail
 from reports.models import Report
 
-from .models import Enquiry, EnquiryReply, SampleRequest
+from .models import Enquiry, EnquiryReply, FollowUp, FollowUpEvent, SampleRequest
 
 # --- Pre-order enquiries (issue 5) --------------------------------------------------------
 
@@ -222,3 +222,15 @@ def sample_request_email_retrying(*, sample_request: SampleRequest) -> bool:
         state=Job.State.PENDING,
         attempts__gt=0,
     ).exists()
+
+
+def contact_followups(*, contact: Contact):
+    """The person's sample follow-ups, each with its events (sent, skipped, stopped, why)."""
+    return (
+        FollowUp.objects.filter(contact=contact)
+        .select_related("sample_request__report")
+        .prefetch_related(
+            Prefetch("events", queryset=FollowUpEvent.objects.select_related("step", "email"))
+        )
+        .order_by("-started_at")
+    )

@@ -198,6 +198,7 @@ def _checkout_redirect(request, report, form, quote_terms, promotion_id):
             promotion_code=values["promotion_code"],
             stripe_promotion_code_id=promotion_id,
             attribution=first_touch(request),
+            marketing=data.get("marketing", False),
         )
         _remember_order(request, order)
     session = checkout.checkout_session_start(order=order)

@@ -23,6 +23,16 @@ def contact_data_export(*, contact: Contact) -> dict:
         "enquiries": [_enquiry(e) for e in contact.enquiries.prefetch_related("replies")],
         "orders": [_order(o) for o in contact.orders.prefetch_related("downloads")],
         "emails": [_email(e) for e in contact_emails(contact=contact).order_by("created_at")],
+        "marketing_consents": list(
+            contact.marketing_consents.order_by("created_at").values(
+                "created_at", "purpose", "topic", "granted", "wording", "version", "source", "ip"
+            )
+        ),
+        "alerts": list(
+            contact.alerts.order_by("created_at").values(
+                "category__name", "created_at", "confirmed_at", "ended_at", "last_digest_at"
+            )
+        ),
     }
 
 

@@ -1,3 +1,4 @@
+from .alerts import AlertSubscription
 from .catalogue import (
     Category,
     FrequentQuestion,
@@ -15,6 +16,7 @@ from .quality import QualityAcknowledgement
 from .search import SearchTerm
 
 __all__ = [
+    "AlertSubscription",
     "Category",
     "FrequentQuestion",
     "KeyPlayer",

@@ -687,3 +687,9 @@ CELERY_BEAT_SCHEDULE["privacy-purge"] = {
     "task": "enquiries.tasks.privacy_purge",
     "schedule": PRIVACY_PURGE_INTERVAL_SECONDS,
 }
+
+# --- Marketing email: consent, sample follow-ups, alerts for new reports --------------------
+from .marketing import *  # noqa: E402, F403
+from .marketing import MARKETING_BEAT_SCHEDULE  # noqa: E402
+
+CELERY_BEAT_SCHEDULE |= MARKETING_BEAT_SCHEDULE
