@@ -66,7 +66,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         "sent_at",
         "belongs_to",
     )
-    list_filter = ("status", "template", ("created_at", admin.DateFieldListFilter))
+    list_filter = ("status", "purpose", "template", ("created_at", admin.DateFieldListFilter))
     search_fields = ("to", "subject", "template", "message_id", "dedupe_key")
     date_hierarchy = "created_at"
     list_select_related = ("related_type",)
@@ -84,6 +84,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
                     "from_email",
                     "subject",
                     "template",
+                    "purpose",
                     "belongs_to",
                     "contact_link",
                 )

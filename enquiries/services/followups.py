@@ -20,6 +20,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.template import engines
 from django.urls import reverse
@@ -278,8 +279,10 @@ def followup_record_outcome(email: OutboundEmail) -> None:
     queued): recorded on the sequence, which ends for good."""
     if email.status != OutboundEmail.Status.SUPPRESSED or not email.related_id:
         return
+    if email.related_type_id != ContentType.objects.get_for_model(FollowUp).pk:
+        return
     follow_up = FollowUp.objects.select_for_update().filter(pk=email.related_id).first()
-    if follow_up is None or email.related_type.model_class() is not FollowUp:
+    if follow_up is None:
         return
     FollowUpEvent.objects.create(
         follow_up=follow_up, outcome=Outcome.SUPPRESSED, reason=email.last_error[:300], email=email

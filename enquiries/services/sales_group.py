@@ -18,6 +18,7 @@ SALES_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "contacts": {
         "contact": ("view", "change"),
         "outboundemail": ("view",),
+        "marketingconsent": ("view",),
     },
     "enquiries": {
         "enquiry": ("view", "change"),
@@ -25,6 +26,10 @@ SALES_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "replytemplate": ("view", "add", "change"),
         "samplerequest": ("view", "change"),
         "historicalenquiry": ("view",),
+        # Sample follow-ups: the texts are the sales desk's, like the canned replies.
+        "followupstep": ("view", "add", "change"),
+        "followup": ("view",),
+        "followupevent": ("view",),
     },
 }
 # Every other model of these apps is visible read-only, except the ones whose names say they
