@@ -95,10 +95,13 @@ class FollowUpAdmin(admin.ModelAdmin):
     actions = ("take_the_lead",)
 
     def has_add_permission(self, request):
-        return False
+        return False  # a sequence starts from a sample request with consent, never by hand
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def has_change_permission(self, request, obj=None):
+        return False  # the record of what was sent; "take the lead" is the one change
+
+    # Deleting stays with the model's permission: a sample request deleted (by a superuser,
+    # or the retention purge) takes its sequence with it.
 
     def has_lead_permission(self, request) -> bool:
         return request.user.has_perm("enquiries.change_samplerequest")
