@@ -26,6 +26,11 @@ JOBS = {
         "common.tasks.sessions_clear_expired",
         "SESSION_CLEAR_INTERVAL_SECONDS",
     ),
+    "followups-send-due": (
+        "enquiries.tasks.followups_send_due",
+        "FOLLOWUP_SWEEP_INTERVAL_SECONDS",
+    ),
+    "alerts-digest-send": ("reports.tasks.alerts_digest_send", "ALERT_DIGEST_INTERVAL_SECONDS"),
 }
 
 
