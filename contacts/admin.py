@@ -67,7 +67,12 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         "sent_at",
         "belongs_to",
     )
-    list_filter = ("status", EmailTemplateFilter, ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        "status",
+        "purpose",
+        EmailTemplateFilter,
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("to", "subject", "template", "message_id", "dedupe_key")
     date_hierarchy = "created_at"
     list_select_related = ("related_type",)
@@ -90,6 +95,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
                     "from_email",
                     "subject",
                     "template",
+                    "purpose",
                     "belongs_to",
                     "contact_link",
                 )

@@ -11,3 +11,4 @@ class ContactsConfig(AppConfig):
 
     def ready(self):
         from . import jobs  # noqa: F401 - registers the "mail.send" kind of background job
+        from .services import marketing  # noqa: F401 - the send-time guard of marketing email

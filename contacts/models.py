@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from django_countries.fields import CountryField
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -83,6 +84,10 @@ class OutboundEmail(models.Model):
         # The recipient's server reported it undeliverable after accepting it (a delivery
         # status notification read from the inbound mailbox).
         BOUNCED = "bounced", "Bounced"
+        # A marketing email its person may no longer receive (unsubscribed, consent
+        # withdrawn, erased) when its turn to be sent came: never sent, and why is in
+        # `last_error` (contacts/services/marketing.py).
+        SUPPRESSED = "suppressed", "Suppressed"
 
     to = models.EmailField(db_index=True)
     reply_to = models.CharField(max_length=254, blank=True)
@@ -100,6 +105,10 @@ class OutboundEmail(models.Model):
     related_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     related_id = models.CharField(max_length=64, blank=True)
     related = GenericForeignKey("related_type", "related_id")
+    # Blank for the emails a person's own action asks for (their sample, a receipt, a reply);
+    # the purpose of a marketing email otherwise ("marketing", "alerts"): checked again at
+    # send time and given List-Unsubscribe headers (contacts/services/marketing.py).
+    purpose = models.CharField(max_length=30, blank=True, db_index=True)
     # Makes a send idempotent: one email per (purpose, object), e.g. "receipt:SMO-2026-000001".
     dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     message_id = models.CharField(max_length=200, unique=True)
@@ -135,3 +144,42 @@ class OutboundEmail(models.Model):
         """A globally unique Message-ID on the sending domain (RFC 5322 section 3.6.4)."""
         domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "smosite"
         return f"<{uuid.uuid4().hex}@{domain}>"
+
+
+class MarketingConsent(models.Model):
+    """One change of a person's choice about marketing email, never overwritten: the latest
+    row for a purpose (and topic) is the choice in force, the earlier ones its history. A
+    grant records the words the person saw and where; a withdrawal records how (the
+    preferences page, a one-click unsubscribe, staff)."""
+
+    class Source(models.TextChoices):
+        SAMPLE_FORM = "sample_form", "Sample request form"
+        ENQUIRY_FORM = "enquiry_form", "Enquiry form"
+        PURCHASE_FORM = "purchase_form", "Purchase form"
+        CHECKOUT = "checkout", "Stripe Checkout"
+        ALERT_CONFIRMATION = "alert_confirmation", "Alert confirmation link"
+        PREFERENCES = "preferences", "Preferences page"
+        ONE_CLICK = "one_click", "One-click unsubscribe"
+        STAFF = "staff", "Staff"
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="marketing_consents"
+    )
+    # "marketing" (follow-ups, reminders: the tick box on each form) or "alerts" (new
+    # reports in a category; `topic` names it).
+    purpose = models.CharField(max_length=30, db_index=True)
+    topic = models.CharField(max_length=120, blank=True)
+    granted = models.BooleanField()
+    wording = models.TextField(blank=True, help_text="The words the person agreed to.")
+    version = models.CharField(max_length=20, blank=True)
+    source = models.CharField(max_length=30, choices=Source.choices)
+    ip = models.CharField("network (truncated IP)", max_length=45, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["contact", "purpose", "-created_at"])]
+
+    def __str__(self):
+        verb = "granted" if self.granted else "withdrew"
+        return f"{self.contact_id} {verb} {self.purpose} {self.topic}".strip()

@@ -20,6 +20,7 @@ class EnquiriesConfig(AppConfig):
         from orders.quotes import quote_reply_lookup_register
 
         from . import jobs, receivers  # noqa: F401 - jobs registers the kinds of background job
+        from .services import followups  # noqa: F401 - registers the follow-up email's outcome
         from .services.enquiries import quote_reply_find
 
         receivers.connect()  # a report published tells its enquirers

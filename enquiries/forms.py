@@ -11,6 +11,7 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from common.antispam import SIGNER_SALT, SpamProtectedForm
 from common.text import multiline_text_clean, no_control_characters
+from contacts.services.marketing import marketing_consent_text
 
 from .models import CONSENT_TEXT, Enquiry
 
@@ -34,12 +35,16 @@ class LeadForm(SpamProtectedForm):
         required=True,
         error_messages={"required": "Please agree so that we can send you the document."},
     )
+    # Separate from the consent above, never ticked for the visitor, and nothing on the form
+    # depends on it (contacts/services/marketing.py records it with these words).
+    marketing = forms.BooleanField(required=False)
 
     def __init__(self, *args, publisher: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         privacy = reverse_lazy("privacy")
         self.fields["consent"].label = CONSENT_TEXT.format(publisher=publisher or "we")
         self.fields["consent"].help_text = f'<a href="{privacy}">Privacy notice</a>'
+        self.fields["marketing"].label = marketing_consent_text()
 
     def clean_email(self):
         return self.cleaned_data["email"].strip().lower()
@@ -79,6 +84,7 @@ class EnquiryForm(LeadForm):
         "country",
         "phone",
         "consent",
+        "marketing",
     ]
 
     def __init__(self, *args, report, **kwargs):
@@ -123,6 +129,7 @@ class SampleRequestForm(LeadForm):
             Row(Column("country", css_class="col-md-6"), Column("phone", css_class="col-md-6")),
             "message",
             "consent",
+            "marketing",
             Div("website", css_class="hp-field", aria_hidden="true"),
             "form_started",
             Submit("submit", "Email me the free sample", css_class="btn-primary btn-lg"),

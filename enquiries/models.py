@@ -404,3 +404,91 @@ class InboundEmail(models.Model):
 
     def __str__(self):
         return f"{self.subject or '(no subject)'} ← {self.from_address or 'unknown sender'}"
+
+
+# --- Follow-ups after a sample (issue 25) -------------------------------------------------
+
+
+class FollowUpStep(models.Model):
+    """One email of the sequence sent after a sample, to people who ticked the marketing box.
+    Subject and body are Django templates (see the admin's preview for the variables)."""
+
+    position = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(max_length=100)
+    delay_days = models.PositiveSmallIntegerField(
+        help_text="Days after the sample request; sent in the person's working hours."
+    )
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    reply_to_sales = models.BooleanField(
+        "reply-to the sales desk",
+        default=False,
+        help_text="Replies go to SALES_INBOX_EMAIL (otherwise to the site's From address).",
+    )
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = "follow-up step"
+
+    def __str__(self):
+        return f"Day {self.delay_days}: {self.name}"
+
+
+class FollowUp(models.Model):
+    """The sequence running for one sample request. Stopped for good (with the reason) when
+    the person enquires, buys, unsubscribes or staff take the lead; every step sent or
+    skipped is a FollowUpEvent."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Running"
+        STOPPED = "stopped", "Stopped"
+        FINISHED = "finished", "Finished"
+
+    sample_request = models.OneToOneField(
+        SampleRequest, on_delete=models.CASCADE, related_name="follow_up"
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="follow_ups")
+    started_at = models.DateTimeField(help_text="Step delays count from here.")
+    next_position = models.PositiveSmallIntegerField(default=0, editable=False)
+    # When the beat task looks at it next (the next step's day, moved into working hours).
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    stop_reason = models.CharField(max_length=300, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = "sample follow-up"
+        indexes = [models.Index(fields=["status", "next_due_at"])]
+
+    def __str__(self):
+        return f"Follow-up of sample request {self.sample_request_id}"
+
+
+class FollowUpEvent(models.Model):
+    class Outcome(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SKIPPED = "skipped", "Skipped"
+        SUPPRESSED = "suppressed", "Suppressed at send time"
+        STOPPED = "stopped", "Sequence stopped"
+
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="events")
+    step = models.ForeignKey(
+        FollowUpStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    email = models.ForeignKey(
+        OutboundEmail, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.get_outcome_display()} {self.reason}".strip()

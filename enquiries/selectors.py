@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.timesince import timesince
 
@@ -17,7 +17,7 @@ from common.models import Job
 from contacts.models import Contact, OutboundEmail
 from reports.models import Report
 
-from .models import Enquiry, EnquiryReply, InboundEmail, SampleRequest
+from .models import Enquiry, EnquiryReply, FollowUp, FollowUpEvent, InboundEmail, SampleRequest
 
 # --- Pre-order enquiries (issue 5) --------------------------------------------------------
 
@@ -251,3 +251,15 @@ def sample_co_interest(min_people: int) -> list[tuple[int, int, int]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [min_people])
         return [tuple(row) for row in cursor.fetchall()]
+
+
+def contact_followups(*, contact: Contact):
+    """The person's sample follow-ups, each with its events (sent, skipped, stopped, why)."""
+    return (
+        FollowUp.objects.filter(contact=contact)
+        .select_related("sample_request__report")
+        .prefetch_related(
+            Prefetch("events", queryset=FollowUpEvent.objects.select_related("step", "email"))
+        )
+        .order_by("-started_at")
+    )

@@ -119,6 +119,7 @@ def enquiry_create(request, number):
                 attribution=first_touch(request),
                 ip=ip_truncate(client_ip(request)),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                marketing=form.cleaned_data["marketing"],
             )
             request.session[THANKS_SESSION_KEY] = enquiry.pk
             return redirect("enquiries:pre-order-enquiry-thanks", number=report.number)

@@ -8,6 +8,7 @@ from django.conf import settings
 
 from common.antispam import SpamProtectedForm
 from common.text import no_control_characters
+from contacts.services.marketing import marketing_consent_text
 from reports.models import Licence
 
 VAT_ID = re.compile(r"^[A-Z]{2}[A-Z0-9]{2,13}$")
@@ -45,6 +46,8 @@ class PurchaseForm(SpamProtectedForm):
         label="I accept the terms of sale and the licence terms shown above.",
         error_messages={"required": "Please accept the terms to continue."},
     )
+    # Separate from the terms, never ticked for the buyer; buying does not depend on it.
+    marketing = forms.BooleanField(required=False)
     quote = forms.CharField(widget=forms.HiddenInput, required=False)
     # The currency the page showed the prices in: the order is in it, whatever the visitor's
     # choice is by the time they press Pay (another tab may have changed it).
@@ -57,6 +60,7 @@ class PurchaseForm(SpamProtectedForm):
 
     def __init__(self, *args, licences: list[Licence], quote_terms=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["marketing"].label = marketing_consent_text()
         self.licences = {licence.kind: licence for licence in licences}
         self.fields["licence"].choices = [(kind, kind) for kind in self.licences]
         if quote_terms is not None:

@@ -251,6 +251,7 @@ def _checkout_redirect(request, report, form, context, promotion_id, *, by_invoi
             stripe_promotion_code_id=promotion_id,
             attribution=first_touch(request),
             payment_route=route,
+            marketing=data.get("marketing", False),
         )
         _remember_order(request, order)
     if order.payment_route == Order.PaymentRoute.INVOICE:

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from common.admin_filters import CountryPresentFilter
 from contacts.models import Contact
-from enquiries.selectors import contact_journey
+from contacts.selectors import contact_consent_history, contact_marketing_emails
+from enquiries.selectors import contact_followups, contact_journey
 
 from . import services as privacy
 
@@ -64,6 +65,11 @@ class ContactAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         if contact is not None:
             extra_context["journey"] = contact_journey(contact=contact)
+            # Marketing: what the person agreed to, what we sent, and why a step was not.
+            extra_context["consents"] = contact_consent_history(contact=contact)
+            extra_context["marketing_emails"] = contact_marketing_emails(contact=contact)
+            extra_context["follow_ups"] = contact_followups(contact=contact)
+            extra_context["alerts"] = contact.alerts.select_related("category")
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- The person's rights: a copy of their data, and erasure ----------------------------

@@ -8,6 +8,7 @@ class ReportsConfig(AppConfig):
 
     def ready(self):
         from . import jobs, receivers  # noqa: F401 - jobs registers the kinds of background job
+        from .services import alerts  # noqa: F401 - registers the "alerts" marketing purpose
 
         post_migrate.connect(_search_schema_ensure, sender=self)
         receivers.connect()  # catalogue edits invalidate the anonymous page cache

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from .views import catalogue
+from .views import alerts, catalogue
 
 
 class SlugWithoutTrailingR:
@@ -20,5 +20,7 @@ register_converter(SlugWithoutTrailingR, "reportslug")
 app_name = "reports"
 urlpatterns = [
     path("", catalogue.catalogue, name="catalogue"),
+    path("alerts/subscribe", alerts.alert_subscribe, name="alert-subscribe"),
+    path("alerts/confirm/<str:token>", alerts.alert_confirm, name="alert-confirm"),
     path("<reportslug:slug>-r<int:number>", catalogue.report_detail, name="detail"),
 ]

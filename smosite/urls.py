@@ -7,6 +7,7 @@ from . import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("contacts.urls")),
     path("", include("enquiries.urls")),
     path("", include("reports.urls")),
     path("", include("orders.urls")),

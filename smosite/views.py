@@ -8,6 +8,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from enquiries.models import FollowUpStep
+
 from .health import health_report, readiness_allowed
 
 # Crawlers stay out of the admin and of the pages that only make sense after a click.
@@ -49,7 +51,13 @@ def privacy(request):
         "stripe": settings.STRIPE_EVENT_RETENTION_DAYS,
         "failed_jobs": settings.JOB_KEEP_FAILED_DAYS,
     }
-    return render(request, "privacy.html", {"retention": retention})
+    context = {
+        "retention": retention,
+        # The kinds of email we send (marketing ones with their schedule).
+        "followup_steps": FollowUpStep.objects.filter(is_active=True).order_by("position"),
+        "alert_interval_days": settings.ALERT_DIGEST_INTERVAL_DAYS,
+    }
+    return render(request, "privacy.html", context)
 
 
 def server_error(request, template_name="500.html"):

@@ -4,7 +4,11 @@ its "mail.send" job in the caller's transaction; sent by a worker after commit) 
 
 The lead or order an email belongs to learns how it ended in the same transaction that
 records it: a service registers an outcome handler for its template
-(`email_outcome_register`), called with the email when it is sent or has failed for good."""
+(`email_outcome_register`), called with the email when it is sent or has failed for good.
+
+Marketing email (a `purpose` set) is queued through contacts/services/marketing.py, which
+registers the send-time guard (`email_guard_register`): whether the person may still receive
+it, and the List-Unsubscribe headers it carries."""
 
 import logging
 import re
@@ -26,6 +30,16 @@ JOB = "mail.send"
 Status = OutboundEmail.Status
 _outcome_handlers: dict[str, Callable[[OutboundEmail], None]] = {}
 _secret_fillers: dict[str, Callable[[OutboundEmail], dict[str, str]]] = {}
+# For emails with a purpose: (why it may not be sent, or "") and the extra headers.
+_guard: Callable[[OutboundEmail], tuple[str, dict[str, str]]] | None = None
+
+
+def email_guard_register(guard: Callable[[OutboundEmail], tuple[str, dict[str, str]]]) -> None:
+    """`guard(email)` runs for every email with a `purpose` just before it is sent: a
+    non-empty reason suppresses it (never sent, whatever queue it sat in); the headers are
+    added to the message."""
+    global _guard
+    _guard = guard
 
 
 def email_outcome_register(*, template: str, handler: Callable[[OutboundEmail], None]) -> None:
@@ -72,6 +86,7 @@ def email_queue(
     send_here: bool = False,
     in_reply_to: str = "",
     references: str = "",
+    purpose: str = "",
 ) -> OutboundEmail:
     """Record an email and its send job in the caller's transaction; a worker sends it after
     commit.
@@ -105,6 +120,7 @@ def email_queue(
         message_id=OutboundEmail.new_message_id(),
         in_reply_to=in_reply_to,
         references=references,
+        purpose=purpose,
     )
     if related is not None:
         email.related_type = ContentType.objects.get_for_model(related)
@@ -129,7 +145,7 @@ def _secrets_filled(email: OutboundEmail) -> tuple[str, str]:
     return text, html
 
 
-def _build_message(email: OutboundEmail) -> EmailMultiAlternatives:
+def _build_message(email: OutboundEmail, extra_headers: dict[str, str]) -> EmailMultiAlternatives:
     text, html = _secrets_filled(email)
     headers = {"Message-ID": email.message_id}
     if email.in_reply_to:
@@ -142,7 +158,7 @@ def _build_message(email: OutboundEmail) -> EmailMultiAlternatives:
         from_email=email.from_email,
         to=[email.to],
         reply_to=[email.reply_to] if email.reply_to else None,
-        headers=headers,
+        headers={**headers, **extra_headers},
     )
     if html:
         message.attach_alternative(html, "text/html")
@@ -163,8 +179,12 @@ def email_send(*, work: jobs.JobRun) -> None:
     email = OutboundEmail.objects.get(pk=work.target_id)
     if email.status != Status.QUEUED:
         return
+    reason, headers = _guard(email) if email.purpose and _guard else ("", {})
+    if reason:
+        _suppress(email, reason, work)
+        return
     try:
-        _build_message(email).send()
+        _build_message(email, headers).send()
     except jobs.GiveUp:
         raise
     except Exception as exc:  # noqa: BLE001 - recorded (without the address) and retried
@@ -178,6 +198,18 @@ def email_send(*, work: jobs.JobRun) -> None:
         email.sent_at = timezone.now()
         email.last_error = ""
         email.save(update_fields=["status", "sent_at", "last_error", "updated_at"])
+        _outcome(email)
+
+
+def _suppress(email: OutboundEmail, reason: str, work: jobs.JobRun) -> None:
+    """Not sent, for good: the person may no longer receive this marketing email."""
+    with work.completing():
+        email = OutboundEmail.objects.select_for_update().get(pk=email.pk)
+        if email.status != Status.QUEUED:
+            return
+        email.status = Status.SUPPRESSED
+        email.last_error = reason
+        email.save(update_fields=["status", "last_error", "updated_at"])
         _outcome(email)
 
 

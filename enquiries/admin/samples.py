@@ -16,6 +16,7 @@ from contacts.admin import OwnEmailsMixin, admin_link
 from contacts.models import ATTRIBUTION_FIELDS, UTM_FIELDS
 
 from ..models import SampleRequest
+from ..services.followups import followup_stop
 from ..services.samples import JOB, sample_request_resend
 
 STAMP_JOB = JobColumn(JOB)
@@ -72,7 +73,7 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("report",)
     list_per_page = 50
-    actions = ("resend_sample", "export_csv")
+    actions = ("resend_sample", "take_the_lead", "export_csv")
     readonly_fields = ("emails", "contact_link", "report_link", "status_link", "stamping")
     fieldsets = (
         (
@@ -176,6 +177,22 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
                 f"{skipped} request(s) still in progress were left alone: their email is on its way.",
                 messages.WARNING,
             )
+
+    @admin.action(
+        description="Take the lead: stop these leads' follow-up emails for good",
+        permissions=["resend"],
+    )
+    def take_the_lead(self, request, queryset):
+        name = request.user.get_full_name() or request.user.get_username()
+        stopped = sum(
+            followup_stop(
+                follow_up=sample_request.follow_up, reason=f"Staff took the lead ({name})."
+            )
+            for sample_request in queryset.filter(follow_up__isnull=False).select_related(
+                "follow_up"
+            )
+        )
+        self.message_user(request, f"Stopped {stopped} follow-up sequence(s).", messages.SUCCESS)
 
     @admin.action(description="Export the selected leads as CSV", permissions=["view"])
     def export_csv(self, request, queryset):

@@ -26,6 +26,7 @@ from common.files import private_files_delete_later
 from common.text import CONTROL_CHARS, control_characters_strip
 from contacts.models import Contact, OutboundEmail
 from contacts.services.contacts import PROFILE_FIELDS, contact_upsert
+from contacts.services.marketing import Source, marketing_consent_from_form
 from contacts.services.outbox import email_queue
 from orders.quotes import quote_token_create
 from reports.models import Licence, Report
@@ -34,6 +35,7 @@ from reports.services.documents import DocumentNotReady, sample_copy_create
 from .. import sla
 from ..freemail import is_free_mail
 from ..models import CONSENT_VERSION, Enquiry, EnquiryReply, InboundEmail, ReplyTemplate
+from .followups import followups_stop
 from .mail_thread import thread_headers, thread_reply_to
 from .sales_group import SALES_GROUP_NAME
 
@@ -57,9 +59,12 @@ def enquiry_create(
     attribution: dict | None = None,
     ip: str = "",
     user_agent: str = "",
+    marketing: bool = False,
 ) -> Enquiry:
     """Record an enquiry from the public form: upsert the contact, assign an owner, and queue
-    the visitor's acknowledgement and the sales-inbox notification.
+    the visitor's acknowledgement and the sales-inbox notification. `marketing`: the form's
+    marketing box was ticked (recorded in the contact's consent history). A sample follow-up
+    running for the person stops for good: a person is talking to us now.
 
     The same question about the same report from the same address within
     ENQUIRY_DUPLICATE_WINDOW_SECONDS returns the first enquiry and sends nothing (a double
@@ -88,6 +93,10 @@ def enquiry_create(
     enquiry.save()
     _acknowledgement_queue(enquiry)
     _staff_notification_queue(enquiry)
+    marketing_consent_from_form(
+        contact=contact, ticked=marketing, source=Source.ENQUIRY_FORM, ip=ip
+    )
+    followups_stop(contact=contact, reason=f"Enquired ({enquiry.reference}).")
     return enquiry
 
 

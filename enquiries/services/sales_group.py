@@ -18,6 +18,7 @@ SALES_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "contacts": {
         "contact": ("view", "change"),
         "outboundemail": ("view",),
+        "marketingconsent": ("view",),
     },
     "enquiries": {
         "enquiry": ("view", "change"),
@@ -27,6 +28,10 @@ SALES_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "historicalenquiry": ("view",),
         # Customers' emails: read, and file an unmatched one in an enquiry's thread.
         "inboundemail": ("view", "change"),
+        # Sample follow-ups: the texts are the sales desk's, like the canned replies.
+        "followupstep": ("view", "add", "change"),
+        "followup": ("view",),
+        "followupevent": ("view",),
     },
     # The sales desk (sales/, an app above this one: named here as data, never imported):
     # Sales see and work the leads to call and log calls, and see the dashboard.

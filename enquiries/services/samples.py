@@ -35,11 +35,13 @@ from common.net import ip_truncate
 from common.text import control_characters_strip
 from contacts.models import Contact, OutboundEmail
 from contacts.services.contacts import PROFILE_FIELDS, contact_upsert
+from contacts.services.marketing import Source, marketing_consent_from_form
 from contacts.services.outbox import email_outcome_register, email_queue
 from reports.services.documents import DocumentNotReady, sample_copy_create
 
 from ..freemail import is_free_mail
 from ..models import CONSENT_VERSION, SampleRequest
+from .followups import followup_start
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,12 @@ def sample_request_create(
     # The contact comes back locked: two identical posts at once see each other's request.
     contact = contact_upsert(
         email=form_data["email"], **{k: form_data.get(k) for k in PROFILE_FIELDS}
+    )
+    marketing_consent_from_form(
+        contact=contact,
+        ticked=bool(form_data.get("marketing")),
+        source=Source.SAMPLE_FORM,
+        ip=ip_truncate(ip),
     )
     recent = sample_request_recent(contact=contact, report=report)
     if recent is not None:
@@ -83,6 +91,7 @@ def sample_request_create(
     sample_request.save()
     jobs.enqueue(JOB, target_id=sample_request.pk, new_target=True)
     _notify_staff(sample_request)
+    followup_start(sample_request=sample_request)  # only with marketing consent
     return sample_request, True
 
 

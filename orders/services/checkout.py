@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts.services.contacts import contact_upsert
+from contacts.services.marketing import Source, marketing_consent_from_form
 from reports.models import Licence, Report
 
 from ..models import Order, OrderEvent, OrderReferenceCounter
@@ -89,8 +90,12 @@ def order_create(
     stripe_promotion_code_id: str = "",
     attribution: dict | None = None,
     payment_route: str = Order.PaymentRoute.CHECKOUT,
+    marketing: bool = False,
 ) -> Order:
+    """`marketing`: the form's (optional) marketing box was ticked: recorded in the buyer's
+    consent history (contacts/services/marketing.py)."""
     contact = contact_upsert(email=buyer_email, name=buyer_name, company=buyer_company)
+    marketing_consent_from_form(contact=contact, ticked=marketing, source=Source.PURCHASE_FORM)
     order = Order(
         reference=order_reference_next(),
         report=report,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from common.files import private_files_delete_later
 from common.models import Job
 from contacts.models import ATTRIBUTION_DETAIL_FIELDS, Contact, OutboundEmail
-from enquiries.models import Enquiry, EnquiryReply, SampleRequest
+from enquiries.models import Enquiry, EnquiryReply, FollowUp, SampleRequest
 from orders.models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
 from sales.models import Lead, LeadCall
 
@@ -62,6 +62,7 @@ def contact_erase(*, contact: Contact) -> dict[str, int]:
         "enquiries": _enquiries_erase(contact, now, files),
         "orders": _orders_erase(contact, address, now, files),
         "leads": _lead_erase(contact),
+        "marketing": _marketing_erase(contact, now),
     }
     Contact.objects.filter(pk=contact.pk).update(
         email=address, name="Erased contact", company="", job_title="", country="", phone=""
@@ -161,6 +162,17 @@ def _sample_requests_erase(contact, address, files) -> int:
         file_path="",
         **dict.fromkeys(ATTRIBUTION_DETAIL_FIELDS, ""),
     )
+
+
+def _marketing_erase(contact, now) -> int:
+    """Follow-ups and alerts end (the send-time check would refuse them anyway); the consent
+    history stays as the record of what was agreed, without the network it came from."""
+    FollowUp.objects.filter(contact=contact, status=FollowUp.Status.ACTIVE).update(
+        status=FollowUp.Status.STOPPED, stop_reason=NOT_SENT, stopped_at=now, next_due_at=None
+    )
+    contact.alerts.filter(ended_at__isnull=True).update(ended_at=now)
+    contact.alerts.update(ip="")
+    return contact.marketing_consents.update(ip="")
 
 
 def _enquiries_erase(contact, now, files) -> int:

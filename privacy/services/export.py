@@ -29,6 +29,16 @@ def contact_data_export(*, contact: Contact) -> dict:
             for inbound in contact_inbound_emails(contact=contact).order_by("received_at")
         ],
         "lead": _lead(contact),
+        "marketing_consents": list(
+            contact.marketing_consents.order_by("created_at").values(
+                "created_at", "purpose", "topic", "granted", "wording", "version", "source", "ip"
+            )
+        ),
+        "alerts": list(
+            contact.alerts.order_by("created_at").values(
+                "category__name", "created_at", "confirmed_at", "ended_at", "last_digest_at"
+            )
+        ),
     }
 
 

@@ -1,3 +1,4 @@
+from .alerts import AlertSubscription
 from .catalogue import (
     Category,
     FrequentQuestion,
@@ -16,6 +17,7 @@ from .related import RelatedReports
 from .search import SearchTerm
 
 __all__ = [
+    "AlertSubscription",
     "Category",
     "FrequentQuestion",
     "KeyPlayer",

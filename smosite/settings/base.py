@@ -760,3 +760,9 @@ from .sales import *  # noqa: E402, F403
 from .sales import SALES_BEAT_SCHEDULE  # noqa: E402
 
 CELERY_BEAT_SCHEDULE |= SALES_BEAT_SCHEDULE
+
+# --- Marketing email: consent, sample follow-ups, alerts for new reports --------------------
+from .marketing import *  # noqa: E402, F403
+from .marketing import MARKETING_BEAT_SCHEDULE  # noqa: E402
+
+CELERY_BEAT_SCHEDULE |= MARKETING_BEAT_SCHEDULE

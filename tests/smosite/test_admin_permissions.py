@@ -28,8 +28,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from common.models import Job
 from contacts.models import OutboundEmail
 from contacts.services.outbox import email_queue
-from enquiries.models import Enquiry, InboundEmail, ReplyTemplate
+from enquiries.models import Enquiry, FollowUp, InboundEmail, ReplyTemplate
 from enquiries.services import enquiries as enquiry_services
+from enquiries.services.followups import followup_steps_default_create
 from enquiries.services.sales_group import sales_group_sync
 from orders.models import Order, StripeEvent
 from reports.models import QualityAcknowledgement, Region, ReportDocument
@@ -189,7 +190,11 @@ def _world() -> dict:
         licence=report.licences.get(kind="enterprise"),
         quoted_price=Decimal("6500"),
     )
-    SampleRequestFactory(report=report, contact=contact)
+    sample_request = SampleRequestFactory(report=report, contact=contact)
+    followup_steps_default_create()
+    FollowUp.objects.create(
+        sample_request=sample_request, contact=contact, started_at=sample_request.created_at
+    )
     order, _url = fulfilled_order(report, email=contact.email)
     Order.objects.filter(pk=order.pk).update(stripe_payment_intent_id="")
     email = email_queue(

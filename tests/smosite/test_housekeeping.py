@@ -34,6 +34,11 @@ JOBS = {
         "enquiries.tasks.inbound_mailbox_poll",
         "INBOUND_POLL_INTERVAL_SECONDS",
     ),
+    "followups-send-due": (
+        "enquiries.tasks.followups_send_due",
+        "FOLLOWUP_SWEEP_INTERVAL_SECONDS",
+    ),
+    "alerts-digest-send": ("reports.tasks.alerts_digest_send", "ALERT_DIGEST_INTERVAL_SECONDS"),
 }
 
 
