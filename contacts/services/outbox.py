@@ -6,9 +6,11 @@ The lead or order an email belongs to learns how it ended in the same transactio
 records it: a service registers an outcome handler for its template
 (`email_outcome_register`), called with the email when it is sent or has failed for good."""
 
+import email.policy
 import logging
 import re
 from collections.abc import Callable
+from email.header import Header
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -122,9 +124,35 @@ def _secrets_filled(email: OutboundEmail) -> tuple[str, str]:
     return text, html
 
 
+class _Subject(str):
+    """A Subject header that folds without a doubled space. Python's folder (3.12's
+    email._header_value_parser) breaks a long subject before an encoded word and leaves the
+    space at the end of the first line, so a reader unfolds "Market,  2025–2032" (two
+    spaces). A subject that needs encoding is written as RFC 2047 encoded words by the email
+    package's Header instead: adjacent encoded words join without the folding space."""
+
+    name = "Subject"
+    defects = ()
+
+    def fold(self, *, policy) -> str:
+        if self.isascii() or getattr(policy, "utf8", False):
+            return policy.header_factory(self.name, str(self)).fold(policy=policy)
+        encoded = Header(str(self), "utf-8", header_name=self.name).encode(
+            linesep=policy.linesep, maxlinelen=policy.max_line_length or 78
+        )
+        return f"{self.name}: {encoded}{policy.linesep}"
+
+
+class _Message(EmailMultiAlternatives):
+    def message(self, *, policy=email.policy.default):
+        message = super().message(policy=policy)
+        message.replace_header("Subject", _Subject(self.subject))
+        return message
+
+
 def _build_message(email: OutboundEmail) -> EmailMultiAlternatives:
     text, html = _secrets_filled(email)
-    message = EmailMultiAlternatives(
+    message = _Message(
         subject=email.subject,
         body=text,
         from_email=email.from_email,
