@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from email.header import Header
 
+import css_inline
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMultiAlternatives
@@ -46,10 +47,29 @@ def email_secrets_register(
     _secret_fillers[template] = fill
 
 
+def publisher_context() -> dict[str, str]:
+    """Who sends every email: the site, and the seller's legal details for the footer that
+    templates/email/base.html and email/footer.txt (the text twin's) print."""
+    names = ("SITE_URL", "PUBLISHER_NAME", "PUBLISHER_LEGAL_NAME", "PUBLISHER_ADDRESS")
+    names += ("PUBLISHER_VAT_NUMBER", "PUBLISHER_PHONE")
+    return {name: getattr(settings, name) for name in names}
+
+
+def html_inline_css(html: str) -> str:
+    """The HTML with its stylesheet moved into style attributes (css-inline), as mail
+    clients that drop <style> (Gmail's apps, Outlook) need. Done at send time, so the mail log
+    keeps the short template output; remote stylesheets are never fetched.
+    https://github.com/Stranger6667/css-inline"""
+    return _inliner.inline(html) if html else html
+
+
+_inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+
 def _render(template: str, context: dict) -> tuple[str, str, str]:
     """<template>_subject.txt and <template>.txt (rendered without HTML escaping) are
     required; <template>.html (escaped) is optional."""
-    ctx = {"SITE_URL": settings.SITE_URL, "PUBLISHER_NAME": settings.PUBLISHER_NAME, **context}
+    ctx = {**publisher_context(), **context}
     text_engine = engines["text"]
     subject = " ".join(text_engine.get_template(f"{template}_subject.txt").render(ctx).split())
     text = text_engine.get_template(f"{template}.txt").render(ctx)
@@ -161,7 +181,7 @@ def _build_message(email: OutboundEmail) -> EmailMultiAlternatives:
         headers={"Message-ID": email.message_id},
     )
     if html:
-        message.attach_alternative(html, "text/html")
+        message.attach_alternative(html_inline_css(html), "text/html")
     if email.attachment_path:
         from django.core.files.storage import storages
 
