@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts.services.contacts import contact_upsert
+from pages.models import PageVersion
+from pages.selectors import page_current
 from reports.models import Licence, Report
 
 from ..models import Order, OrderEvent, OrderReferenceCounter
@@ -102,6 +104,8 @@ def order_create(
         buyer_company=buyer_company,
         buyer_vat_id=buyer_vat_id,
         contact=contact,
+        # The terms the purchase page showed and the buyer ticked: the current version.
+        terms_version=page_current(page=PageVersion.Page.TERMS),
         **(attribution or {}),
     )
     order.full_clean()

@@ -61,8 +61,9 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     # The site's own apps, each importing only those above it in this list (README, "The
-    # apps"): contacts < reports < orders < enquiries < privacy.
+    # apps"): pages < contacts < reports < orders < enquiries < privacy.
     "common",
+    "pages",
     "contacts",
     "reports",
     "orders",

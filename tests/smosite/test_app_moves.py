@@ -5,6 +5,7 @@ move means to change (which app a content type belongs to, the template path of 
 Permissions, the Sales group, admin log entries and an email's link to its order keep
 working afterwards."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -63,6 +64,38 @@ MOVED = {
         ],
     ),
 }
+
+
+# The move itself: the state the rows are compared at. Later migrations (fields added since)
+# are applied after the comparison, before the rows are read through today's models.
+AFTER_THE_MOVE = [
+    ("contacts", "0001_contacts_from_enquiries"),
+    ("orders", "0001_orders_from_reports"),
+    ("enquiries", "0007_contacts_to_contacts"),
+    ("reports", "0011_orders_to_orders"),
+]
+# Columns today's models have that the tables did not have at the move (name, model).
+ADDED_SINCE = {Order: ("terms_version",)}
+
+
+@contextmanager
+def writing_the_tables_of_then():
+    """Today's models insert rows without the columns added since the move (Django builds an
+    INSERT from `_meta.local_concrete_fields`, a cached property)."""
+    kept = {}
+    for model, names in ADDED_SINCE.items():
+        meta = model._meta
+        kept[model] = meta.__dict__.get("local_concrete_fields")
+        meta.__dict__["local_concrete_fields"] = tuple(
+            f for f in meta.local_concrete_fields if f.name not in names
+        )
+    try:
+        yield
+    finally:
+        for model, value in kept.items():
+            model._meta.__dict__.pop("local_concrete_fields", None)
+            if value is not None:
+                model._meta.__dict__["local_concrete_fields"] = value
 
 
 def migrate(targets):
@@ -192,14 +225,15 @@ def test_a_database_of_todays_main_moves_its_apps_with_nothing_lost():
     for source, models in MOVED.values():
         for model in models:
             assert ContentType.objects.filter(app_label=source, model=model).exists(), model
-    made = fill_at_the_old_state()
+    with writing_the_tables_of_then():
+        made = fill_at_the_old_state()
     before = database_rows()
     type_ids = {
         (ct.app_label, ct.model): ct.pk
         for ct in ContentType.objects.filter(app_label__in=["enquiries", "reports"])
     }
 
-    migrate(latest())
+    migrate(AFTER_THE_MOVE)
     after = database_rows()
 
     # The content types of moved models changed app, keeping their ids; nothing else did.
@@ -235,6 +269,7 @@ def test_a_database_of_todays_main_moves_its_apps_with_nothing_lost():
     assert after == before  # every other row of every table, unchanged
 
     # And it all still works through today's models.
+    migrate(latest())
     order = Order.objects.get(pk=made["order"].pk)
     assert order.contact.email == "buyer@acme.example"
     assert order.utm_source == "newsletter"
