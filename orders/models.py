@@ -71,6 +71,16 @@ class Order(Attribution):
     buyer_name = models.CharField(max_length=150)
     buyer_company = models.CharField(max_length=200)
     buyer_vat_id = models.CharField("buyer VAT ID", max_length=20, blank=True)
+    # The terms of sale the buyer accepted at checkout (pages.PageVersion, never edited once
+    # published): the receipt links to exactly this version.
+    terms_version = models.ForeignKey(
+        "pages.PageVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="terms of sale accepted",
+    )
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
     )

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("enquiries.urls")),
     path("", include("reports.urls")),
     path("", include("orders.urls")),
+    path("", include("pages.urls")),
 ]
 
 urlpatterns += [

@@ -163,6 +163,7 @@ KEPT_BETWEEN_TESTS = {
     "auth_group",
     "auth_group_permissions",
     "enquiries_replytemplate",
+    "pages_pageversion",  # the seeded legal pages (pages 0002); tests that add versions roll back
 }
 
 

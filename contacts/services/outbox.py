@@ -10,10 +10,13 @@ Marketing email (a `purpose` set) is queued through contacts/services/marketing.
 registers the send-time guard (`email_guard_register`): whether the person may still receive
 it, and the List-Unsubscribe headers it carries."""
 
+import email.policy
 import logging
 import re
 from collections.abc import Callable
+from email.header import Header
 
+import css_inline
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMultiAlternatives
@@ -58,10 +61,29 @@ def email_secrets_register(
     _secret_fillers[template] = fill
 
 
+def publisher_context() -> dict[str, str]:
+    """Who sends every email: the site, and the seller's legal details for the footer that
+    templates/email/base.html and email/footer.txt (the text twin's) print."""
+    names = ("SITE_URL", "PUBLISHER_NAME", "PUBLISHER_LEGAL_NAME", "PUBLISHER_ADDRESS")
+    names += ("PUBLISHER_VAT_NUMBER", "PUBLISHER_PHONE")
+    return {name: getattr(settings, name) for name in names}
+
+
+def html_inline_css(html: str) -> str:
+    """The HTML with its stylesheet moved into style attributes (css-inline), as mail
+    clients that drop <style> (Gmail's apps, Outlook) need. Done at send time, so the mail log
+    keeps the short template output; remote stylesheets are never fetched.
+    https://github.com/Stranger6667/css-inline"""
+    return _inliner.inline(html) if html else html
+
+
+_inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+
 def _render(template: str, context: dict) -> tuple[str, str, str]:
     """<template>_subject.txt and <template>.txt (rendered without HTML escaping) are
     required; <template>.html (escaped) is optional."""
-    ctx = {"SITE_URL": settings.SITE_URL, "PUBLISHER_NAME": settings.PUBLISHER_NAME, **context}
+    ctx = {**publisher_context(), **context}
     text_engine = engines["text"]
     subject = " ".join(text_engine.get_template(f"{template}_subject.txt").render(ctx).split())
     text = text_engine.get_template(f"{template}.txt").render(ctx)
@@ -145,6 +167,32 @@ def _secrets_filled(email: OutboundEmail) -> tuple[str, str]:
     return text, html
 
 
+class _Subject(str):
+    """A Subject header that folds without a doubled space. Python's folder (3.12's
+    email._header_value_parser) breaks a long subject before an encoded word and leaves the
+    space at the end of the first line, so a reader unfolds "Market,  2025–2032" (two
+    spaces). A subject that needs encoding is written as RFC 2047 encoded words by the email
+    package's Header instead: adjacent encoded words join without the folding space."""
+
+    name = "Subject"
+    defects = ()
+
+    def fold(self, *, policy) -> str:
+        if self.isascii() or getattr(policy, "utf8", False):
+            return policy.header_factory(self.name, str(self)).fold(policy=policy)
+        encoded = Header(str(self), "utf-8", header_name=self.name).encode(
+            linesep=policy.linesep, maxlinelen=policy.max_line_length or 78
+        )
+        return f"{self.name}: {encoded}{policy.linesep}"
+
+
+class _Message(EmailMultiAlternatives):
+    def message(self, *, policy=email.policy.default):
+        message = super().message(policy=policy)
+        message.replace_header("Subject", _Subject(self.subject))
+        return message
+
+
 def _build_message(email: OutboundEmail, extra_headers: dict[str, str]) -> EmailMultiAlternatives:
     text, html = _secrets_filled(email)
     headers = {"Message-ID": email.message_id}
@@ -152,7 +200,7 @@ def _build_message(email: OutboundEmail, extra_headers: dict[str, str]) -> Email
         headers["In-Reply-To"] = email.in_reply_to
     if email.references:
         headers["References"] = email.references
-    message = EmailMultiAlternatives(
+    message = _Message(
         subject=email.subject,
         body=text,
         from_email=email.from_email,
@@ -161,7 +209,7 @@ def _build_message(email: OutboundEmail, extra_headers: dict[str, str]) -> Email
         headers={**headers, **extra_headers},
     )
     if html:
-        message.attach_alternative(html, "text/html")
+        message.attach_alternative(html_inline_css(html), "text/html")
     if email.attachment_path:
         from django.core.files.storage import storages
 

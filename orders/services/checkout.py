@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from contacts.services.contacts import contact_upsert
 from contacts.services.marketing import Source, marketing_consent_from_form
+from pages.models import PageVersion
+from pages.selectors import page_current
 from reports.models import Licence, Report
 
 from ..models import Order, OrderEvent, OrderReferenceCounter
@@ -113,6 +115,8 @@ def order_create(
         buyer_vat_id=buyer_vat_id,
         contact=contact,
         payment_route=payment_route,
+        # The terms the purchase page showed and the buyer ticked: the current version.
+        terms_version=page_current(page=PageVersion.Page.TERMS),
         **(attribution or {}),
     )
     order.full_clean()

@@ -1,10 +1,17 @@
 """The PDF's charts, drawn by pygal as inline SVG in one house style. No JavaScript and no
-external references: WeasyPrint's fetcher would refuse them anyway."""
+external references: WeasyPrint's fetcher would refuse them anyway.
+
+Every chart carries its alternative text in the SVG's `<title>`: WeasyPrint's tagged PDF
+(PDF/UA) takes a Figure's /Alt from there, and a screen reader reads the chart as that text.
+pygal writes "Pygal" there (its `title` option would also draw the title and move the plot),
+so the text is put in after rendering. It names the chart and lists every value, as the
+figure shows them."""
 
 import math
 from decimal import Decimal
 
 import pygal
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
@@ -44,11 +51,23 @@ OPTIONS = {
 }
 
 
-def _svg(chart) -> SafeString:
-    return mark_safe(chart.render(is_unicode=True))  # noqa: S308 - pygal output, escaped by pygal
+PYGAL_TITLE = "<title>Pygal</title>"
 
 
-def share_chart(*, shares: list[tuple[str, Decimal]], unit: str = "%") -> SafeString:
+def _svg(chart, *, alt: str) -> SafeString:
+    svg = chart.render(is_unicode=True)
+    assert svg.count(PYGAL_TITLE) == 1, "pygal's placeholder title, once"
+    svg = svg.replace(PYGAL_TITLE, f"<title>{escape(alt)}</title>")
+    return mark_safe(svg)  # noqa: S308 - pygal output, escaped by pygal; the title escaped here
+
+
+def chart_alt(kind: str, title: str, points: list[tuple[str, str]]) -> str:
+    """ "Ring chart: Share of the market by region. North America 42%; Europe 28%." """
+    values = "; ".join(f"{label} {value}" for label, value in points)
+    return f"{kind}: {title.rstrip('.')}. {values}."
+
+
+def share_chart(*, shares: list[tuple[str, Decimal]], title: str, unit: str = "%") -> SafeString:
     """A ring chart of shares (regions, segments); labels carry the value."""
     chart = pygal.Pie(
         **OPTIONS,
@@ -64,10 +83,11 @@ def share_chart(*, shares: list[tuple[str, Decimal]], unit: str = "%") -> SafeSt
     )
     for label, value in shares:
         chart.add(label, float(value))
-    return _svg(chart)
+    points = [(label, f"{float(value):g}{unit}") for label, value in shares]
+    return _svg(chart, alt=chart_alt("Ring chart", title, points))
 
 
-def bar_chart(*, bars: list[tuple[str, Decimal]], unit: str = "%") -> SafeString:
+def bar_chart(*, bars: list[tuple[str, Decimal]], title: str, unit: str = "%") -> SafeString:
     """Horizontal bars, largest first: a segment breakdown."""
     chart = pygal.HorizontalBar(
         **OPTIONS,
@@ -81,7 +101,8 @@ def bar_chart(*, bars: list[tuple[str, Decimal]], unit: str = "%") -> SafeString
     ordered = sorted(bars, key=lambda bar: bar[1])
     chart.x_labels = [label for label, _ in ordered]
     chart.add("", [float(value) for _, value in ordered])
-    return _svg(chart)
+    points = [(label, f"{float(value):g}{unit}") for label, value in reversed(ordered)]
+    return _svg(chart, alt=chart_alt("Bar chart", title, points))
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -105,7 +126,7 @@ def _padded(numbers: list[float]) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def column_chart(*, labels: list[str], values: list[Decimal], label: str) -> SafeString:
+def column_chart(*, labels: list[str], values: list[Decimal], label: str, title: str) -> SafeString:
     """Vertical columns, one per label (e.g. the market's increase in each forecast year)."""
     numbers = [float(value) for value in values]
     chart = pygal.Bar(
@@ -123,10 +144,13 @@ def column_chart(*, labels: list[str], values: list[Decimal], label: str) -> Saf
     )
     chart.x_labels = labels
     chart.add(label, numbers)
-    return _svg(chart)
+    points = [(name, f"{number:,.1f}") for name, number in zip(labels, numbers, strict=True)]
+    return _svg(chart, alt=chart_alt("Column chart", f"{title} ({label})", points))
 
 
-def forecast_chart(*, years: list[int], values: list[Decimal], label: str) -> SafeString:
+def forecast_chart(
+    *, years: list[int], values: list[Decimal], label: str, title: str
+) -> SafeString:
     """The forecast curve: a line with a light fill, each year's value printed."""
     numbers = [float(value) for value in values]
     chart = pygal.Line(
@@ -149,4 +173,5 @@ def forecast_chart(*, years: list[int], values: list[Decimal], label: str) -> Sa
     )
     chart.x_labels = [str(year) for year in years]
     chart.add(label, numbers)
-    return _svg(chart)
+    points = [(str(year), f"{number:,.1f}") for year, number in zip(years, numbers, strict=True)]
+    return _svg(chart, alt=chart_alt("Line chart", f"{title} ({label})", points))

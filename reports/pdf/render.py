@@ -33,7 +33,10 @@ def document_render(*, content: dict, kind: str) -> Rendered:
     html = document_html(content=content, kind=kind)
     fetcher = StaticOnlyURLFetcher()
     document = HTML(string=html, base_url=static_base_url(), url_fetcher=fetcher).render()
-    pdf = document.write_pdf()
+    # PDF/UA-1: a tagged PDF (structure tree, /Lang from <html lang>, the title shown instead
+    # of the file name, alternative text from each chart's SVG <title>), as screen readers and
+    # procurement's accessibility checks need. https://doc.courtbouillon.org/weasyprint/stable/
+    pdf = document.write_pdf(pdf_variant="pdf/ua-1")
     return Rendered(
         pdf=pdf,
         page_count=len(document.pages),
@@ -107,7 +110,10 @@ def _forecast(content: dict) -> dict:
         "currency": currency,
         "multiple": rows[-1]["raw"] / rows[0]["raw"],
         "chart": charts.forecast_chart(
-            years=[row["year"] for row in rows], values=[row["value"] for row in rows], label=label
+            years=[row["year"] for row in rows],
+            values=[row["value"] for row in rows],
+            label=label,
+            title=f"Market forecast {content['forecast_start_year']}–{content['forecast_end_year']}",
         ),
     }
 
@@ -156,6 +162,7 @@ def _chapters(content: dict, forecast: dict) -> list[dict]:
                         labels=[str(row["year"]) for row in forecast["rows"][1:]],
                         values=[row["increase"] for row in forecast["rows"][1:]],
                         label=forecast["increase_label"],
+                        title="Annual increase of the market",
                     ),
                     caption=f"Annual increase, {forecast['increase_label'][0].lower()}"
                     f"{forecast['increase_label'][1:]}",
@@ -229,13 +236,14 @@ def _segment_chapter(content: dict, dimension: str, title: str) -> dict:
     shares = _segment_shares(content, dimension)
     sections = []
     if len(shares) >= 2:
+        caption = f"{title}: share of the market by segment, {content['forecast_start_year']}"
         sections.append(
             _section(
                 "Segment shares",
                 "segment_shares",
                 segments=segments,
-                chart=charts.bar_chart(bars=shares),
-                caption=f"{title}: share of the market by segment, {content['forecast_start_year']}",
+                chart=charts.bar_chart(bars=shares, title=caption),
+                caption=caption,
             )
         )
     sections += [_section(s["name"], "segment", segment=s) for s in segments]
@@ -248,6 +256,9 @@ def _segment_chapter(content: dict, dimension: str, title: str) -> dict:
     }
 
 
+REGIONS_CAPTION = "Share of the market by region"
+
+
 def _regions_chapter(content: dict) -> dict:
     shares = _region_shares(content)
     sections = [
@@ -255,8 +266,8 @@ def _regions_chapter(content: dict) -> dict:
             "Regional shares",
             "regions_overview",
             text=content["regional_analysis"],
-            chart=charts.share_chart(shares=shares) if shares else None,
-            caption="Share of the market by region",
+            chart=charts.share_chart(shares=shares, title=REGIONS_CAPTION) if shares else None,
+            caption=REGIONS_CAPTION,
         )
     ]
     sections += [_section(r["name"], "region", region=r) for r in content["regions"]]

@@ -9,24 +9,39 @@ A worker stamps the same few bases all day, and everything in a copy but the sta
 same for every copy of a base. So each base is prepared once per worker process (a
 `_Template`, keyed by the bytes' SHA-256, the last PDF_STAMP_BASE_CACHE_SIZE bases): pypdf
 clones it, adds the shared content streams, points every page at the stamp's object number
-— reserved, with the document information's, as the last numbers of the file — and writes
-it. The bytes before the reserved objects are the prefix of every copy. A copy is that
-prefix, then the stamp's objects (the Form XObject and the fonts it uses, renumbered after
-the reserved ones), its document information, and a cross-reference table for the whole
-file: one complete PDF with one trailer, not an incremental update (whose first part would
-be the unstamped base, complete with its own trailer). Cloning and writing the whole base
-per copy instead cost as much as rendering the stamp (the profile in docs/benchmarks.md)."""
+— reserved, with the document information's and the XMP metadata's, as the last numbers —
+and writes it; the template then packs every object that is not a stream into compressed
+object streams, as WeasyPrint does (a tagged base has thousands of small structure elements:
+written one by one, as pypdf writes them, a copy was 3.7 times its base). Those bytes are the
+prefix of every copy. A copy is that prefix, then the stamp's objects (the Form XObject and
+the fonts it uses, renumbered after the template's), its document information and metadata,
+and a cross-reference stream for the whole file: one complete PDF with one trailer, not an
+incremental update (whose first part would be the unstamped base, complete with its own
+trailer). Cloning and writing the whole base per copy instead cost as much as rendering the
+stamp (the profile in docs/benchmarks.md).
+
+Bases are tagged PDFs (PDF/UA-1, reports/pdf/render.py). A copy keeps that: the structure
+tree, /Lang, /MarkInfo and the outline are the base's objects, unchanged; the stamp is drawn
+inside an /Artifact marked-content sequence (a watermark, not text a screen reader should read
+out on every page); and the XMP metadata, like the document information, is written per copy
+with the copy's creation date (the moment it was made, not the edition date the base
+carries), subject and keywords, so the two never disagree."""
 
 import hashlib
 import io
 import re
+import struct
 import threading
 import time
+import xml.etree.ElementTree as ET
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import timezone
 from pypdf import PageObject, PdfReader, PdfWriter
 from pypdf.generic import (
     ArrayObject,
@@ -38,6 +53,7 @@ from pypdf.generic import (
     NameObject,
     NullObject,
     PdfObject,
+    StreamObject,
     create_string_object,
 )
 from weasyprint import CSS, HTML
@@ -118,27 +134,38 @@ def _draw_form(page: PageObject, name: str, form, before, after) -> None:
 # --- The template: a base prepared once ---------------------------------------------------
 
 _XREF = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+# After the page's own content: the stamp, marked as a watermark artifact (PDF/UA: content
+# outside the structure tree must be an artifact; ISO 14289-1 7.1, ISO 32000-1 14.8.2.2).
+_STAMP_DRAW = (
+    "Q\n/Artifact <</Type /Pagination /Subtype /Watermark>> BDC\nq /SmoStamp{i} Do Q\nEMC\n"
+)
+_OBJECTS_PER_STREAM = 200
 
 
 @dataclass(frozen=True)
 class _Template:
     prefix: bytes  # the file up to the first reserved object
-    offsets: tuple[int, ...]  # byte offset of objects 1…n in the prefix; -1: a free number
+    # Where objects 1…n are: (1, offset) in the prefix, (2, stream, index) in an object
+    # stream, (0,) a free number; the reserved numbers are written per copy.
+    entries: tuple[tuple[int, ...], ...]
     sizes: tuple[tuple[float, float], ...]  # page sizes; the stamp of sizes[i] is forms[i]
     forms: tuple[int, ...]  # reserved object numbers of the stamps' Form XObjects
     info: int  # reserved object number of the document information
     info_items: tuple[tuple[str, PdfObject], ...]  # the base's document information
+    metadata: int | None  # reserved object number of the XMP stream, if the base has one
+    xmp: bytes  # the base's XMP packet
     root: int
     file_id: bytes
     page_count: int
 
     @property
     def next_number(self) -> int:
-        return self.info + 1
+        return len(self.entries) + 1
 
 
 def _template(base: bytes) -> _Template:
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(base)))
+    reader = PdfReader(io.BytesIO(base))
+    writer = PdfWriter(clone_from=reader)
     info_items = tuple(dict.items(writer._info or DictionaryObject()))
     writer._info = None  # the copy's own information is written per copy, at `info`
     before = _stream(writer, b"q\n")  # isolates the page's graphics state from the stamp
@@ -147,9 +174,15 @@ def _template(base: bytes) -> _Template:
         size = (float(page.mediabox.width), float(page.mediabox.height))
         if size not in sizes:  # one stamp per page size, usually just one
             sizes.append(size)
-    afters = [_stream(writer, f"Q\nq /SmoStamp{i} Do Q\n".encode()) for i in range(len(sizes))]
+    afters = [_stream(writer, _STAMP_DRAW.format(i=i).encode()) for i in range(len(sizes))]
     forms = [writer._add_object(NullObject()) for _ in sizes]  # reserved: the last numbers
     info = writer._add_object(NullObject())
+    root = writer.root_object
+    xmp, metadata = b"", None
+    if "/Metadata" in root:
+        xmp = root["/Metadata"].get_object().get_data()
+        metadata = writer._add_object(NullObject())
+        root[NameObject("/Metadata")] = metadata
     for page in writer.pages:
         i = sizes.index((float(page.mediabox.width), float(page.mediabox.height)))
         _draw_form(page, f"/SmoStamp{i}", forms[i], before, afters[i])
@@ -158,15 +191,21 @@ def _template(base: bytes) -> _Template:
     writer.write(out)
     pdf = out.getvalue()
     offsets = _xref_offsets(pdf)
-    first = forms[0].idnum
-    assert [f.idnum for f in forms] + [info.idnum] == list(range(first, len(offsets) + 1))
+    reserved = [f.idnum for f in forms] + [info.idnum] + ([metadata.idnum] if metadata else [])
+    assert reserved == list(range(reserved[0], len(offsets) + 1))
+    streams = {n for n, o in enumerate(writer._objects, start=1) if isinstance(o, StreamObject)}
+    prefix, entries, stream_entries = _packed(
+        pdf, offsets[: reserved[0] - 1], streams, reader.pdf_header, len(offsets) + 1
+    )
     return _Template(
-        prefix=pdf[: offsets[first - 1]],
-        offsets=tuple(offsets[: first - 1]),
+        prefix=prefix,
+        entries=tuple(entries + [(0,)] * len(reserved) + stream_entries),
         sizes=tuple(sizes),
         forms=tuple(f.idnum for f in forms),
         info=info.idnum,
         info_items=info_items,
+        metadata=metadata.idnum if metadata else None,
+        xmp=xmp,
         root=writer.root_object.indirect_reference.idnum,
         file_id=bytes(file_id.original_bytes if hasattr(file_id, "original_bytes") else file_id),
         page_count=len(writer.pages),
@@ -182,6 +221,65 @@ def _xref_offsets(pdf: bytes) -> list[int]:
     count = int(lines[1].split()[1])
     entries = [line.split() for line in lines[2 : 2 + count]]
     return [int(e[0]) if e[2] == b"n" else -1 for e in entries[1:]]
+
+
+def _packed(
+    pdf: bytes, offsets: list[int], streams: set[int], header: str, first_stream: int
+) -> tuple[bytes, list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """pypdf's output (objects 1…len(offsets)) rewritten with every object that is not a
+    stream in compressed object streams (ISO 32000-1 7.5.7), numbered from `first_stream`.
+    Returns the bytes, the objects' entries and the object streams' entries."""
+    out = io.BytesIO()
+    version = max(header[5:], "1.5")  # object and cross-reference streams: PDF 1.5
+    out.write(f"%PDF-{version}\n%".encode() + bytes([0xE2, 0xE3, 0xCF, 0xD3]) + b"\n")
+    entries: list[tuple[int, ...]] = []
+    packed: list[tuple[int, bytes]] = []
+    for number, body in enumerate(_object_bodies(pdf, offsets), start=1):
+        if body is None:
+            entries.append((0,))
+        elif number in streams:
+            entries.append((1, out.tell()))
+            out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+        else:
+            entries.append((2, first_stream + len(packed) // _OBJECTS_PER_STREAM, 0))
+            packed.append((number, body))
+    stream_entries = []
+    for index in range(0, len(packed), _OBJECTS_PER_STREAM):
+        stream_entries.append((1, out.tell()))
+        out.write(_object_stream(first_stream + len(stream_entries) - 1, packed, index, entries))
+    return out.getvalue(), entries, stream_entries
+
+
+def _object_stream(number: int, packed: list, start: int, entries: list) -> bytes:
+    chunk = packed[start : start + _OBJECTS_PER_STREAM]
+    pairs, data = [], io.BytesIO()
+    for index, (object_number, body) in enumerate(chunk):
+        pairs.append(f"{object_number} {data.tell()}")
+        data.write(body + b"\n")
+        entries[object_number - 1] = (2, number, index)
+    head = " ".join(pairs).encode() + b"\n"
+    content = zlib.compress(head + data.getvalue())
+    return (
+        b"%d 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\n"
+        b"stream\n%s\nendstream\nendobj\n" % (number, len(chunk), len(head), len(content), content)
+    )
+
+
+def _object_bodies(pdf: bytes, offsets: list[int]) -> list[bytes | None]:
+    """Each object's bytes between `n 0 obj` and `endobj` (None: a free number). pypdf
+    writes the objects in order, then the cross-reference table."""
+    ends = sorted(o for o in offsets if o >= 0)[1:] + [int(_XREF.search(pdf[-64:])[1])]
+    end_of = dict(zip(sorted(o for o in offsets if o >= 0), ends, strict=True))
+    bodies = []
+    for number, offset in enumerate(offsets, start=1):
+        if offset < 0:
+            bodies.append(None)
+            continue
+        raw = pdf[offset : end_of[offset]]
+        head = b"%d 0 obj\n" % number
+        assert raw.startswith(head) and raw.endswith(b"\nendobj\n"), number
+        bodies.append(raw[len(head) : -len(b"\nendobj\n")])
+    return bodies
 
 
 _templates: OrderedDict[str, _Template] = OrderedDict()
@@ -253,44 +351,147 @@ def _form(overlay: PageObject) -> PdfObject:
     return form.flate_encode()
 
 
-def _copy(template: _Template, forms: list[PdfObject], metadata: dict[str, str]) -> bytes:
+# --- The copy's own metadata ---------------------------------------------------------------
+
+_XMP_NS = {
+    "x": "adobe:ns:meta/",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "pdf": "http://ns.adobe.com/pdf/1.3/",
+    "xmp": "http://ns.adobe.com/xap/1.0/",
+    "pdfuaid": "http://www.aiim.org/pdfua/ns/id/",
+}
+_XPACKET = re.compile(rb"(<\?xpacket begin[^>]*\?>)(.*)(<\?xpacket end[^>]*\?>)", re.S)
+
+
+def _pdf_date(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("D:%Y%m%d%H%M%SZ")
+
+
+def _xmp_copy(xmp: bytes, *, created: datetime, info: dict[str, str]) -> bytes:
+    """The base's XMP packet with the copy's dates, subject and keywords (the values of its
+    document information). The packet is our own render's, never a visitor's file."""
+    match = _XPACKET.search(xmp)
+    if match is None:
+        return xmp
+    for prefix, uri in _XMP_NS.items():
+        ET.register_namespace(prefix, uri)
+    meta = ET.fromstring(match[2].strip())  # noqa: S314 - WeasyPrint's output, not untrusted XML
+    rdf = meta.find("rdf:RDF", _XMP_NS)
+    date = created.astimezone(UTC).isoformat(timespec="seconds")
+    values = {"xmp:CreateDate": date, "xmp:ModifyDate": date, "xmp:MetadataDate": date}
+    if "/Keywords" in info:
+        values["pdf:Keywords"] = info["/Keywords"]
+    for name, value in values.items():
+        _xmp_remove(rdf, name)
+        _xmp_description(rdf, name).text = value
+    if "/Subject" in info:
+        _xmp_remove(rdf, "dc:description")
+        alt = ET.SubElement(_xmp_description(rdf, "dc:description"), _qname("rdf:Alt"))
+        item = ET.SubElement(alt, _qname("rdf:li"), {_XML_LANG: "x-default"})
+        item.text = info["/Subject"]
+    packet = ET.tostring(meta, encoding="unicode").encode()
+    return match[1] + b"\n" + packet + b"\n" + match[3]
+
+
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def _qname(name: str) -> str:
+    prefix, local = name.split(":")
+    return f"{{{_XMP_NS[prefix]}}}{local}"
+
+
+def _xmp_remove(rdf: ET.Element, name: str) -> None:
+    for description in rdf.findall("rdf:Description", _XMP_NS):
+        for element in description.findall(name, _XMP_NS):
+            description.remove(element)
+
+
+def _xmp_description(rdf: ET.Element, name: str) -> ET.Element:
+    """A new `<rdf:Description>` holding the property `name`; returns the property."""
+    description = ET.SubElement(rdf, _qname("rdf:Description"), {_qname("rdf:about"): ""})
+    return ET.SubElement(description, _qname(name))
+
+
+def _xmp_stream(xmp: bytes) -> PdfObject:
+    stream = DecodedStreamObject()
+    stream.set_data(xmp)  # uncompressed, as PDF/A asks and as tools that search for it expect
+    stream.update(
+        {NameObject("/Type"): NameObject("/Metadata"), NameObject("/Subtype"): NameObject("/XML")}
+    )
+    return stream
+
+
+def _copy(
+    template: _Template, forms: list[PdfObject], metadata: dict[str, str], created: datetime
+) -> bytes:
     numbering = _Numbering(template.next_number)
     objects = [
         (number, numbering.relabel(form))
         for number, form in zip(template.forms, forms, strict=True)
     ]
+    metadata = {"/CreationDate": _pdf_date(created), "/ModDate": _pdf_date(created), **metadata}
     info = DictionaryObject(template.info_items)
     info.update({NameObject(k): create_string_object(str(v)) for k, v in metadata.items()})
     objects.append((template.info, info))
+    if template.metadata:
+        xmp = _xmp_copy(template.xmp, created=created, info=metadata)
+        objects.append((template.metadata, _xmp_stream(xmp)))
     objects += numbering.queue
     out = io.BytesIO()
     out.write(template.prefix)
-    offsets = list(template.offsets)
+    entries = list(template.entries)
     for number, obj in sorted(objects, key=lambda item: item[0]):
-        assert number == len(offsets) + 1
-        offsets.append(out.tell())
+        offset = out.tell()
+        if number <= len(entries):
+            assert entries[number - 1] == (0,), number  # a reserved number
+            entries[number - 1] = (1, offset)
+        else:
+            assert number == len(entries) + 1
+            entries.append((1, offset))
         out.write(f"{number} 0 obj\n".encode())
         obj.write_to_stream(out)
         out.write(b"\nendobj\n")
-    xref = out.tell()
-    free = [n for n, offset in enumerate(offsets, start=1) if offset < 0]
-    links = dict(zip([0, *free], [*free, 0], strict=True))  # the free list: 0 → first free → … → 0
-    out.write(f"xref\n0 {len(offsets) + 1}\n{links[0]:010} 65535 f \n".encode())
-    for number, offset in enumerate(offsets, start=1):
-        line = f"{offset:010} 00000 n \n" if offset >= 0 else f"{links[number]:010} 00001 f \n"
-        out.write(line.encode())
-    copy_id = hashlib.md5(out.getbuffer()[len(template.prefix) :]).hexdigest()  # noqa: S324 - an identifier
-    out.write(
-        f"trailer\n<< /Size {len(offsets) + 1} /Root {template.root} 0 R "
-        f"/Info {template.info} 0 R /ID [<{template.file_id.hex()}> <{copy_id}>] >>\n"
-        f"startxref\n{xref}\n%%EOF\n".encode()
-    )
+    _xref_stream_write(out, entries, template)
     return out.getvalue()
 
 
-def pdf_stamp(*, base: bytes, text: str, metadata: dict[str, str]) -> Stamped:
-    """Stamp `text` on every page of `base` and merge `metadata` into the document info."""
+def _xref_stream_write(out: io.BytesIO, entries: list[tuple[int, ...]], template) -> None:
+    """The cross-reference stream (ISO 32000-1 7.5.8), itself the last object, and the
+    trailer's entries in its dictionary: /W [1 4 2] is type, offset or object stream number,
+    generation or index."""
+    number = len(entries) + 1
+    entries = [*entries, (1, out.tell())]
+    free = [n for n, entry in enumerate(entries, start=1) if entry == (0,)]
+    links = dict(zip([0, *free], [*free, 0], strict=True))  # the free list: 0 → first → … → 0
+    rows = [struct.pack(">BIH", 0, links[0], 65535)]
+    for n, entry in enumerate(entries, start=1):
+        if entry == (0,):
+            rows.append(struct.pack(">BIH", 0, links[n], 1))
+        elif entry[0] == 1:
+            rows.append(struct.pack(">BIH", 1, entry[1], 0))
+        else:
+            rows.append(struct.pack(">BIH", 2, entry[1], entry[2]))
+    data = zlib.compress(b"".join(rows))
+    copy_id = hashlib.md5(out.getbuffer()[len(template.prefix) :]).hexdigest()  # noqa: S324 - an identifier
+    xref = out.tell()
+    out.write(
+        f"{number} 0 obj\n<< /Type /XRef /Size {number + 1} /W [1 4 2] /Filter /FlateDecode "
+        f"/Length {len(data)} /Root {template.root} 0 R /Info {template.info} 0 R "
+        f"/ID [<{template.file_id.hex()}> <{copy_id}>] >>\nstream\n".encode()
+    )
+    out.write(data + b"\nendstream\nendobj\n")
+    out.write(f"startxref\n{xref}\n%%EOF\n".encode())
+
+
+def pdf_stamp(
+    *, base: bytes, text: str, metadata: dict[str, str], created: datetime | None = None
+) -> Stamped:
+    """Stamp `text` on every page of `base` and merge `metadata` into the document info. The
+    copy's creation date is `created` (by default now): the day this copy was made."""
     started = time.perf_counter()
+    created = created or timezone.now()
     fetcher = StaticOnlyURLFetcher()
     template = _template_for(base)
     forms = [
@@ -298,7 +499,7 @@ def pdf_stamp(*, base: bytes, text: str, metadata: dict[str, str]) -> Stamped:
         for w, h in template.sizes
     ]
     return Stamped(
-        pdf=_copy(template, forms, metadata),
+        pdf=_copy(template, forms, metadata, created),
         page_count=template.page_count,
         seconds=time.perf_counter() - started,
         fetcher=fetcher,

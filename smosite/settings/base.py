@@ -27,6 +27,15 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhos
 # Absolute base for links in emails and PDFs (no trailing slash).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 PUBLISHER_NAME = env.str("PUBLISHER_NAME", default="Reliable Research IQ")
+# The seller as a buyer's purchasing department needs it: on every email's footer, every
+# receipt and the contact page. The defaults are placeholders for `make run`; set the real
+# ones in production.
+PUBLISHER_LEGAL_NAME = env.str("PUBLISHER_LEGAL_NAME", default="Reliable Research IQ Ltd")
+PUBLISHER_ADDRESS = env.str(
+    "PUBLISHER_ADDRESS", default="1 Example Street, London EC1A 1AA, United Kingdom"
+)
+PUBLISHER_VAT_NUMBER = env.str("PUBLISHER_VAT_NUMBER", default="GB 000 0000 00")
+PUBLISHER_PHONE = env.str("PUBLISHER_PHONE", default="+44 20 0000 0000")
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Reliable Research IQ <reports@localhost>"
 )
@@ -53,8 +62,9 @@ INSTALLED_APPS = [
     "django_otp",
     "smosite.staff.apps.TOTPConfig",  # django_otp.plugins.otp_totp, named for staff
     # The site's own apps, each importing only those above it in this list (README, "The
-    # apps"): contacts < reports < orders < enquiries < sales < privacy.
+    # apps"): pages < contacts < reports < orders < enquiries < sales < privacy.
     "common",
+    "pages",
     "contacts",
     "reports",
     "orders",
