@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("enquiries.urls")),
     path("", include("reports.urls")),
     path("", include("orders.urls")),
+    path("", include("accounts.urls")),
 ]
 
 urlpatterns += [
