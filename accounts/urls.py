@@ -14,4 +14,15 @@ urlpatterns = [
         views.order_link_send,
         name="order-link-send",
     ),
+    path("account/reports/<str:reference>/seats", views.seat_add, name="seat-add"),
+    path(
+        "account/reports/<str:reference>/seats/<int:seat_id>/reassign",
+        views.seat_reassign,
+        name="seat-reassign",
+    ),
+    path(
+        "account/reports/<str:reference>/seats/<int:seat_id>/send-link",
+        views.seat_link_send,
+        name="seat-link-send",
+    ),
 ]

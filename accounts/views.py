@@ -17,10 +17,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from common.net import client_rate_limit_key
 from common.ratelimit import rate_limit_exceeded, rate_limited_response
 from common.text import mask_email
-from orders.services import downloads
+from orders.models import Seat
+from orders.services import downloads, seats
 
 from . import selectors, services
-from .forms import SignInForm
+from .forms import SeatForm, SignInForm
 
 
 def _see_other(url):
@@ -106,12 +107,25 @@ def sign_out(request):
 @buyer_required
 def my_reports(request, email):
     orders = list(selectors.buyer_orders(email=email).prefetch_related("download_links"))
-    rows = [{"order": order, **_access(order)} for order in orders]
+    rows = [{"order": order, **_access(order), **_seats(order)} for order in orders]
     return render(
         request,
         "accounts/my_reports.html",
         {"rows": rows, "email": email, "masked_email": mask_email(email)},
     )
+
+
+def _seats(order) -> dict:
+    if not seats.order_has_seats(order):
+        return {"has_seats": False}
+    free = seats.seats_free(order)
+    return {
+        "has_seats": True,
+        "seats": list(seats.seats_held(order)),
+        "seats_free": free,
+        "seats_capacity": seats.seat_capacity(order),
+        "can_add_seat": order.status == order.Status.FULFILLED and free != 0,
+    }
 
 
 def _access(order) -> dict:
@@ -152,4 +166,87 @@ def order_link_send(request, email, reference):
         messages.success(
             request, f"We have sent a new download link to {mask_email(order.buyer_email)}."
         )
+    return redirect("accounts:my-reports")
+
+
+def _buyer_order(email, reference):
+    order = selectors.buyer_order_get(email=email, reference=reference)
+    if order is None:
+        raise Http404("No such order")
+    return order
+
+
+def _buyer_seat(order, seat_id) -> Seat:
+    seat = Seat.objects.filter(order=order, pk=seat_id, released_at__isnull=True).first()
+    if seat is None:
+        raise Http404("No such seat")
+    return seat
+
+
+def _seat_form_or_back(request):
+    form = SeatForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(e for errs in form.errors.values() for e in errs)
+        messages.error(request, f"Please give the colleague's name and a valid email ({errors}).")
+    return form
+
+
+@buyer_required
+@require_POST
+def seat_add(request, email, reference):
+    """Name a colleague for the next free seat of a multi-user licence."""
+    order = _buyer_order(email, reference)
+    form = _seat_form_or_back(request)
+    if form.is_valid():
+        try:
+            seat = seats.seat_add(order=order, **form.cleaned_data)
+        except seats.SeatNotAllowed as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Seat {seat.number} is {seat.name}'s: their copy is on its way to "
+                f"{mask_email(seat.email)}.",
+            )
+    return redirect("accounts:my-reports")
+
+
+@buyer_required
+@require_POST
+def seat_reassign(request, email, reference, seat_id):
+    """Give a seat to someone else: the old holder's link stops."""
+    order = _buyer_order(email, reference)
+    seat = _buyer_seat(order, seat_id)
+    form = _seat_form_or_back(request)
+    if form.is_valid():
+        try:
+            new = seats.seat_reassign(seat=seat, **form.cleaned_data)
+        except seats.SeatNotAllowed as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Seat {new.number} is now {new.name}'s; {seat.name}'s link no longer works.",
+            )
+    return redirect("accounts:my-reports")
+
+
+@buyer_required
+@require_POST
+def seat_link_send(request, email, reference, seat_id):
+    order = _buyer_order(email, reference)
+    seat = _buyer_seat(order, seat_id)
+    if rate_limit_exceeded(
+        scope="seat-link",
+        key=str(seat.pk),
+        limit=settings.DOWNLOAD_RENEW_LIMIT_PER_DAY,
+        window_seconds=86400,
+    ):
+        return rate_limited_response(request, retry_after=3600)
+    try:
+        seats.seat_link_reissue(seat=seat)
+    except seats.SeatNotAllowed as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"We have sent {seat.name} a new download link.")
     return redirect("accounts:my-reports")
