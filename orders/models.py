@@ -156,6 +156,7 @@ class OrderEvent(models.Model):
         REFUNDED = "refunded", "Refunded"
         PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
         DISPUTED = "disputed", "Disputed"
+        DISPUTE_WON = "dispute_won", "Dispute won: access restored"
         NOTE = "note", "Note"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
@@ -321,3 +322,24 @@ class Seat(models.Model):
 
     def __str__(self):
         return f"{self.order_id} seat {self.number}: {self.name}"
+
+
+class Dispute(models.Model):
+    """A Stripe dispute on an order's payment, as last seen (a webhook event or
+    reconciliation). The order's access follows all its disputes (orders/services/refunds.py):
+    withdrawn while any is open or lost, restored when every one is won. `seen_at` is when
+    Stripe reported this status (the event's time): an older report never overwrites a newer
+    one, so a lost dispute reopened and then won stays won whatever order events arrive in."""
+
+    stripe_id = models.CharField("Stripe dispute id", max_length=255, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="disputes")
+    status = models.CharField(max_length=30)
+    reason = models.CharField(max_length=60, blank=True)
+    seen_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self):
+        return f"{self.stripe_id} ({self.status})"

@@ -208,11 +208,15 @@ def seat_link_reissue(*, seat: Seat, actor=None) -> DownloadLink:
 
 @transaction.atomic
 def seats_links_send(*, order: Order) -> int:
-    """Every held seat with a copy gets a fresh link (access restored after a won dispute)."""
-    seats = [seat for seat in seats_held(order) if seat.path]
-    for seat in seats:
-        seat_link_send(seat=seat)
-    return len(seats)
+    """Access restored (a won dispute): every held seat gets a fresh link, or its copy
+    prepared if a withdrawal stopped it before it was ready. Returns how many seats."""
+    held = list(seats_held(order))
+    for seat in held:
+        if seat.path:
+            seat_link_send(seat=seat)
+        else:
+            jobs.enqueue(SEAT_COPY_JOB, target_id=seat.pk, restart=True)
+    return len(held)
 
 
 email_secrets_register(template=EMAIL_TEMPLATE, fill=download_link_email_fill)

@@ -86,3 +86,32 @@ def test_another_buyers_order_cannot_be_sent_a_link(client, report):
 def test_signed_out_visitors_are_sent_to_sign_in(client):
     assert client.get("/account/reports")["Location"] == "/account/sign-in"
     assert client.post("/account/reports/SMO-1/send-link")["Location"] == "/account/sign-in"
+
+
+def test_a_dispute_stops_every_seat_and_winning_it_sends_each_a_fresh_link(client, report):
+    from orders.models import Seat
+    from orders.services import seats
+    from tests.accounts.support import multi_user_order
+
+    order = multi_user_order(report, email=BUYER)
+    seat = seats.seat_add(order=order, name="Ann Lee", email="ann@example.com")
+    Seat.objects.filter(pk=seat.pk).update(path="orders/test/seat.pdf")
+    seats.seat_link_send(seat=Seat.objects.get(pk=seat.pk), first=True)
+    refunds.order_dispute_record(order=order, dispute={"id": "dp_9", "status": "needs_response"})
+    assert not DownloadLink.objects.filter(order=order, revoked_at__isnull=True).exists()
+    page = signed_in(client, BUYER).get("/account/reports")
+    assert "Payment disputed" in section(page, order)
+
+    refunds.order_dispute_record(order=order, dispute={"id": "dp_9", "status": "won"})
+    live = DownloadLink.objects.filter(order=order, revoked_at__isnull=True)
+    assert live.filter(seat=seat).count() == 1
+    assert live.filter(seat__isnull=True).count() == 1
+    assert (
+        OutboundEmail.objects.filter(
+            template="orders/email/seat_download_link", to="ann@example.com"
+        ).count()
+        == 2
+    )
+    assert '<dd class="col-sm-9 order-status">Paid</dd>' in section(
+        client.get("/account/reports"), order
+    )
