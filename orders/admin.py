@@ -211,6 +211,9 @@ class OrderAdmin(admin.ModelAdmin):
         for seat_form in formset.forms:
             if seat_form.has_changed() and seat_form.is_valid():
                 self._seat_save(request, form.instance, seat_form)
+        # What the admin's change message reads after formset.save(); the order's timeline
+        # records each seat named or reassigned.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         return None
 
     def _seat_save(self, request, order, seat_form):
