@@ -22,9 +22,17 @@ from common.spreadsheets import csv_safe
 from contacts.models import ATTRIBUTION_FIELDS, Contact
 
 from . import journey
-from .models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
+from .models import (
+    Deliverable,
+    DownloadLink,
+    DownloadLog,
+    Order,
+    OrderEvent,
+    Seat,
+    StripeEvent,
+)
 from .selectors import invoice_days_overdue, invoices_open, sales_summary
-from .services import downloads, fulfilment, invoices, refunds, webhooks
+from .services import downloads, fulfilment, invoices, refunds, seats, webhooks
 from .services.stripe_client import StripeUnavailable
 
 EVENT_JOB = JobColumn(webhooks.JOB)
@@ -68,9 +76,24 @@ class DeliverableInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class SeatInline(admin.TabularInline):
+    """The licence's named seats. A new row names a colleague for the next free seat; a
+    changed name or email gives the seat to someone else (the old holder's links stop). Both
+    go through the buyer's own services (orders/services/seats.py), from `save_formset`."""
+
+    model = Seat
+    extra = 0
+    can_delete = False
+    fields = ["number", "name", "email", "prepared_at", "released_at", "error"]
+    readonly_fields = ["number", "prepared_at", "released_at", "error"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("released_at", "number")
+
+
 class DownloadLinkInline(ReadOnlyInline):
     model = DownloadLink
-    fields = ["created_at", "expires_at", "download_count", "max_downloads", "revoked_at"]
+    fields = ["created_at", "seat", "expires_at", "download_count", "max_downloads", "revoked_at"]
     fields += ["revoke_reason"]
     readonly_fields = fields
 
@@ -125,7 +148,13 @@ class OrderAdmin(admin.ModelAdmin):
     ]
     date_hierarchy = "created_at"
     list_select_related = ["report"]
-    inlines = [OrderEventInline, DeliverableInline, DownloadLinkInline, DownloadLogInline]
+    inlines = [
+        OrderEventInline,
+        DeliverableInline,
+        SeatInline,
+        DownloadLinkInline,
+        DownloadLogInline,
+    ]
     actions = ["resend_links", "extend_links"]
     fieldsets = [
         (None, {"fields": ["reference", "status", "report", "licence_name", "price_line"]}),
@@ -217,6 +246,34 @@ class OrderAdmin(admin.ModelAdmin):
     ]
     # Orders are records of money taken: only the attention flag is edited by hand.
     editable_fields = ("needs_attention", "attention_note")
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Seat:
+            return super().save_formset(request, form, formset, change)
+        for seat_form in formset.forms:
+            if seat_form.has_changed() and seat_form.is_valid():
+                self._seat_save(request, form.instance, seat_form)
+        # What the admin's change message reads after formset.save(); the order's timeline
+        # records each seat named or reassigned.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        return None
+
+    def _seat_save(self, request, order, seat_form):
+        data, seat = seat_form.cleaned_data, seat_form.instance
+        try:
+            if seat.pk is None:
+                seats.seat_add(
+                    order=order, name=data["name"], email=data["email"], actor=request.user
+                )
+            else:
+                seats.seat_reassign(
+                    seat=Seat.objects.get(pk=seat.pk),
+                    name=data["name"],
+                    email=data["email"],
+                    actor=request.user,
+                )
+        except seats.SeatNotAllowed as exc:
+            messages.error(request, str(exc))
 
     def get_readonly_fields(self, request, obj=None):
         every = [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]

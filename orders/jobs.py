@@ -3,8 +3,8 @@ backoff and time limits are settings, named here."""
 
 from common import jobs
 
-from .models import Order, StripeEvent
-from .services import fulfilment, recovery, webhooks
+from .models import Order, Seat, StripeEvent
+from .services import fulfilment, recovery, seats, webhooks
 
 jobs.register(
     webhooks.JOB,
@@ -31,4 +31,13 @@ jobs.register(
     queue="default",
     max_attempts="JOB_MAX_ATTEMPTS",
     backoff="JOB_RETRY_BACKOFF_SECONDS",
+)
+jobs.register(
+    seats.SEAT_COPY_JOB,
+    handler=seats.seat_copy_prepare,
+    model=Seat,
+    queue="payments",
+    max_attempts="DELIVERABLE_MAX_ATTEMPTS",
+    backoff="DELIVERABLE_RETRY_BACKOFF_SECONDS",
+    on_give_up=seats.seat_copy_give_up,
 )

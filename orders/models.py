@@ -235,6 +235,7 @@ class OrderEvent(models.Model):
         INVOICE_OVERDUE = "invoice_overdue", "Invoice overdue"
         INVOICE_VOIDED = "invoice_voided", "Invoice voided"
         CREDIT_NOTE = "credit_note", "Credit note issued"
+        DISPUTE_WON = "dispute_won", "Dispute won: access restored"
         NOTE = "note", "Note"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
@@ -323,8 +324,14 @@ class DownloadLink(models.Model):
         DISPUTED = "disputed", "The payment is disputed"
         SUPERSEDED = "superseded", "Replaced by a newer link"
         STAFF = "staff", "Withdrawn by staff"
+        REASSIGNED = "reassigned", "The seat was given to someone else"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="download_links")
+    # A named seat's link (its own stamped copy, emailed to the seat holder); empty for the
+    # buyer's own link.
+    seat = models.ForeignKey(
+        "Seat", null=True, blank=True, on_delete=models.CASCADE, related_name="download_links"
+    )
     token_hash = models.CharField(max_length=64, unique=True)
     # Empty for links made before the mail log stopped storing them (those can't be rebuilt).
     token_seed = models.CharField(max_length=64, blank=True)
@@ -359,3 +366,59 @@ class DownloadLog(models.Model):
 
     def __str__(self):
         return f"{self.order_id} at {self.downloaded_at:%Y-%m-%d %H:%M}"
+
+
+class Seat(models.Model):
+    """A named user of a multi-user or enterprise licence (orders/services/seats.py). The
+    buyer's own copy is seat 1; colleagues the buyer names hold seats 2 and up, each with a
+    copy stamped with their name and a download link of their own. Reassigning a seat
+    releases this row (its links stop) and makes a new one with the same number."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="seats")
+    number = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=150)
+    email = models.EmailField()
+    path = models.CharField(
+        max_length=500, blank=True, help_text='The stamped copy: a path in storages["private"].'
+    )
+    error = models.TextField(blank=True, help_text="Why preparing the copy failed for good.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the seat was given to someone else."
+    )
+
+    class Meta:
+        ordering = ["order", "number", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "number"],
+                condition=models.Q(released_at__isnull=True),
+                name="uniq_held_seat_number",
+            ),
+            models.CheckConstraint(condition=models.Q(number__gte=2), name="seat_number_from_2"),
+        ]
+
+    def __str__(self):
+        return f"{self.order_id} seat {self.number}: {self.name}"
+
+
+class Dispute(models.Model):
+    """A Stripe dispute on an order's payment, as last seen (a webhook event or
+    reconciliation). The order's access follows all its disputes (orders/services/refunds.py):
+    withdrawn while any is open or lost, restored when every one is won. `seen_at` is when
+    Stripe reported this status (the event's time): an older report never overwrites a newer
+    one, so a lost dispute reopened and then won stays won whatever order events arrive in."""
+
+    stripe_id = models.CharField("Stripe dispute id", max_length=255, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="disputes")
+    status = models.CharField(max_length=30)
+    reason = models.CharField(max_length=60, blank=True)
+    seen_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self):
+        return f"{self.stripe_id} ({self.status})"

@@ -468,8 +468,8 @@ def _download_page(request, link, state, token):
 
 def _renewable(link, state) -> bool:
     """A fresh link can replace an expired, used-up or superseded one, never one withdrawn
-    for a refund or dispute."""
-    if link.order.status != Order.Status.FULFILLED:
+    for a refund or dispute. A seat's link is renewed by the buyer (My reports)."""
+    if link.order.status != Order.Status.FULFILLED or link.seat_id:
         return False
     if state == downloads.LinkState.REVOKED:
         return link.revoke_reason == link.RevokeReason.SUPERSEDED
@@ -479,7 +479,7 @@ def _renewable(link, state) -> bool:
 def _download_stream(request, link):
     """Open the file first, then count the download: a missing file never costs one."""
     try:
-        handle = downloads.deliverable_open(order=link.order)
+        handle = downloads.link_file_open(link=link)
     except FileNotFoundError:
         logger.error("deliverable of order %s is missing from storage", link.order.reference)
         raise Http404("The file is missing; we have been told.") from None
@@ -500,7 +500,7 @@ def _download_stream(request, link):
         handle.close()
         response = HttpResponse(content_type="application/pdf")
         response["X-Accel-Redirect"] = settings.DOWNLOAD_ACCEL_REDIRECT + quote(
-            order.deliverable.path
+            downloads.link_file_path(link=link)
         )
         response["Content-Disposition"] = content_disposition_header(True, filename)
     else:

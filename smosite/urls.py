@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("reports.urls")),
     path("", include("orders.urls")),
     path("", include("pages.urls")),
+    path("", include("accounts.urls")),
 ]
 
 urlpatterns += [

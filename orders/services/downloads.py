@@ -28,7 +28,7 @@ from common.text import control_characters_strip
 from contacts.models import OutboundEmail
 from contacts.services.outbox import email_queue, email_secrets_register
 
-from ..models import DownloadLink, DownloadLog, Order, OrderEvent
+from ..models import DownloadLink, DownloadLog, Order, OrderEvent, Seat
 from .timeline import order_event_add
 
 SALT = "reports.download-link"
@@ -62,11 +62,13 @@ def _signature(reference: str, secret: str) -> str:
     return signing.Signer(salt=SALT).signature(f"{reference}/{secret}")
 
 
-def download_link_create(*, order: Order) -> tuple[DownloadLink, str]:
-    """A new link and its absolute URL (kept by no one: the email is stored masked)."""
+def download_link_create(*, order: Order, seat: Seat | None = None) -> tuple[DownloadLink, str]:
+    """A new link and its absolute URL (kept by no one: the email is stored masked). With a
+    `seat`, the link serves that seat's own stamped copy."""
     seed = secrets.token_urlsafe(32)
     link = DownloadLink(
         order=order,
+        seat=seat,
         token_seed=seed,
         token_hash=_hash(_secret(seed)),
         expires_at=timezone.now() + timedelta(days=settings.DOWNLOAD_LINK_TTL_DAYS),
@@ -98,7 +100,7 @@ def download_link_find(*, reference: str, token: str) -> DownloadLink | None:
     if not secret or not constant_time_compare(signature, _signature(reference, secret)):
         return None
     return (
-        DownloadLink.objects.select_related("order__report", "order__deliverable")
+        DownloadLink.objects.select_related("order__report", "order__deliverable", "seat")
         .filter(order__reference=reference, token_hash=_hash(secret))
         .first()
     )
@@ -145,6 +147,15 @@ def deliverable_open(*, order: Order):
     return storages["private"].open(order.deliverable.path, "rb")
 
 
+def link_file_path(*, link: DownloadLink) -> str:
+    """The copy a link serves: its seat's own, or the buyer's."""
+    return link.seat.path if link.seat_id else link.order.deliverable.path
+
+
+def link_file_open(*, link: DownloadLink):
+    return storages["private"].open(link_file_path(link=link), "rb")
+
+
 def download_links_revoke(*, order: Order, reason: str) -> int:
     return order.download_links.filter(revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoke_reason=reason
@@ -153,9 +164,12 @@ def download_links_revoke(*, order: Order, reason: str) -> int:
 
 def download_link_send(*, order: Order, first: bool = False) -> DownloadLink:
     """Email a fresh link to the purchase email (never anywhere else). Earlier links are
-    superseded, so one link is live at a time. Call inside the order's transaction. The
-    mail log stores the email with the link masked; it is filled in at send time."""
-    download_links_revoke(order=order, reason=DownloadLink.RevokeReason.SUPERSEDED)
+    superseded (the buyer's, not the seats'), so one link is live at a time. Call inside the
+    order's transaction. The mail log stores the email with the link masked; it is filled in
+    at send time."""
+    order.download_links.filter(seat__isnull=True, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoke_reason=DownloadLink.RevokeReason.SUPERSEDED
+    )
     link, url = download_link_create(order=order)
     email_queue(
         to=order.buyer_email,

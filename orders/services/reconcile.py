@@ -8,7 +8,8 @@ any number of times changes nothing twice). Beat runs it every STRIPE_RECONCILE_
   https://docs.stripe.com/api/checkout/sessions/list
 - Refunds: the charge's cumulative refunded amount is recorded (a full refund withdraws
   access). https://docs.stripe.com/api/refunds/list
-- Disputes: the order is marked disputed and access withdrawn.
+- Disputes: each is recorded with its status; the order is disputed (access withdrawn) while
+  one is open or lost, and a dispute won never withdraws access (it restores it).
   https://docs.stripe.com/api/disputes/list
 - Sent invoices (pay by invoice) still open on our side, whenever they were sent: each is
   retrieved; a paid one fulfils the order, a voided one cancels it (the services the
@@ -173,8 +174,14 @@ def _dispute_reconcile(dispute: dict) -> ReconcileLine:
     order = order_for_payment(dispute)
     state = f"dispute {dispute.get('status') or ''}"
     action = IN_STEP
-    if order is not None and order.status not in (Order.Status.DISPUTED, Order.Status.REFUNDED):
-        action = "dispute: " + refunds.order_dispute_record(order=order, dispute=dispute)
+    if order is not None and order.status != Order.Status.REFUNDED:
+        # Recorded whatever its status, so a dispute won is never taken for an open one:
+        # the order's access follows all its disputes (refunds.order_dispute_record).
+        before = order.status
+        result = refunds.order_dispute_record(order=order, dispute=dispute)
+        order.refresh_from_db()
+        if order.status != before:
+            action = "dispute: " + result
     return _line("dispute", dispute, order, state, action)
 
 

@@ -1,7 +1,8 @@
 """Refunds and disputes. Either one withdraws access: every download link of the order is
 revoked and the link page says why. Staff refund from admin through `order_refund`; Stripe's
-`charge.refunded` and `charge.dispute.created` events arrive through `order_refund_record`
-and `order_dispute_record` — in any order relative to the payment itself.
+`charge.refunded` and `charge.dispute.*` events arrive through `order_refund_record`
+and `order_dispute_record` — in any order relative to the payment itself. A dispute won
+gives access back (`charge.dispute.closed`, status `won`).
 
 An order with a Stripe invoice (every card order since Checkout's invoice_creation, every
 pay-by-invoice order) is refunded with a credit note against that invoice: the credit
@@ -15,8 +16,12 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import DownloadLink, Order, OrderEvent
-from .downloads import download_links_revoke
+from common import jobs
+
+from ..models import Deliverable, Dispute, DownloadLink, Order, OrderEvent
+from .downloads import download_link_send, download_links_revoke
+from .fulfilment import DELIVERABLE_JOB
+from .seats import seats_links_send
 from .stripe_client import (
     StripeUnavailable,
     amount_from_minor,
@@ -178,14 +183,56 @@ def order_refund_record(
     )
 
 
+# Dispute statuses that leave the buyer's access on: won, and an inquiry closed without a
+# dispute. Every other (open, under review, lost) withdraws it.
+# https://docs.stripe.com/api/disputes/object#dispute_object-status
+DISPUTE_SETTLED_FOR_US = ("won", "warning_closed")
+
+
 @transaction.atomic
-def order_dispute_record(*, order: Order, dispute: dict, stripe_event=None) -> str:
+def order_dispute_record(
+    *, order: Order, dispute: dict, stripe_event=None, seen_at: datetime | None = None
+) -> str:
+    """Record what Stripe says about one dispute (created, updated, closed: any event, or
+    reconciliation's list), then set the order's access from all its disputes: withdrawn
+    while any is open or lost, restored once every one is won. A report older than the one
+    recorded is ignored (`seen_at`: the event's time; reconciliation reads the present)."""
     order = Order.objects.select_for_update().get(pk=order.pk)
-    if order.status in (Order.Status.DISPUTED, Order.Status.REFUNDED):
-        return f"already {order.status}"
+    seen_at = seen_at or (stripe_event.stripe_created if stripe_event else None) or timezone.now()
+    recorded = _dispute_store(order=order, dispute=dispute, seen_at=seen_at)
+    if order.status == Order.Status.REFUNDED:
+        return "already refunded"
+    blocking = order.disputes.exclude(status__in=DISPUTE_SETTLED_FOR_US)
+    if blocking.exists():
+        if order.status == Order.Status.DISPUTED:
+            return f"already disputed (dispute {recorded.status})"
+        return _dispute_withdraw(order=order, dispute=dispute, stripe_event=stripe_event)
+    if order.status == Order.Status.DISPUTED:
+        return _dispute_restore(order=order, dispute=recorded, stripe_event=stripe_event)
+    return f"dispute {recorded.status}; access unchanged"
+
+
+def _dispute_store(*, order: Order, dispute: dict, seen_at: datetime) -> Dispute:
+    status = str(dispute.get("status") or "needs_response")[:30]
+    row, created = Dispute.objects.select_for_update().get_or_create(
+        stripe_id=str(dispute.get("id") or "")[:255],
+        defaults={
+            "order": order,
+            "status": status,
+            "reason": str(dispute.get("reason") or "")[:60],
+            "seen_at": seen_at,
+        },
+    )
+    if not created and seen_at >= row.seen_at:
+        row.status, row.seen_at = status, seen_at
+        row.save(update_fields=["status", "seen_at"])
+    return row
+
+
+def _dispute_withdraw(*, order: Order, dispute: dict, stripe_event) -> str:
     note = f"Dispute {dispute.get('id')} ({dispute.get('reason') or 'no reason given'})"
     due = (dispute.get("evidence_details") or {}).get("due_by")
-    if due:
+    if due and dispute.get("status") not in ("lost",):
         note += f", evidence due {datetime.fromtimestamp(due, tz=UTC):%Y-%m-%d}"
     order_flag(order=order, note=f"{note}: respond in Stripe.")
     return _access_withdraw(
@@ -195,6 +242,26 @@ def order_dispute_record(*, order: Order, dispute: dict, stripe_event=None) -> s
         message=f"{note}; download links revoked",
         stripe_event=stripe_event,
     )
+
+
+def _dispute_restore(*, order: Order, dispute: Dispute, stripe_event) -> str:
+    """Every dispute is won: the buyer and every seat get fresh links (the revoked ones stay
+    closed: their addresses may have travelled), or the copy is prepared if it never was."""
+    delivered = Deliverable.objects.filter(order=order).exists()
+    order.status = Order.Status.FULFILLED if delivered else Order.Status.PAID
+    order.save(update_fields=["status", "updated_at"])
+    order_event_add(
+        order=order,
+        kind=OrderEvent.Kind.DISPUTE_WON,
+        message=f"Dispute {dispute.stripe_id} {dispute.status}; access restored",
+        stripe_event=stripe_event,
+    )
+    if not delivered:
+        jobs.enqueue(DELIVERABLE_JOB, target_id=order.pk)
+        return "dispute won; access restored, report scheduled"
+    download_link_send(order=order)
+    sent = seats_links_send(order=order)
+    return f"dispute won; access restored, fresh links sent (buyer and {sent} seat(s))"
 
 
 def _access_withdraw(*, order: Order, status, reason, message, stripe_event, actor=None) -> str:

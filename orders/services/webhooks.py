@@ -204,6 +204,8 @@ def _on_charge_refunded(event: StripeEvent):
 
 
 def _on_dispute_created(event: StripeEvent):
+    """Any dispute event (created, updated, closed, funds reinstated): the dispute's status
+    is recorded and the order's access follows (a won dispute restores it)."""
     dispute = event.data_object
     order = order_for_payment(dispute)
     if order is None:
@@ -250,4 +252,7 @@ HANDLERS = {
     "checkout.session.expired": _on_session_expired,
     "charge.refunded": _on_charge_refunded,
     "charge.dispute.created": _on_dispute_created,
+    "charge.dispute.updated": _on_dispute_created,
+    "charge.dispute.closed": _on_dispute_created,
+    "charge.dispute.funds_reinstated": _on_dispute_created,
 }

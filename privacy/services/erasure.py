@@ -3,16 +3,26 @@
 import logging
 import re
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from accounts.services import buyer_username
 from common.files import private_files_delete_later
 from common.models import Job
 from contacts.models import ATTRIBUTION_DETAIL_FIELDS, Contact, OutboundEmail
 from enquiries.models import Enquiry, EnquiryReply, FollowUp, SampleRequest
-from orders.models import Deliverable, DownloadLink, DownloadLog, Order, OrderEvent, StripeEvent
+from orders.models import (
+    Deliverable,
+    DownloadLink,
+    DownloadLog,
+    Order,
+    OrderEvent,
+    Seat,
+    StripeEvent,
+)
 from sales.models import Lead, LeadCall
 
 from .export import contact_emails, contact_inbound_emails
@@ -212,6 +222,13 @@ def _orders_erase(contact, address, now, files) -> int:
         revoked_at=now, revoke_reason=DownloadLink.RevokeReason.STAFF
     )
     DownloadLog.objects.filter(order__in=orders).update(ip="", user_agent="")
+    # The colleagues the buyer named: their copies go, their names and addresses too.
+    seats = Seat.objects.filter(order__in=orders)
+    files += [path for path in seats.values_list("path", flat=True) if path]
+    seats.update(name=ERASED, email=address, path="", released_at=now)
+    # The buyer's account (sign-in links, My reports): the addresses it could stand for.
+    buyers = {buyer_username(email) for email in orders.values_list("buyer_email", flat=True)}
+    get_user_model().objects.filter(username__in=buyers | {buyer_username(contact.email)}).delete()
     return orders.update(
         buyer_email=address,
         buyer_name="",

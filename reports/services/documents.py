@@ -318,6 +318,19 @@ def _copy_path(path_hint: str) -> str:
     return name if name.lower().endswith(".pdf") else f"{name}.pdf"
 
 
+def seat_copy_create(
+    *, report: Report, name: str, company: str, seat: int, seats: int | None, path_hint: str
+) -> str:
+    """The current full report stamped "Licensed to <name>, <company> — seat 2 of 5" (a named
+    seat of a multi-user licence; "seat 7" when the licence is unlimited), from the same
+    rendered base as every other copy."""
+    who = ", ".join(part.strip() for part in (name, company) if part and part.strip())
+    place = f"seat {seat} of {seats}" if seats else f"seat {seat}"
+    return _copy_create(
+        report=report, kind=Kind.FULL, text=f"Licensed to {who} — {place}", path_hint=path_hint
+    )
+
+
 def _copy_create(*, report: Report, kind: str, text: str, path_hint: str) -> str:
     document = document_current(report=report, kind=kind)
     base = _base_bytes(document)

@@ -62,12 +62,13 @@ INSTALLED_APPS = [
     "django_otp",
     "smosite.staff.apps.TOTPConfig",  # django_otp.plugins.otp_totp, named for staff
     # The site's own apps, each importing only those above it in this list (README, "The
-    # apps"): pages < contacts < reports < orders < enquiries < sales < privacy.
+    # apps"): pages < contacts < reports < orders < accounts < enquiries < sales < privacy.
     "common",
     "pages",
     "contacts",
     "reports",
     "orders",
+    "accounts",  # buyers' sign-in by emailed link and "My reports" (imports orders)
     "enquiries",
     "sales",  # lead scores, leads to call, the dashboard: reads samples, enquiries, orders
     "privacy",
@@ -447,6 +448,22 @@ if DOWNLOAD_ACCEL_REDIRECT and STORAGES["private"]["BACKEND"].endswith("S3Storag
 # Fresh links a buyer may request for one order per day (sent only to the purchase email).
 DOWNLOAD_RENEW_LIMIT_PER_DAY = env.int("DOWNLOAD_RENEW_LIMIT_PER_DAY", default=3)
 
+# --- Buyer accounts: sign-in by emailed link, "My reports" ---------------------------------
+# A sign-in link (django-sesame token) works once, for this many minutes.
+# https://django-sesame.readthedocs.io/en/stable/settings.html
+ACCOUNT_LINK_MINUTES = env.int("ACCOUNT_LINK_MINUTES", default=15)
+# A buyer's session (signed in through a link) ends after this many hours; staff sessions
+# keep Django's SESSION_COOKIE_AGE.
+ACCOUNT_SESSION_HOURS = env.int("ACCOUNT_SESSION_HOURS", default=24)
+# Sign-in link requests accepted per email address and per client (an IPv4 address, or an
+# IPv6 /64) per window; more get the friendly 429 page, whatever the address.
+ACCOUNT_LINK_RATE_LIMIT_PER_EMAIL = env.int("ACCOUNT_LINK_RATE_LIMIT_PER_EMAIL", default=5)
+ACCOUNT_LINK_RATE_LIMIT_PER_IP = env.int("ACCOUNT_LINK_RATE_LIMIT_PER_IP", default=20)
+ACCOUNT_LINK_RATE_WINDOW_SECONDS = env.int("ACCOUNT_LINK_RATE_WINDOW_SECONDS", default=3600)
+SESAME_MAX_AGE = ACCOUNT_LINK_MINUTES * 60
+SESAME_ONE_TIME = True  # the sign-in updates last_login, which every earlier token signs
+SESAME_TOKEN_NAME = "token"  # noqa: S105 - a query parameter name; `?token=` is redacted from logs (common/logging.py)
+
 # --- Forms, messages ----------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -697,6 +714,8 @@ CELERY_BEAT_SCHEDULE["related-reports-refresh"] = {
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses sign-ins while locked out
     "django.contrib.auth.backends.ModelBackend",
+    # Buyers' sign-in links; it only ever accepts buyer accounts, never staff.
+    "accounts.backends.BuyerTokenBackend",
 ]
 # Failed admin sign-ins (a wrong password, or a wrong authenticator code) before a lockout,
 # and how long it lasts. Counted per (username, client address) pair: failures from one

@@ -24,7 +24,7 @@ flight gets 409). Endpoints:
 Paying on the hosted page completes the session, posts a signed `checkout.session.completed`
 event to `webhook_url` (Stripe-Signature: t=<ts>,v1=HMAC-SHA256(secret, "<ts>.<body>")) and
 redirects to the session's success_url. Test helpers complete sessions, send the other events
-(async payment succeeded/failed, expired, charge.refunded, charge.dispute.created) signed,
+(async payment succeeded/failed, expired, charge.refunded, charge.dispute.created/updated/closed) signed,
 badly signed, unsigned or stale, and inject failures (errors, an unreachable server, a
 hanging one, answers delayed per endpoint).
 
@@ -658,6 +658,17 @@ class FakeStripe(StripeBilling):
             self.disputes[dispute["id"]] = dict(dispute, _sequence=self._next_sequence())
             charge["disputed"] = True
         return self.event_emit("charge.dispute.created", dispute, deliver)
+
+    def dispute_status_set(self, dispute_id: str, status: str, *, deliver: bool = True) -> dict:
+        """The dispute moves on (`won`, `lost`, or back to `under_review`): a closing status
+        sends charge.dispute.closed, any other charge.dispute.updated."""
+        with self.lock:
+            stored = self.disputes[dispute_id]
+            stored["status"] = status
+            dispute = {k: v for k, v in stored.items() if not k.startswith("_")}
+        closed = status in ("won", "lost", "warning_closed")
+        kind = "charge.dispute.closed" if closed else "charge.dispute.updated"
+        return self.event_emit(kind, dispute, deliver)
 
     # --- Promotion codes ----------------------------------------------------------------
 
