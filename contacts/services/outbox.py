@@ -193,7 +193,9 @@ class _Message(EmailMultiAlternatives):
         return message
 
 
-def _build_message(email: OutboundEmail, extra_headers: dict[str, str]) -> EmailMultiAlternatives:
+def _build_message(
+    email: OutboundEmail, extra_headers: dict[str, str] | None = None
+) -> EmailMultiAlternatives:
     text, html = _secrets_filled(email)
     headers = {"Message-ID": email.message_id}
     if email.in_reply_to:
@@ -206,7 +208,7 @@ def _build_message(email: OutboundEmail, extra_headers: dict[str, str]) -> Email
         from_email=email.from_email,
         to=[email.to],
         reply_to=[email.reply_to] if email.reply_to else None,
-        headers={**headers, **extra_headers},
+        headers={**headers, **(extra_headers or {})},
     )
     if html:
         message.attach_alternative(html_inline_css(html), "text/html")
