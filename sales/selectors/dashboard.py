@@ -39,6 +39,8 @@ from orders.models import Order
 from orders.selectors import SOLD, orders_sold
 from reports.models import Report
 
+from .kept import kept_figures
+
 DIMENSIONS = {
     "report": "By report",
     "campaign": "By campaign (utm source / campaign)",
@@ -324,6 +326,13 @@ def currencies(*tables) -> list[str]:
 
 
 def dashboard(span: Range) -> dict:
+    """Every figure for `span`: computed, or kept from an earlier request for the same range
+    while no row they count has changed (sales/selectors/kept.py)."""
+    name = f"{span.start.isoformat()}/{span.end.isoformat()}"
+    return kept_figures(name, lambda: dashboard_compute(span))
+
+
+def dashboard_compute(span: Range) -> dict:
     tables, total = dimension_tables(span)
     return {
         "tables": tables,
