@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Case,
@@ -55,6 +56,12 @@ NO_COUNTRY = "(unknown)"
 class Range:
     start: datetime
     end: datetime
+
+    @classmethod
+    def default_days(cls) -> tuple[date, date]:
+        """The last SALES_DASHBOARD_DEFAULT_DAYS, today included (the page without a range)."""
+        today = timezone.localdate()
+        return today - timedelta(days=settings.SALES_DASHBOARD_DEFAULT_DAYS - 1), today
 
     @classmethod
     def of_days(cls, since: date, until: date) -> "Range":
@@ -328,8 +335,26 @@ def currencies(*tables) -> list[str]:
 def dashboard(span: Range) -> dict:
     """Every figure for `span`: computed, or kept from an earlier request for the same range
     while no row they count has changed (sales/selectors/kept.py)."""
-    name = f"{span.start.isoformat()}/{span.end.isoformat()}"
-    return kept_figures(name, lambda: dashboard_compute(span))
+    return kept_figures(_name(span), lambda: dashboard_compute(span))
+
+
+def dashboard_warm() -> bool:
+    """Beat (SALES_DASHBOARD_WARM_SECONDS): the default range's figures computed on the
+    worker when no current ones are kept, so the page staff open most is rarely the request
+    that waits for them. True when they had to be computed."""
+    computed = []
+
+    def compute(span):
+        computed.append(span)
+        return dashboard_compute(span)
+
+    span = Range.of_days(*Range.default_days())
+    kept_figures(_name(span), lambda: compute(span))
+    return bool(computed)
+
+
+def _name(span: Range) -> str:
+    return f"{span.start.isoformat()}/{span.end.isoformat()}"
 
 
 def dashboard_compute(span: Range) -> dict:

@@ -10,11 +10,14 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from enquiries.models import SampleRequest
 from orders.models import Order
+from sales import tasks
 from sales.selectors import dashboard as figures
 from sales.selectors import kept
 from tests.factories import ReportFactory
@@ -302,3 +305,25 @@ def test_a_saved_order_retires_the_kept_figures_again_after_its_commit(
 
     assert cache.get(kept.GENERATION_KEY) == generation + 2
     assert figures.dashboard(span)["total"].orders == first.orders + 1
+
+
+def test_the_beat_task_computes_the_default_range_only_when_no_current_figures_are_kept(
+    world, client
+):
+    assert tasks.sales_dashboard_warm() is True
+    assert tasks.sales_dashboard_warm() is False  # kept: nothing computed
+
+    sample(world["samples"][0][0], world["reports"][0])  # a new row retires them
+
+    assert tasks.sales_dashboard_warm() is True
+    client.force_login(sales_member())
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(DASHBOARD)
+    assert page.status_code == 200
+    assert not any("GROUPING SETS" in q["sql"] for q in queries.captured_queries)
+    assert (
+        total_row(page)[2]
+        == figures.dashboard_compute(figures.Range.of_days(*figures.Range.default_days()))[
+            "total"
+        ].samples
+    )
