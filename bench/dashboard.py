@@ -7,14 +7,17 @@ the rows are written with INSERT … SELECT generate_series (every column the ge
 not name gets its type's empty value): contacts, 1.2 sample requests and 0.2 enquiries
 each, and the orders (70 % sold, in USD and EUR, some with promotion codes), spread over
 180 days, 30 countries, 20 campaigns and 10 reports. A staff member's session then asks
-for the dashboard (its default range, SALES_DASHBOARD_DEFAULT_DAYS) one request at a time,
-and, as the baseline in the same run, the admin's index page (the same sign-in, middleware
-and template machinery, without the figures)."""
+for the dashboard one request at a time: a range asked for the first time (its figures
+computed, its charts drawn) and the default range (SALES_DASHBOARD_DEFAULT_DAYS) asked again
+(its figures kept in the cache, sales/selectors/kept.py), each reported on its own row; as
+the baseline in the same run, the admin's index page (the same sign-in, middleware and
+template machinery, without the figures)."""
 
 import argparse
 import json
 import statistics
 import time
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import requests
@@ -148,6 +151,10 @@ def timed_get(http: requests.Session, url: str) -> float:
 
 
 def run(contacts: int, orders: int, count: int) -> tuple[list[dict], dict]:
+    """Two measurements, each interleaved with the baseline: the first request for a range
+    (its figures computed by PostgreSQL, its charts drawn: ranges of 90, 91, … days, each
+    asked once) and the default range asked again (figures kept in the cache,
+    SALES_DASHBOARD_CACHE_SECONDS; the charts too)."""
     details: dict = {"load_before": stack.machine_load()}
     with Site("dashboard", extra_env={"ADMIN_REQUIRE_2FA": "0"}) as site:
         site.seed()
@@ -161,27 +168,33 @@ def run(contacts: int, orders: int, count: int) -> tuple[list[dict], dict]:
         index = f"{site.base}/admin/"
         for url in (dashboard, index, dashboard, index):  # warm both workers
             timed_get(http, url)
-        times, base = [], []
-        for _ in range(count):
-            times.append(timed_get(http, dashboard))
+        today = datetime.now(UTC).date()
+        first, again, base = [], [], []
+        for n in range(count):
+            since = today - timedelta(days=90 + n)
+            first.append(timed_get(http, f"{dashboard}?since={since}&until={today}"))
             base.append(timed_get(http, index))
+            again.append(timed_get(http, dashboard))
     details.update(
         load_after=stack.machine_load(),
-        dashboard_ms=[round(t * 1000, 1) for t in times],
+        first_ms=[round(t * 1000, 1) for t in first],
+        again_ms=[round(t * 1000, 1) for t in again],
         index_ms=[round(t * 1000, 1) for t in base],
     )
-    median, p95 = statistics.median(times) * 1000, percentile(times, 0.95) * 1000
     baseline = statistics.median(base) * 1000
+    scale = f"{contacts:,} contacts and {orders:,} orders, {count} requests"
     rows = [
-        stack.row(
-            SECTION,
-            f"Sales dashboard, {contacts:,} contacts and {orders:,} orders, {count} requests",
-            f"median {median:.0f} ms, p95 {p95:.0f} ms, {median / baseline:.1f}× the admin index",
-            f"median ≤ {GOAL_MS} ms",
-        ),
+        _row(f"Sales dashboard, {scale}: first request for a range (computed)", first, baseline),
+        _row(f"Sales dashboard, {scale}: the same range again (kept figures)", again, baseline),
         stack.row(SECTION, "Admin index (baseline)", f"median {baseline:.0f} ms"),
     ]
     return rows, details
+
+
+def _row(measure: str, times: list[float], baseline: float) -> dict:
+    median, p95 = statistics.median(times) * 1000, percentile(times, 0.95) * 1000
+    value = f"median {median:.0f} ms, p95 {p95:.0f} ms, {median / baseline:.1f}× the admin index"
+    return stack.row(SECTION, measure, value, f"median ≤ {GOAL_MS} ms")
 
 
 def main() -> None:

@@ -1,8 +1,6 @@
-from datetime import timedelta
-
 from django import forms
-from django.conf import settings
-from django.utils import timezone
+
+from .selectors.dashboard import Range
 
 MAX_DAYS = 3660
 
@@ -15,11 +13,8 @@ class DashboardRangeForm(forms.Form):
 
     @staticmethod
     def defaults() -> dict:
-        today = timezone.localdate()
-        return {
-            "since": today - timedelta(days=settings.SALES_DASHBOARD_DEFAULT_DAYS - 1),
-            "until": today,
-        }
+        since, until = Range.default_days()
+        return {"since": since, "until": until}
 
     def clean(self):
         data = super().clean()

@@ -1,6 +1,6 @@
-"""Model signals that make a lead's score stale (connected in SalesConfig.ready): the apps
-below don't know this one exists. Only a marker is written here; the score itself, with
-its DNS lookup, is computed by the beat task."""
+"""Model signals that make a lead's score stale and retire the dashboard's kept figures
+(connected in SalesConfig.ready): the apps below don't know this one exists. Only markers
+are written here; the score itself, with its DNS lookup, is computed by the beat task."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,16 +11,19 @@ from contacts.models import Contact
 from enquiries.models import Enquiry, SampleRequest
 from orders.models import Order
 
+from .selectors.kept import figures_changed
 from .services.scoring import lead_changed
 
 
 def _contact_changed(sender, instance, **kwargs) -> None:
     lead_changed(contact_ids=[instance.pk])
+    figures_changed()  # the dashboard counts by the contact's country
 
 
 def _lead_row_changed(sender, instance, **kwargs) -> None:
     if instance.contact_id:
         lead_changed(contact_ids=[instance.contact_id])
+    figures_changed()  # an order without a contact counts too
 
 
 RECEIVERS = [(_contact_changed, Contact, "sales-contact-changed")] + [

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Case,
@@ -31,13 +32,16 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Concat, TruncWeek
+from django.db.models.functions import Concat, TruncWeek
 from django.utils import timezone
 
+from contacts.models import Contact
 from enquiries.models import Enquiry, SampleRequest
 from orders.models import Order
 from orders.selectors import SOLD, orders_sold
 from reports.models import Report
+
+from .kept import kept_figures
 
 DIMENSIONS = {
     "report": "By report",
@@ -53,6 +57,12 @@ NO_COUNTRY = "(unknown)"
 class Range:
     start: datetime
     end: datetime
+
+    @classmethod
+    def default_days(cls) -> tuple[date, date]:
+        """The last SALES_DASHBOARD_DEFAULT_DAYS, today included (the page without a range)."""
+        today = timezone.localdate()
+        return today - timedelta(days=settings.SALES_DASHBOARD_DEFAULT_DAYS - 1), today
 
     @classmethod
     def of_days(cls, since: date, until: date) -> "Range":
@@ -96,8 +106,6 @@ NET = Sum("amount_paid")
 def _key(dimension: str, model):
     if dimension == "report":
         return F("report_id")
-    if dimension == "country":  # orders without a contact count as unknown, like blanks
-        return Coalesce(F("contact__country"), Value(""), output_field=CharField())
     if dimension == "week":
         return TruncWeek("paid_at" if model is Order else "created_at")
     return Case(
@@ -108,11 +116,23 @@ def _key(dimension: str, model):
 
 
 def _keyed(rows, kind: str):
-    """`rows` (samples, enquiries or orders) with every dimension's key as a column."""
-    keys = {f"d_{name}": _key(name, rows.model) for name in DIMENSIONS}
+    """`rows` (samples, enquiries or orders) with every dimension's key as a column but the
+    country, which `_with_country` joins once for all of them."""
+    keys = {f"d_{name}": _key(name, rows.model) for name in DIMENSIONS if name != "country"}
     fields = ["contact_id", *keys] + (["currency", "amount_paid"] if kind == "o" else [])
     kind_column = Value(kind, output_field=CharField())
     return rows.order_by().annotate(kind=kind_column, **keys).values("kind", *fields)
+
+
+def _with_country(sql: str) -> str:
+    """`sql`'s rows with their contact's country as d_country ("" for none, and for orders
+    without a contact): one join after the union, not one per table (a hash of every
+    contact built once)."""
+    contacts = Contact._meta.db_table
+    return (
+        f"SELECT counted.*, COALESCE(c.country, '') AS d_country FROM ({sql}) AS counted "  # noqa: S608
+        f"LEFT JOIN {contacts} AS c ON c.id = counted.contact_id"
+    )
 
 
 def _grouped(sql: str, params: list, aggregates: str, extra: str = "") -> list[tuple]:
@@ -125,7 +145,7 @@ def _grouped(sql: str, params: list, aggregates: str, extra: str = "") -> list[t
     sets += f", ({extra.removeprefix(', ')})"  # the totals
     query = (
         f"SELECT CASE {which} ELSE '' END, COALESCE({key}), MAX(d_week), {aggregates} "  # noqa: S608
-        f"FROM ({sql}) AS keyed GROUP BY GROUPING SETS ({sets})"
+        f"FROM ({_with_country(sql)}) AS keyed GROUP BY GROUPING SETS ({sets})"
     )
     with connection.cursor() as cursor:
         cursor.execute(query, params)
@@ -324,6 +344,31 @@ def currencies(*tables) -> list[str]:
 
 
 def dashboard(span: Range) -> dict:
+    """Every figure for `span`: computed, or kept from an earlier request for the same range
+    while no row they count has changed (sales/selectors/kept.py)."""
+    return kept_figures(_name(span), lambda: dashboard_compute(span))
+
+
+def dashboard_warm() -> bool:
+    """Beat (SALES_DASHBOARD_WARM_SECONDS): the default range's figures computed on the
+    worker when no current ones are kept, so the page staff open most is rarely the request
+    that waits for them. True when they had to be computed."""
+    computed = []
+
+    def compute(span):
+        computed.append(span)
+        return dashboard_compute(span)
+
+    span = Range.of_days(*Range.default_days())
+    kept_figures(_name(span), lambda: compute(span))
+    return bool(computed)
+
+
+def _name(span: Range) -> str:
+    return f"{span.start.isoformat()}/{span.end.isoformat()}"
+
+
+def dashboard_compute(span: Range) -> dict:
     tables, total = dimension_tables(span)
     return {
         "tables": tables,

@@ -71,6 +71,13 @@ SALES_DASHBOARD_TOP_ROWS = env.int("SALES_DASHBOARD_TOP_ROWS", default=15)
 # Drawn charts are kept in the cache under a digest of their numbers (the same numbers are
 # not drawn twice; new numbers make a new chart): how long an unused one is kept.
 SALES_DASHBOARD_CHART_CACHE_SECONDS = env.int("SALES_DASHBOARD_CHART_CACHE_SECONDS", default=86400)
+# The computed figures of a date range are kept in the cache this long (0: never kept). A new
+# or changed sample, enquiry, order or contact retires them at once (sales/selectors/kept.py);
+# this bounds only what bypasses the model signals (queryset updates, deletes, raw SQL).
+SALES_DASHBOARD_CACHE_SECONDS = env.int("SALES_DASHBOARD_CACHE_SECONDS", default=600)
+# How often beat computes the default range's figures when none are kept (0: never), so the
+# first visit after new rows rarely waits for them.
+SALES_DASHBOARD_WARM_SECONDS = env.int("SALES_DASHBOARD_WARM_SECONDS", default=60)
 
 SALES_BEAT_SCHEDULE = {
     "leads-rescore-stale": {
@@ -84,3 +91,9 @@ SALES_BEAT_SCHEDULE = {
         "options": {"queue": "default"},
     },
 }
+if SALES_DASHBOARD_WARM_SECONDS > 0 and SALES_DASHBOARD_CACHE_SECONDS > 0:
+    SALES_BEAT_SCHEDULE["sales-dashboard-warm"] = {
+        "task": "sales.tasks.sales_dashboard_warm",
+        "schedule": SALES_DASHBOARD_WARM_SECONDS,
+        "options": {"queue": "default", "expires": SALES_DASHBOARD_WARM_SECONDS},
+    }

@@ -9,11 +9,17 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from enquiries.models import SampleRequest
 from orders.models import Order
+from sales import tasks
 from sales.selectors import dashboard as figures
+from sales.selectors import kept
 from tests.factories import ReportFactory
 from tests.support.staff import sales_member
 
@@ -252,3 +258,72 @@ def test_the_range_filter_is_a_get_form_and_a_bad_range_falls_back(client, world
     bad = client.get(DASHBOARD, {"since": "2026-05-01", "until": "2026-01-01"})
     assert bad.status_code == 200
     assert "The start date is after the end date." in bad.content.decode()
+
+
+def test_kept_figures_are_retired_by_a_new_row_and_only_kept_for_the_same_range(world):
+    span = figures.Range.of_days(world["since"], world["until"])
+    first = figures.dashboard(span)["total"]
+    person, report = world["samples"][0][0], world["reports"][0]
+
+    sample(person, report, at=at(world["until"], 9))
+    enquiry(person, report, at=at(world["until"], 10))
+    again = figures.dashboard(span)["total"]
+
+    assert (again.samples, again.enquiries) == (first.samples + 1, first.enquiries + 1)
+    narrow = figures.Range.of_days(world["until"], world["until"])
+    assert figures.dashboard(narrow)["total"].samples < again.samples  # its own key
+
+
+def test_figures_are_kept_until_a_signal_or_the_time_limit_says_otherwise(world, settings):
+    """A write that bypasses the model signals (here a queryset update) is not seen while
+    the figures are kept, which proves they are; with the cache off it is seen at once."""
+    span = figures.Range.of_days(world["since"], world["until"])
+    before = figures.dashboard(span)["total"].samples
+    outside = at(world["since"] - timedelta(days=400), 12)
+
+    moved = SampleRequest.objects.filter(
+        created_at__gte=span.start, created_at__lt=span.end
+    ).update(created_at=outside)
+
+    assert moved > 0
+    assert figures.dashboard(span)["total"].samples == before
+    settings.SALES_DASHBOARD_CACHE_SECONDS = 0
+    assert figures.dashboard(span)["total"].samples == before - moved == 0
+
+
+def test_a_saved_order_retires_the_kept_figures_again_after_its_commit(
+    world, django_capture_on_commit_callbacks
+):
+    """The second bump, after commit, retires figures a request computed and stored between
+    the save and the commit (from rows it could not see yet)."""
+    span = figures.Range.of_days(world["since"], world["until"])
+    first = figures.dashboard(span)["total"]
+    generation = cache.get(kept.GENERATION_KEY)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        order(world["samples"][0][0], world["reports"][0], paid_at=at(world["until"], 8))
+
+    assert cache.get(kept.GENERATION_KEY) == generation + 2
+    assert figures.dashboard(span)["total"].orders == first.orders + 1
+
+
+def test_the_beat_task_computes_the_default_range_only_when_no_current_figures_are_kept(
+    world, client
+):
+    assert tasks.sales_dashboard_warm() is True
+    assert tasks.sales_dashboard_warm() is False  # kept: nothing computed
+
+    sample(world["samples"][0][0], world["reports"][0])  # a new row retires them
+
+    assert tasks.sales_dashboard_warm() is True
+    client.force_login(sales_member())
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(DASHBOARD)
+    assert page.status_code == 200
+    assert not any("GROUPING SETS" in q["sql"] for q in queries.captured_queries)
+    assert (
+        total_row(page)[2]
+        == figures.dashboard_compute(figures.Range.of_days(*figures.Range.default_days()))[
+            "total"
+        ].samples
+    )
