@@ -16,7 +16,7 @@ RUN := $(UV) run --frozen --no-sync
 MANAGE := $(RUN) python manage.py
 
 # Debian packages: WeasyPrint's libraries and the PDF fonts (DejaVu, Lato, Open Sans), poppler
-# (pdftoppm) and Chromium for tests.
+# (pdftoppm), Chromium and Node.js (axe-core's installer, npm) for tests.
 APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
 	libfontconfig1 fonts-dejavu-core fonts-lato fonts-open-sans
 # What the benchmarks start beside the site: wrk drives the pages, each benchmark runs a
@@ -31,7 +31,7 @@ APT_BENCH := wrk redis-server poppler-utils nginx
 # epmd and data; tests/support/rabbitmq_server.py), never the machine's RabbitMQ service.
 # dovecot-imapd: the inbound-mail tests run a private Dovecot (own config, port, maildir and
 # log in a temporary folder; tests/support/dovecot.py), never the machine's Dovecot service.
-APT_TEST := poppler-utils chromium systemd rabbitmq-server dovecot-imapd $(APT_BENCH)
+APT_TEST := poppler-utils chromium nodejs systemd rabbitmq-server dovecot-imapd $(APT_BENCH)
 
 # Settings `make test` gives the suite unless the environment already sets them: this
 # machine kind runs PostgreSQL and Redis on loopback (CI sets the same in .ci/run).
@@ -49,6 +49,15 @@ system-deps:
 
 system-deps-test:
 	@bash .ci/apt-ensure $(APT_RUNTIME) $(APT_TEST)
+
+# axe-core for the browser checks (tests/browser/test_storefront_checks.py), from npm at the
+# version the committed lock names; reinstalled only when the lock changes. Debian ships npm
+# apart from nodejs (NodeSource's nodejs carries its own), hence the check before asking apt.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package-lock.json
+	@command -v npm >/dev/null || bash .ci/apt-ensure npm
+	npm ci --prefix tests/browser --no-audit --no-fund
+	@touch $@
 
 $(UV):
 	@command -v python$(basename $(PYTHON_VERSION)) >/dev/null || { \
@@ -110,7 +119,7 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 
-test: system-deps-test install
+test: system-deps-test install $(AXE)
 	$(RUN) ruff check .
 	$(MANAGE) makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=smosite.settings.production \
@@ -134,4 +143,4 @@ bench: install
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(RUN) python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf .venv .tools var
+	rm -rf .venv .tools var tests/browser/node_modules

@@ -10,6 +10,7 @@ from django_countries.fields import CountryField
 from phonenumber_field.formfields import PhoneNumberField
 
 from common.antispam import SIGNER_SALT, SpamProtectedForm
+from common.forms import personal_field_hints_add
 from common.text import multiline_text_clean, no_control_characters
 from contacts.services.marketing import marketing_consent_text
 
@@ -41,6 +42,7 @@ class LeadForm(SpamProtectedForm):
 
     def __init__(self, *args, publisher: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        personal_field_hints_add(self)
         privacy = reverse_lazy("privacy")
         self.fields["consent"].label = CONSENT_TEXT.format(publisher=publisher or "we")
         self.fields["consent"].help_text = f'<a href="{privacy}">Privacy notice</a>'

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from common.admin import JobColumn
+from common.admin_filters import occurring_values_filter
 from common.spreadsheets import csv_safe
 from contacts.models import ATTRIBUTION_FIELDS, Contact
 
@@ -126,14 +127,14 @@ class OrderAdmin(admin.ModelAdmin):
         "status",
         "currency",
         "payment_route",
-        "invoice_status",
+        occurring_values_filter("invoice_status", "invoice status"),
         "needs_attention",
         "amount_mismatch",
         "licence_kind",
         "price_source",
-        "payment_method_type",
-        "utm_source",
-        "utm_campaign",
+        occurring_values_filter("payment_method_type", "payment method"),
+        occurring_values_filter("utm_source", "campaign source"),
+        occurring_values_filter("utm_campaign", "campaign"),
     ]
     search_fields = [
         "reference",

@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 
 from common.antispam import SpamProtectedForm
+from common.forms import personal_field_hints_add
 from common.text import no_control_characters
 from contacts.services.marketing import marketing_consent_text
 from reports.models import Licence
@@ -60,6 +61,7 @@ class PurchaseForm(SpamProtectedForm):
 
     def __init__(self, *args, licences: list[Licence], quote_terms=None, **kwargs):
         super().__init__(*args, **kwargs)
+        personal_field_hints_add(self)
         self.fields["marketing"].label = marketing_consent_text()
         self.licences = {licence.kind: licence for licence in licences}
         self.fields["licence"].choices = [(kind, kind) for kind in self.licences]

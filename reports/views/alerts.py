@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from common.forms import PERSONAL_FIELD_HINTS
 from common.net import client_ip, client_rate_limit_key, ip_truncate
 from common.ratelimit import rate_limit_exceeded, rate_limited_response
 from common.text import mask_email
@@ -19,7 +20,9 @@ from ..services import alerts
 
 
 class AlertForm(forms.Form):
-    email = forms.EmailField(max_length=254)
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs=PERSONAL_FIELD_HINTS["email"])
+    )
     category = forms.SlugField(max_length=120)
     website = forms.CharField(required=False)  # the honeypot: people leave it empty
 

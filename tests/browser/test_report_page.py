@@ -47,3 +47,44 @@ def test_report_page_fits_a_phone_screen(live_server, browser, seed):
         assert phone.locator("#key-metrics").is_visible()
     finally:
         context.close()
+
+
+def test_phone_gets_contents_near_the_top_and_a_sticky_bar_that_covers_nothing(
+    live_server, browser, seed
+):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        phone = context.new_page()
+        phone.goto(f"{live_server.url}{REPORT_PATH}")
+        contents = phone.locator("nav.page-nav-compact")
+        assert contents.is_visible()
+        assert phone.evaluate("document.querySelector('nav.page-nav-compact').offsetTop") < 1000
+        assert "Prices" in contents.inner_text()
+        assert not phone.locator(".report-sidebar").is_visible()  # its links are above now
+
+        bar = phone.locator(".sticky-cta")
+        phone.locator("#segmentation").scroll_into_view_if_needed()
+        box = bar.bounding_box()
+        assert bar.is_visible()
+        assert abs(box["y"] + box["height"] - 844) <= 1  # stuck to the bottom of the screen
+        assert bar.locator('a[data-cta="sample-sticky"]').get_attribute("href") == (
+            "/enquiry/request-sample/1780960"
+        )
+        assert bar.locator('a[data-cta="buy-sticky"]').get_attribute("href") == "/purchase/1780960"
+
+        # At the end of the page the bar rests in the flow: the last section is above it.
+        phone.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        last_section = phone.locator(".report-body > section").last.bounding_box()
+        bar_top = bar.bounding_box()["y"]
+        assert last_section["y"] + last_section["height"] <= bar_top
+        cta_band = phone.locator(".cta-band").bounding_box()
+        assert bar_top + bar.bounding_box()["height"] <= cta_band["y"] + 1
+    finally:
+        context.close()
+
+
+def test_laptop_keeps_the_sidebar_and_shows_no_bar(live_server, page, seed):
+    page.goto(f"{live_server.url}{REPORT_PATH}")
+    assert page.locator(".report-sidebar nav.page-nav").is_visible()
+    assert not page.locator("nav.page-nav-compact").is_visible()
+    assert not page.locator(".sticky-cta").is_visible()

@@ -55,6 +55,21 @@ def test_order_list_filters_and_searches(admin_client, stripe, report_on_sale):
     )
 
 
+def test_free_text_filters_list_only_values_that_occur_never_a_blank_link(
+    admin_client, report_on_sale
+):
+    """A blank invoice status or campaign was a filter link with no words (axe: link-name)."""
+    blank, _ = fulfilled_order(report_on_sale, email="blank@acme.example")
+    tagged, _ = fulfilled_order(report_on_sale, email="tagged@acme.example")
+    Order.objects.filter(pk=tagged.pk).update(utm_source="linkedin", invoice_status="open")
+    listing = admin_client.get("/admin/orders/order/").content.decode()
+    for field in ("invoice_status", "payment_method_type", "utm_source", "utm_campaign"):
+        assert f'href="?{field}="' not in listing
+    assert 'href="?utm_source=linkedin"' in listing and 'href="?invoice_status=open"' in listing
+    filtered = admin_client.get("/admin/orders/order/?utm_source=linkedin").content.decode()
+    assert tagged.reference in filtered and blank.reference not in filtered
+
+
 def test_refund_needs_the_refund_permission(staff_client, stripe, report_on_sale):
     client, _ = staff_client
     order = paid_order(client, stripe, report_on_sale)
