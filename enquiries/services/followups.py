@@ -19,12 +19,13 @@ people who ticked the marketing box on the sample form.
   sales desk"). The mailbox poll (enquiries/services/inbound.py) recognises a reply by that
   address or by the step's Message-ID in In-Reply-To/References, and
   `followup_reply_record` records it: a "replied" event, the sequence stopped for good, and
-  the sales inbox emailed with the reply. Without INBOUND_ADDRESS, steps marked
+  the lead's owner (sales registers the finder) or the sales inbox emailed with the reply. Without INBOUND_ADDRESS, steps marked
   "reply-to the sales desk" reply to SALES_INBOX_EMAIL and replies are not tracked.
 
 Opens are not tracked: no pixels, no rewritten links."""
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from email.utils import formataddr
 
@@ -272,7 +273,8 @@ def followup_reply_to(*, follow_up: FollowUp, step: FollowUpStep) -> str:
 def followup_reply_record(*, follow_up: FollowUp, inbound: InboundEmail) -> bool:
     """In the transaction that stores the reply (enquiries/services/inbound.py): a "replied"
     event, the sequence stopped for good (whatever step it was on), and the sales inbox
-    emailed with the reply. An auto-reply (out of office) is kept but changes nothing.
+    emailed with the reply (or the person's lead's owner: `followup_reply_recipient`). An
+    auto-reply (out of office) is kept but changes nothing.
     Returns False for an auto-reply."""
     if inbound.automatic:
         return False
@@ -289,12 +291,31 @@ def followup_reply_record(*, follow_up: FollowUp, inbound: InboundEmail) -> bool
     return True
 
 
+# Who hears of a reply besides the default: a higher app registers a finder (sales: the
+# owner of the person's lead), `find(contact)` -> an address or "" (then SALES_INBOX_EMAIL).
+_reply_recipient_finders: list[Callable[[Contact], str]] = []
+
+
+def followup_reply_recipient_register(find: Callable[[Contact], str]) -> None:
+    if find not in _reply_recipient_finders:
+        _reply_recipient_finders.append(find)
+
+
+def followup_reply_recipient(*, contact: Contact) -> str:
+    for find in _reply_recipient_finders:
+        address = find(contact)
+        if address:
+            return address
+    return settings.SALES_INBOX_EMAIL
+
+
 def _reply_notification_queue(*, follow_up: FollowUp, inbound: InboundEmail):
-    if not settings.SALES_INBOX_EMAIL:
+    to = followup_reply_recipient(contact=follow_up.contact)
+    if not to:
         return None
     site = settings.SITE_URL
     return email_queue(
-        to=settings.SALES_INBOX_EMAIL,
+        to=to,
         template=REPLIED_TEMPLATE,
         context={
             "follow_up": follow_up,

@@ -22,6 +22,7 @@ from enquiries.services.followups import (
 from enquiries.services.inbound_mailbox import inbound_mailbox_poll
 from enquiries.services.mail_thread import followup_address, thread_address_parse
 from reports.services.seed import report_load_seed
+from sales.models import Lead
 from tests.factories import SampleRequestFactory
 from tests.support.forms import sample_form_data
 from tests.support.renders import install_rendered_bases
@@ -204,3 +205,14 @@ def test_an_out_of_office_reply_is_filed_but_the_sequence_goes_on(sent_step, inb
     assert follow_up.status == FollowUp.Status.ACTIVE and outcomes(follow_up) == ["queued"]
     assert not OutboundEmail.objects.filter(template="enquiries/email/followup_replied").exists()
     assert followups_send_due(now=DAY7) == 1
+
+
+def test_the_owner_of_the_persons_lead_hears_of_the_reply_instead_of_the_sales_inbox(
+    sent_step, inbound, sales_user
+):
+    Lead.objects.update_or_create(contact=sent_step.contact, defaults={"owner": sales_user})
+    inbound.append(reply(to=sent_step.reply_to))
+    assert inbound_mailbox_poll() == {"followup": 1}
+    notice = OutboundEmail.objects.get(template="enquiries/email/followup_replied")
+    assert notice.to == sales_user.email != django_settings.SALES_INBOX_EMAIL
+    assert "price of a 5-user licence" in notice.body_text
