@@ -432,7 +432,9 @@ class FollowUpStep(models.Model):
     reply_to_sales = models.BooleanField(
         "reply-to the sales desk",
         default=False,
-        help_text="Replies go to SALES_INBOX_EMAIL (otherwise to the site's From address).",
+        help_text="Reply-To named as the sales desk. Replies reach it through the inbound "
+        "mailbox when INBOUND_ADDRESS is set (and stop the sequence); without it they go to "
+        "SALES_INBOX_EMAIL (unticked: to the site's From address).",
     )
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)

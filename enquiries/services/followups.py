@@ -19,8 +19,9 @@ people who ticked the marketing box on the sample form.
   sales desk"). The mailbox poll (enquiries/services/inbound.py) recognises a reply by that
   address or by the step's Message-ID in In-Reply-To/References, and
   `followup_reply_record` records it: a "replied" event, the sequence stopped for good, and
-  the lead's owner (sales registers the finder) or the sales inbox emailed with the reply. Without INBOUND_ADDRESS, steps marked
-  "reply-to the sales desk" reply to SALES_INBOX_EMAIL and replies are not tracked.
+  the lead's owner (sales registers the finder) or the sales inbox emailed with the reply.
+  Without INBOUND_ADDRESS, steps marked "reply-to the sales desk" reply to SALES_INBOX_EMAIL
+  and replies are not tracked.
 
 Opens are not tracked: no pixels, no rewritten links."""
 
@@ -273,9 +274,8 @@ def followup_reply_to(*, follow_up: FollowUp, step: FollowUpStep) -> str:
 def followup_reply_record(*, follow_up: FollowUp, inbound: InboundEmail) -> bool:
     """In the transaction that stores the reply (enquiries/services/inbound.py): a "replied"
     event, the sequence stopped for good (whatever step it was on), and the sales inbox
-    emailed with the reply (or the person's lead's owner: `followup_reply_recipient`). An
-    auto-reply (out of office) is kept but changes nothing.
-    Returns False for an auto-reply."""
+    emailed with the reply (or the person's lead's owner: `followup_reply_recipient`).
+    Returns False for an auto-reply (out of office): it is kept but changes nothing."""
     if inbound.automatic:
         return False
     follow_up = FollowUp.objects.select_for_update().select_related("contact").get(pk=follow_up.pk)
