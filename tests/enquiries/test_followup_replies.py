@@ -14,11 +14,13 @@ from django.urls import reverse
 from contacts.models import OutboundEmail
 from contacts.services.marketing import Source, marketing_consent_from_form
 from enquiries.models import FollowUp, FollowUpEvent, InboundEmail
+from enquiries.services.enquiries import enquiry_create
 from enquiries.services.followups import (
     followup_start,
     followup_steps_default_create,
     followups_send_due,
 )
+from enquiries.services.inbound import inbound_email_assign
 from enquiries.services.inbound_mailbox import inbound_mailbox_poll
 from enquiries.services.mail_thread import followup_address, thread_address_parse
 from reports.services.seed import report_load_seed
@@ -216,3 +218,21 @@ def test_the_owner_of_the_persons_lead_hears_of_the_reply_instead_of_the_sales_i
     notice = OutboundEmail.objects.get(template="enquiries/email/followup_replied")
     assert notice.to == sales_user.email != django_settings.SALES_INBOX_EMAIL
     assert "price of a 5-user licence" in notice.body_text
+
+
+def test_staff_can_still_file_a_follow_up_reply_in_an_enquirys_thread(
+    sent_step, inbound, sales_user
+):
+    inbound.append(reply(to=sent_step.reply_to))
+    assert inbound_mailbox_poll() == {"followup": 1}
+    enquiry = enquiry_create(
+        report=FollowUp.objects.get().sample_request.report,
+        contact_details={"email": EMAIL, "name": "Jane Doe"},
+        enquiry_type="pricing",
+        question="Price of a 5-user licence?",
+    )
+    filed = inbound_email_assign(
+        inbound=InboundEmail.objects.get(), enquiry=enquiry, actor=sales_user
+    )
+    assert filed.status == InboundEmail.Status.MATCHED and filed.enquiry == enquiry
+    assert filed.follow_up == FollowUp.objects.get()  # still shown on the follow-up
