@@ -351,6 +351,7 @@ class InboundEmail(models.Model):
         UNMATCHED = "unmatched", "Unmatched: to assign"
         BOUNCE = "bounce", "Delivery report"
         REFUSED = "refused", "Refused"
+        FOLLOW_UP = "followup", "Reply to a follow-up"
 
     class MatchedBy(models.TextChoices):
         ADDRESS = "address", "Thread address"
@@ -366,6 +367,14 @@ class InboundEmail(models.Model):
         blank=True,
         related_name="inbound_emails",
         help_text="The enquiry whose thread shows this message.",
+    )
+    follow_up = models.ForeignKey(
+        "FollowUp",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        help_text="The sample follow-up this message answers (its sequence stopped).",
     )
     matched_by = models.CharField(max_length=10, choices=MatchedBy.choices, blank=True)
     # Why it was not matched (or refused): shown to staff in the unmatched list.
@@ -423,7 +432,9 @@ class FollowUpStep(models.Model):
     reply_to_sales = models.BooleanField(
         "reply-to the sales desk",
         default=False,
-        help_text="Replies go to SALES_INBOX_EMAIL (otherwise to the site's From address).",
+        help_text="Reply-To named as the sales desk. Replies reach it through the inbound "
+        "mailbox when INBOUND_ADDRESS is set (and stop the sequence); without it they go to "
+        "SALES_INBOX_EMAIL (unticked: to the site's From address).",
     )
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -438,7 +449,8 @@ class FollowUpStep(models.Model):
 
 class FollowUp(models.Model):
     """The sequence running for one sample request. Stopped for good (with the reason) when
-    the person enquires, buys, unsubscribes or staff take the lead; every step sent or
+    the person enquires, buys, unsubscribes, replies to one of its emails or staff take the
+    lead; every step sent or
     skipped is a FollowUpEvent."""
 
     class Status(models.TextChoices):
@@ -475,6 +487,7 @@ class FollowUpEvent(models.Model):
         SKIPPED = "skipped", "Skipped"
         SUPPRESSED = "suppressed", "Suppressed at send time"
         STOPPED = "stopped", "Sequence stopped"
+        REPLIED = "replied", "Replied"
 
     follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="events")
     step = models.ForeignKey(
@@ -484,6 +497,10 @@ class FollowUpEvent(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     email = models.ForeignKey(
         OutboundEmail, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # The person's reply (outcome "replied"), read from the inbound mailbox.
+    inbound = models.ForeignKey(
+        InboundEmail, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -17,10 +17,13 @@ class SalesConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sales_group_sync, sender=self, dispatch_uid="sales-group-sync-2")
+        from enquiries.services.followups import followup_reply_recipient_register
         from orders.journey import buyer_journey_register
 
         from . import receivers
         from .selectors.journey import buyer_journey
+        from .selectors.leads import lead_owner_email
 
         receivers.connect()  # samples, enquiries, orders and contacts mark scores stale
         buyer_journey_register(buyer_journey)  # the order page's one-line journey
+        followup_reply_recipient_register(lead_owner_email)  # a reply to a follow-up

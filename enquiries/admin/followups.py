@@ -58,7 +58,7 @@ class FollowUpEventInline(admin.TabularInline):
     model = FollowUpEvent
     extra = 0
     can_delete = False
-    fields = ("created_at", "step", "outcome", "reason", "email_link")
+    fields = ("created_at", "step", "outcome", "reason", "email_link", "reply_link")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -67,6 +67,10 @@ class FollowUpEventInline(admin.TabularInline):
     @admin.display(description="Email")
     def email_link(self, obj):
         return admin_link(obj.email) if obj.email_id else "—"
+
+    @admin.display(description="Reply")
+    def reply_link(self, obj):
+        return admin_link(obj.inbound) if obj.inbound_id else "—"
 
 
 @admin.register(FollowUp)

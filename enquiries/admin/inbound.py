@@ -67,14 +67,34 @@ class UnmatchedFirstFilter(admin.SimpleListFilter):
 
 @admin.register(InboundEmail)
 class InboundEmailAdmin(admin.ModelAdmin):
-    list_display = ("received_at", "status", "sender", "subject", "enquiry_link", "problem")
+    list_display = (
+        "received_at",
+        "status",
+        "sender",
+        "subject",
+        "enquiry_link",
+        "follow_up_link",
+        "problem",
+    )
     list_filter = (UnmatchedFirstFilter, "matched_by", "automatic")
     search_fields = ("from_address", "from_name", "subject", "message_id", "body_text")
-    list_select_related = ("enquiry__contact",)
+    list_select_related = ("enquiry__contact", "follow_up__sample_request__report")
     date_hierarchy = "received_at"
     raw_id_fields = ("enquiry",)
     fieldsets = (
-        (None, {"fields": ("enquiry", "status", "problem", "matched_by", "assigned")}),
+        (
+            None,
+            {
+                "fields": (
+                    "enquiry",
+                    "follow_up_link",
+                    "status",
+                    "problem",
+                    "matched_by",
+                    "assigned",
+                )
+            },
+        ),
         (
             "Message",
             {
@@ -102,6 +122,7 @@ class InboundEmailAdmin(admin.ModelAdmin):
     )
     DISPLAY_ONLY = (
         "assigned",
+        "follow_up_link",
         "sender",
         "reply_text",
         "attachment_list",
@@ -111,7 +132,7 @@ class InboundEmailAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = [f.name for f in InboundEmail._meta.fields] + list(self.DISPLAY_ONLY)
-        if obj is not None and obj.status == Status.UNMATCHED:
+        if obj is not None and obj.status in (Status.UNMATCHED, Status.FOLLOW_UP):
             fields.remove("enquiry")  # the one thing staff set: where it belongs
         return fields
 
@@ -144,6 +165,15 @@ class InboundEmailAdmin(admin.ModelAdmin):
             return "—"
         url = reverse("admin:enquiries_enquiry_change", args=[obj.enquiry_id]) + "#thread"
         return format_html('<a href="{}">{}</a>', url, obj.enquiry.reference)
+
+    @admin.display(description="Follow-up", ordering="follow_up")
+    def follow_up_link(self, obj):
+        """The sample follow-up this message answers (its sequence stopped on the reply)."""
+        if obj.follow_up_id is None:
+            return "—"
+        url = reverse("admin:enquiries_followup_change", args=[obj.follow_up_id])
+        report = obj.follow_up.sample_request.report
+        return format_html('<a href="{}">Follow-up of the sample of {}</a>', url, report.title)
 
     @admin.display(description="Filed by")
     def assigned(self, obj):

@@ -13,11 +13,22 @@ people who ticked the marketing box on the sample form.
   current time), tests pass their own.
 - `followups_stop` ends a person's sequences: an enquiry (at once, in `enquiry_create`), or
   staff taking the lead (admin).
+- Replies are tracked, opens are not. With INBOUND_ADDRESS set, each step's Reply-To is the
+  sequence's own signed address on the inbound mailbox (sales+f45.<signature>@…,
+  enquiries/services/mail_thread.py; shown as the sales desk on steps marked "reply-to the
+  sales desk"). The mailbox poll (enquiries/services/inbound.py) recognises a reply by that
+  address or by the step's Message-ID in In-Reply-To/References, and
+  `followup_reply_record` records it: a "replied" event, the sequence stopped for good, and
+  the lead's owner (sales registers the finder) or the sales inbox emailed with the reply.
+  Without INBOUND_ADDRESS, steps marked "reply-to the sales desk" reply to SALES_INBOX_EMAIL
+  and replies are not tracked.
 
 Opens are not tracked: no pixels, no rewritten links."""
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from email.utils import formataddr
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -26,16 +37,19 @@ from django.template import engines
 from django.urls import reverse
 from django.utils import timezone
 
+from common.text import CONTROL_CHARS
 from contacts.models import Contact, OutboundEmail
 from contacts.services.marketing import MARKETING, marketing_block_reason, marketing_email_queue
-from contacts.services.outbox import email_outcome_register
+from contacts.services.outbox import email_outcome_register, email_queue
 from contacts.services.send_window import send_window_next
 from orders.models import Order
 
-from ..models import Enquiry, FollowUp, FollowUpEvent, FollowUpStep, SampleRequest
+from ..models import Enquiry, FollowUp, FollowUpEvent, FollowUpStep, InboundEmail, SampleRequest
+from .mail_thread import followup_address
 
 logger = logging.getLogger(__name__)
 TEMPLATE = "enquiries/email/followup"
+REPLIED_TEMPLATE = "enquiries/email/followup_replied"
 Outcome = FollowUpEvent.Outcome
 PAID = (Order.Status.PAID, Order.Status.FULFILLED)
 
@@ -239,8 +253,81 @@ def _queue(follow_up: FollowUp, step: FollowUpStep) -> OutboundEmail | None:
         template=TEMPLATE,
         context={"subject": subject, "body": body},
         related=follow_up,
-        reply_to=settings.SALES_INBOX_EMAIL if step.reply_to_sales else "",
+        reply_to=followup_reply_to(follow_up=follow_up, step=step),
         dedupe_key=f"followup:{follow_up.pk}:{step.pk}",
+    )
+
+
+def followup_reply_to(*, follow_up: FollowUp, step: FollowUpStep) -> str:
+    """The sequence's own address on the inbound mailbox (so a reply is recognised and the
+    sales desk hears of it), named for the sales desk when the step says so; without
+    INBOUND_ADDRESS, the sales inbox or (empty) the From address."""
+    address = followup_address(follow_up.pk)
+    if not address:
+        return settings.SALES_INBOX_EMAIL if step.reply_to_sales else ""
+    name = settings.PUBLISHER_NAME + (" sales desk" if step.reply_to_sales else "")
+    return formataddr((CONTROL_CHARS.sub("", name), address))
+
+
+# --- A reply, read from the inbound mailbox -----------------------------------------------
+
+
+def followup_reply_record(*, follow_up: FollowUp, inbound: InboundEmail) -> bool:
+    """In the transaction that stores the reply (enquiries/services/inbound.py): a "replied"
+    event, the sequence stopped for good (whatever step it was on), and the sales inbox
+    emailed with the reply (or the person's lead's owner: `followup_reply_recipient`).
+    Returns False for an auto-reply (out of office): it is kept but changes nothing."""
+    if inbound.automatic:
+        return False
+    follow_up = FollowUp.objects.select_for_update().select_related("contact").get(pk=follow_up.pk)
+    FollowUpEvent.objects.create(
+        follow_up=follow_up,
+        outcome=Outcome.REPLIED,
+        reason=f"Replied: {inbound.subject or '(no subject)'}"[:300],
+        inbound=inbound,
+    )
+    if follow_up.status == FollowUp.Status.ACTIVE:
+        _stop(follow_up, f"Replied to a follow-up email (inbound email {inbound.pk}).")
+    _reply_notification_queue(follow_up=follow_up, inbound=inbound)
+    return True
+
+
+# Who hears of a reply besides the default: a higher app registers a finder (sales: the
+# owner of the person's lead), `find(contact)` -> an address or "" (then SALES_INBOX_EMAIL).
+_reply_recipient_finders: list[Callable[[Contact], str]] = []
+
+
+def followup_reply_recipient_register(find: Callable[[Contact], str]) -> None:
+    if find not in _reply_recipient_finders:
+        _reply_recipient_finders.append(find)
+
+
+def followup_reply_recipient(*, contact: Contact) -> str:
+    for find in _reply_recipient_finders:
+        address = find(contact)
+        if address:
+            return address
+    return settings.SALES_INBOX_EMAIL
+
+
+def _reply_notification_queue(*, follow_up: FollowUp, inbound: InboundEmail):
+    to = followup_reply_recipient(contact=follow_up.contact)
+    if not to:
+        return None
+    site = settings.SITE_URL
+    return email_queue(
+        to=to,
+        template=REPLIED_TEMPLATE,
+        context={
+            "follow_up": follow_up,
+            "contact": follow_up.contact,
+            "report": follow_up.sample_request.report,
+            "inbound": inbound,
+            "inbound_url": site + reverse("admin:enquiries_inboundemail_change", args=[inbound.pk]),
+            "follow_up_url": site + reverse("admin:enquiries_followup_change", args=[follow_up.pk]),
+        },
+        related=follow_up,
+        dedupe_key=f"followup-replied:{inbound.pk}",
     )
 
 

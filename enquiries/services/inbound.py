@@ -5,6 +5,11 @@ enquiry, stored once and acted on, in one transaction per message.
   thread's Message-IDs in In-Reply-To/References is filed in that enquiry's thread, its quoted
   history and signature trimmed (mail-parser-reply), and the enquiry becomes "customer
   replied" (`enquiry_customer_reply_record`).
+- A reply to a sample follow-up (its signed address, sales+f45.<signature>@…, or one of its
+  emails' Message-IDs in In-Reply-To/References) from the follow-up's contact is filed as a
+  "reply to a follow-up" on that sequence (`followup_reply_record`: a "replied" event, the
+  sequence stopped for good, the sales inbox emailed). Staff may still file it in an
+  enquiry's thread.
 - A delivery status notification (RFC 3464: multipart/report; report-type=delivery-status)
   whose action is "failed" marks the email it returns bounced in the mail log.
 - Anything else, and a reply whose sender is not the enquiry's contact (a forged or
@@ -33,8 +38,10 @@ from common.text import CONTROL_CHARS
 from contacts.models import OutboundEmail
 from contacts.services.outbox import email_bounced
 
-from ..models import Enquiry, InboundEmail
+from ..models import Enquiry, FollowUp, InboundEmail
 from .enquiries import enquiry_customer_reply_record
+from .followups import TEMPLATE as FOLLOW_UP_TEMPLATE
+from .followups import followup_reply_record
 from .inbound_parse import (
     FULL_TEXT_LIMIT,
     MESSAGE_ID_LIMIT,
@@ -47,13 +54,14 @@ from .inbound_parse import (
     reply_text_trim,
     sender,
 )
-from .mail_thread import thread_address_parse
+from .mail_thread import FOLLOW_UP_TAG, tagged_address_parse, thread_address_parse
 
 logger = logging.getLogger(__name__)
 Status = InboundEmail.Status
 MatchedBy = InboundEmail.MatchedBy
 
 BODY_TEXT_LIMIT = 20_000
+NO_MATCH = "No thread address or Message-ID of ours."
 # An archive that would unpack to this many times its size is a zip bomb, whatever its total.
 ARCHIVE_MAX_RATIO = 100
 ARCHIVE_SUFFIXES = (".zip", ".jar", ".docx", ".xlsx", ".pptx", ".odt", ".ods")
@@ -114,11 +122,11 @@ def inbound_message_unreadable(*, raw: bytes, error: str) -> InboundEmail:
 
 @transaction.atomic
 def inbound_email_assign(*, inbound: InboundEmail, enquiry: Enquiry, actor) -> InboundEmail:
-    """Staff file an unmatched message in an enquiry's thread: it counts as the customer's
-    reply (the enquiry reopens and its owner is told). A message already in a thread, a
-    bounce or a refused message stays where it is."""
+    """Staff file an unmatched message (or a reply to a follow-up) in an enquiry's thread: it
+    counts as the customer's reply (the enquiry reopens and its owner is told). A message
+    already in a thread, a bounce or a refused message stays where it is."""
     inbound = InboundEmail.objects.select_for_update().get(pk=inbound.pk)
-    if inbound.status != Status.UNMATCHED:
+    if inbound.status not in (Status.UNMATCHED, Status.FOLLOW_UP):
         return inbound
     inbound.enquiry = enquiry
     inbound.status = Status.MATCHED
@@ -137,11 +145,16 @@ def _store(parsed: ParsedMessage, saved_paths: list[str]) -> InboundEmail:
     if parsed.report is not None:
         return _bounce_store(parsed)
     enquiry, matched_by, problem = _match(parsed)
+    follow_up = None
+    if enquiry is None and problem == NO_MATCH:
+        follow_up, matched_by, problem = _match_follow_up(parsed)
     kept, refused = _attachments_keep(parsed.attachments, saved_paths)
+    status = Status.MATCHED if enquiry else Status.FOLLOW_UP if follow_up else Status.UNMATCHED
     inbound = InboundEmail.objects.create(
         **_common_fields(parsed),
-        status=Status.MATCHED if enquiry else Status.UNMATCHED,
+        status=status,
         enquiry=enquiry,
+        follow_up=follow_up,
         matched_by=matched_by,
         problem=problem[:500],
         body_text=reply_text_trim(parsed.full_text)[:BODY_TEXT_LIMIT],
@@ -153,6 +166,8 @@ def _store(parsed: ParsedMessage, saved_paths: list[str]) -> InboundEmail:
     )
     if enquiry is not None:
         enquiry_customer_reply_record(enquiry=enquiry, inbound=inbound)
+    elif follow_up is not None:
+        followup_reply_record(follow_up=follow_up, inbound=inbound)
     logger.info(
         "inbound message %s: %s%s", inbound.pk, inbound.status, f" ({problem})" if problem else ""
     )
@@ -229,7 +244,7 @@ def _match(parsed: ParsedMessage) -> tuple[Enquiry | None, str, str]:
         enquiry = _match_by_headers([parsed.in_reply_to, *parsed.references])
         matched_by = MatchedBy.HEADERS if enquiry else ""
     if enquiry is None:
-        return None, "", problem or "No thread address or Message-ID of ours."
+        return None, "", problem or NO_MATCH
     contact_email = enquiry.contact.email.lower()
     if parsed.from_address.lower() != contact_email:
         return (
@@ -277,6 +292,64 @@ def _match_by_headers(message_ids: list[str]) -> Enquiry | None:
     )
     if received is not None:
         return Enquiry.objects.select_related("contact").filter(pk=received).first()
+    return None
+
+
+def _match_follow_up(parsed: ParsedMessage) -> tuple[FollowUp | None, str, str]:
+    """As `_match`, for a reply to a sample follow-up: by the sequence's address, else by its
+    emails' Message-IDs; held (naming the follow-up) when the sender is not its contact."""
+    follow_up, matched_by, problem = _follow_up_by_address(parsed.recipients)
+    if follow_up is None and not problem:
+        follow_up = _follow_up_by_headers([parsed.in_reply_to, *parsed.references])
+        matched_by = MatchedBy.HEADERS if follow_up else ""
+    if follow_up is None:
+        return None, "", problem or NO_MATCH
+    if parsed.from_address.lower() != (follow_up.contact.email or "").lower():
+        return (
+            None,
+            "",
+            f"Looks like a reply to follow-up {follow_up.pk} (the sample of "
+            f"{follow_up.sample_request.report.title}), but the sender is not its contact: "
+            "held for review.",
+        )
+    return follow_up, matched_by, ""
+
+
+def _follow_ups():
+    return FollowUp.objects.select_related("contact", "sample_request__report")
+
+
+def _follow_up_by_address(recipients: list[str]) -> tuple[FollowUp | None, str, str]:
+    forged = False
+    for address in recipients:
+        kind, pk, valid = tagged_address_parse(address)
+        if kind != FOLLOW_UP_TAG:
+            continue
+        follow_up = _follow_ups().filter(pk=pk).first() if valid else None
+        if follow_up is not None:
+            return follow_up, MatchedBy.ADDRESS, ""
+        forged = forged or not valid
+    if forged:
+        return None, "", "A follow-up address whose signature does not verify (made up or altered)."
+    return None, "", ""
+
+
+def _follow_up_by_headers(message_ids: list[str]) -> FollowUp | None:
+    ids = [message_id for message_id in message_ids if message_id][:50]
+    if not ids:
+        return None
+    sent = (
+        OutboundEmail.objects.filter(
+            message_id__in=ids,
+            template=FOLLOW_UP_TEMPLATE,
+            related_type=ContentType.objects.get_for_model(FollowUp),
+        )
+        .order_by("-created_at")
+        .values_list("related_id", flat=True)
+        .first()
+    )
+    if sent is not None and sent.isdigit():
+        return _follow_ups().filter(pk=int(sent)).first()
     return None
 
 

@@ -6,6 +6,10 @@ number under the site's secret key. A customer's answer to that address is filed
 enquiry's thread (enquiries/services/inbound.py); a made-up or altered address does not
 verify, so nobody can push messages into another customer's thread by guessing a number.
 
+A sample follow-up (enquiries/services/followups.py) gets an address of the same kind,
+sales+f45.<signature>@publisher.example (tag "f", its own signature), so a reply to a
+follow-up email is recognised as one (`followup_address`, `tagged_address_parse`).
+
 Threading headers (RFC 5322 section 3.6.4): each staff reply names the thread's latest message
 in In-Reply-To and the thread's earlier Message-IDs in References, so the customer's mail client
 shows one conversation, and a reply whose client dropped the plus-address (some do when
@@ -25,14 +29,17 @@ from ..models import Enquiry, InboundEmail
 
 _SALT = "enquiries.mail_thread.reply-address"
 _SIGNATURE_LENGTH = 12  # hex digits: 48 bits, far beyond guessing through a mailbox
-_TAG = re.compile(rf"^e(?P<pk>\d{{1,18}})\.(?P<signature>[0-9a-f]{{{_SIGNATURE_LENGTH}}})$")
+_TAG = re.compile(
+    rf"^(?P<kind>[ef])(?P<pk>\d{{1,18}})\.(?P<signature>[0-9a-f]{{{_SIGNATURE_LENGTH}}})$"
+)
+ENQUIRY_TAG, FOLLOW_UP_TAG = "e", "f"
 # RFC 5322 keeps the whole References header under about 998 characters per line in practice;
 # the first message and the latest ones matter most (RFC 5322 section 3.6.4).
 REFERENCES_KEPT = 12
 
 
-def _signature(enquiry_id: int) -> str:
-    return salted_hmac(_SALT, f"e{enquiry_id}", algorithm="sha256").hexdigest()[:_SIGNATURE_LENGTH]
+def _signature(pk: int, kind: str = ENQUIRY_TAG) -> str:
+    return salted_hmac(_SALT, f"{kind}{pk}", algorithm="sha256").hexdigest()[:_SIGNATURE_LENGTH]
 
 
 def _inbound_parts() -> tuple[str, str]:
@@ -42,10 +49,19 @@ def _inbound_parts() -> tuple[str, str]:
 
 def thread_address(enquiry: Enquiry) -> str:
     """sales+e123.<signature>@domain, or "" without INBOUND_ADDRESS."""
+    return _tagged_address(ENQUIRY_TAG, enquiry.pk)
+
+
+def followup_address(follow_up_id: int) -> str:
+    """sales+f45.<signature>@domain for a sample follow-up, or "" without INBOUND_ADDRESS."""
+    return _tagged_address(FOLLOW_UP_TAG, follow_up_id)
+
+
+def _tagged_address(kind: str, pk: int) -> str:
     if not settings.INBOUND_ADDRESS:
         return ""
     local, domain = _inbound_parts()
-    return f"{local}+e{enquiry.pk}.{_signature(enquiry.pk)}@{domain}"
+    return f"{local}+{kind}{pk}.{_signature(pk, kind)}@{domain}"
 
 
 def thread_reply_to(enquiry: Enquiry, *, name: str) -> str:
@@ -60,18 +76,25 @@ def thread_reply_to(enquiry: Enquiry, *, name: str) -> str:
 def thread_address_parse(address: str) -> tuple[int | None, bool]:
     """(enquiry id, signature valid) for a thread address on INBOUND_ADDRESS; (None, False)
     for any other address. Case-insensitive: some servers lower-case what they deliver."""
+    kind, pk, valid = tagged_address_parse(address)
+    return (pk, valid) if kind == ENQUIRY_TAG else (None, False)
+
+
+def tagged_address_parse(address: str) -> tuple[str, int | None, bool]:
+    """(tag, id, signature valid) for an enquiry's ("e") or a follow-up's ("f") address on
+    INBOUND_ADDRESS; ("", None, False) for any other address."""
     if not settings.INBOUND_ADDRESS or address.count("@") != 1:
-        return None, False
+        return "", None, False
     local, domain = _inbound_parts()
     address_local, _, address_domain = address.lower().partition("@")
     base, plus, tag = address_local.partition("+")
     if not plus or base != local.lower() or address_domain != domain.lower():
-        return None, False
+        return "", None, False
     match = _TAG.match(tag)
     if match is None:
-        return None, False
-    pk = int(match.group("pk"))
-    return pk, constant_time_compare(match.group("signature"), _signature(pk))
+        return "", None, False
+    kind, pk = match.group("kind"), int(match.group("pk"))
+    return kind, pk, constant_time_compare(match.group("signature"), _signature(pk, kind))
 
 
 def thread_message_ids(enquiry: Enquiry) -> list[str]:

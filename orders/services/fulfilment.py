@@ -33,6 +33,7 @@ from .invoice_details import (
 )
 from .payment_methods import PaymentMethodSeen, payment_method_read
 from .recovery import (
+    checkout_consent_record,
     checkout_reminder_schedule,
     order_abandon_record,
     order_recovered_record,
@@ -227,6 +228,7 @@ def _mark_paid(*, order: Order, session: dict, method: PaymentMethodSeen, stripe
     source = f"session {order.stripe_session_id}, payment {order.stripe_payment_intent_id or '—'}"
     if session_recovers(order=order, session=session):
         order_recovered_record(order=order, stripe_event=stripe_event)
+    checkout_consent_record(order=order, session=session)
     _order_paid(
         order=order, amounts=amounts, method=method, source=source, stripe_event=stripe_event
     )
@@ -460,6 +462,7 @@ def order_checkout_expired(*, order: Order, session: dict, stripe_event=None) ->
     order.closed_at = timezone.now()
     order_abandon_record(order=order, session=session)
     order.save()
+    checkout_consent_record(order=order, session=session)
     order_event_add(
         order=order,
         kind=OrderEvent.Kind.EXPIRED,

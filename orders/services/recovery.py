@@ -12,6 +12,14 @@ marks it recovered.
 Exactly once, whatever Stripe redelivers: the event is stored once (webhooks.py), only the
 pending → abandoned transition schedules the job, a job kind has one row per order
 (common/jobs.py), and the email has a dedupe key.
+
+The reminder is marketing, so it goes through the one marketing mechanism
+(contacts/services/marketing.py, purpose "marketing"): Checkout's ticked box is recorded as
+the buyer's consent (`checkout_consent_record`, source "Stripe Checkout") when the session
+expires or completes, the reminder carries List-Unsubscribe and one-click
+List-Unsubscribe-Post, and consent is checked again when the job runs and when the email is
+sent: a buyer who unsubscribed or was erased meanwhile gets nothing, and the order's timeline
+says why (`checkout_reminder_outcome`).
 https://docs.stripe.com/payments/checkout/abandoned-carts"""
 
 import logging
@@ -21,8 +29,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from common import jobs
-from contacts.models import OutboundEmail
-from contacts.services.outbox import email_queue
+from contacts.models import MarketingConsent, OutboundEmail
+from contacts.services.marketing import (
+    MARKETING,
+    Source,
+    marketing_block_reason,
+    marketing_consent_record,
+    marketing_email_queue,
+)
+from contacts.services.outbox import email_outcome_register
 
 from ..models import Order, OrderEvent
 from .timeline import order_event_add
@@ -31,6 +46,11 @@ logger = logging.getLogger(__name__)
 REMINDER_JOB = "order.checkout_reminder"
 REMINDER_TEMPLATE = "orders/email/checkout_reminder"
 OPT_IN = "opt_in"
+CHECKOUT_CONSENT_VERSION = "stripe-checkout"
+CHECKOUT_CONSENT_WORDING = (
+    "Ticked Stripe Checkout's promotional-email box (consent_collection.promotions) "
+    "on session {session}."
+)
 
 
 def checkout_recovery_params(*, allow_promotion_codes: bool) -> dict:
@@ -71,6 +91,44 @@ def order_abandon_record(*, order: Order, session: dict) -> None:
     order.promotions_consent = ((session.get("consent") or {}).get("promotions") or "")[:10]
 
 
+def checkout_consent_record(*, order: Order, session: dict) -> MarketingConsent | None:
+    """Under the order's lock, in the transition that expires or pays it (so a redelivered
+    event records nothing more): the buyer ticked Checkout's promotional box, so they have
+    marketing consent, from Stripe Checkout. Nothing is recorded when consent is already in
+    force, for opt_out or no answer (an unticked box withdraws nothing given elsewhere), or
+    when the buyer withdrew after the session was created: Stripe does not say when the box
+    was ticked, and a withdrawal that may be the later choice wins."""
+    contact = order.contact
+    if (session.get("consent") or {}).get("promotions") != OPT_IN or contact is None:
+        return None
+    if not marketing_block_reason(contact=contact, purpose=MARKETING):
+        return None  # already in force: nothing changed
+    if contact.erased_at is not None or _withdrawn_since(contact, session.get("created")):
+        return None
+    consent = marketing_consent_record(
+        contact=contact,
+        granted=True,
+        source=Source.CHECKOUT,
+        wording=CHECKOUT_CONSENT_WORDING.format(session=session.get("id") or "?"),
+        version=CHECKOUT_CONSENT_VERSION,
+    )
+    order_event_add(
+        order=order,
+        kind=OrderEvent.Kind.NOTE,
+        message="Marketing consent recorded: the buyer ticked Checkout's promotional box.",
+    )
+    return consent
+
+
+def _withdrawn_since(contact, created) -> bool:
+    if not created:
+        return False
+    since = datetime.fromtimestamp(created, tz=UTC)
+    return contact.marketing_consents.filter(
+        purpose=MARKETING, granted=False, created_at__gte=since
+    ).exists()
+
+
 def checkout_reminder_schedule(*, order: Order, stripe_event=None) -> bool:
     """In the abandoning transaction: the reminder job, due CHECKOUT_REMINDER_HOURS from now,
     if the buyer agreed and there is a link to send. True when scheduled."""
@@ -80,6 +138,15 @@ def checkout_reminder_schedule(*, order: Order, stripe_event=None) -> bool:
             order=order,
             kind=OrderEvent.Kind.RECOVERY_REMINDER,
             message=f"No reminder: {reason}.",
+            stripe_event=stripe_event,
+        )
+        return False
+    blocked = marketing_block_reason(contact=order.contact, purpose=MARKETING)
+    if blocked:  # ticked, but withdrawn since (or erased): the withdrawal wins
+        order_event_add(
+            order=order,
+            kind=OrderEvent.Kind.RECOVERY_REMINDER,
+            message=f"No reminder: {blocked}",
             stripe_event=stripe_event,
         )
         return False
@@ -108,6 +175,14 @@ def checkout_reminder_send(*, work: jobs.JobRun) -> None:
             )
             return
         email = checkout_reminder_email_queue(order=order)
+        if email is None:
+            reason = marketing_block_reason(contact=order.contact, purpose=MARKETING)
+            order_event_add(
+                order=order,
+                kind=OrderEvent.Kind.RECOVERY_REMINDER,
+                message=f"Not sent: {reason}",
+            )
+            return
         order_event_add(
             order=order,
             kind=OrderEvent.Kind.RECOVERY_REMINDER,
@@ -132,18 +207,37 @@ def _reminder_skip_reason(order: Order) -> str:
     return ""
 
 
-def checkout_reminder_email_queue(*, order: Order) -> OutboundEmail:
-    """The one place the checkout reminder is sent from: a promotional email, only ever for
-    a buyer who opted in on Checkout. (Marketing-email rules — unsubscribe headers, a
-    suppression list — belong here when the site gains them.)"""
-    return email_queue(
-        to=order.buyer_email,
+def checkout_reminder_email_queue(*, order: Order) -> OutboundEmail | None:
+    """The one place the checkout reminder is sent from: marketing email (unsubscribe
+    headers, consent checked now and again at send time), to the buyer's contact. None when
+    the buyer may not receive it (no consent, unsubscribed, erased, no contact)."""
+    if order.contact is None:
+        return None
+    return marketing_email_queue(
+        contact=order.contact,
+        purpose=MARKETING,
         template=REMINDER_TEMPLATE,
         context={"order": order, "report": order.report},
         related=order,
-        contact=order.contact,
         dedupe_key=f"checkout-reminder:{order.reference}",
     )
+
+
+def checkout_reminder_outcome(email: OutboundEmail) -> None:
+    """The send-time check stopped a queued reminder (the buyer unsubscribed or was erased
+    after it was queued): the order's timeline says so."""
+    if email.status != OutboundEmail.Status.SUPPRESSED or not email.related_id.isdigit():
+        return
+    order = Order.objects.filter(pk=int(email.related_id)).first()
+    if order is not None:
+        order_event_add(
+            order=order,
+            kind=OrderEvent.Kind.RECOVERY_REMINDER,
+            message=f"Reminder suppressed at send time: {email.last_error}",
+        )
+
+
+email_outcome_register(template=REMINDER_TEMPLATE, handler=checkout_reminder_outcome)
 
 
 def order_recovery_switch(*, order: Order, session: dict, stripe_event=None) -> None:

@@ -304,6 +304,10 @@ class Licence(Ordered):
     is_active = models.BooleanField(default=True)
 
     PRICE_FIELDS = {"USD": "price", "EUR": "price_eur", "GBP": "price_gbp"}
+    # The currency of `price`. The follow-up steps' texts (edited in admin, the default written
+    # by enquiries 0010) print `{{ licence.currency }} {{ licence.price }}`, from when each
+    # licence had one currency field (removed by 0014).
+    currency = "USD"
 
     class Meta(Ordered.Meta):
         constraints = [

@@ -3,18 +3,24 @@ consent and a recovery link; an expired session marks the order abandoned and, o
 buyer who opted in, schedules one reminder with Stripe's recovery link; paying through it
 fulfils the same order once and marks it recovered."""
 
+import re
 from datetime import timedelta
 
 import pytest
 import requests
+from django.conf import settings as django_settings
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from common import jobs
 from common.models import Job
-from contacts.models import OutboundEmail
+from contacts.models import MarketingConsent, OutboundEmail
+from contacts.services.marketing import unsubscribe_token
 from orders.models import Order, OrderEvent, StripeEvent
 from orders.services import fulfilment, recovery
 from tests.reports.orders_support import BUYER, order_started, webhook_deliver_and_process
+from tests.support.broker import broker_unreachable
 from tests.support.jobs import run_job
 from tests.support.renders import install_rendered_bases
 from tests.support.waiting import wait_until
@@ -171,6 +177,10 @@ def test_expired_checkout_reminds_only_a_consenting_buyer_once_and_the_recovery_
     (reminder,) = mailbox.wait_for(1, to=BUYER["email"], timeout=60)
     body = reminder.get_body(preferencelist=("plain",)).get_content()
     assert keen.recovery_url in body and keen.reference in str(reminder["Subject"])
+    # Marketing email (contacts/services/marketing.py): RFC 8058 one-click unsubscribe.
+    unsubscribe = re.search(r"<([^>]+)>", reminder["List-Unsubscribe"]).group(1)
+    assert "/email/unsubscribe/" in unsubscribe and unsubscribe in body  # the worker's SITE_URL
+    assert reminder["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     wait_until(lambda: Job.objects.get(pk=job.pk).state == Job.State.DONE)
     jobs.sweep()  # the sweeper again, and the event once more: nothing new
     assert stripe.event_send(stripe.events[0]) == 200
@@ -218,3 +228,93 @@ def test_the_success_page_of_a_recovered_session_confirms_the_order_before_the_w
     assert order.stripe_session_id == recovered["id"]
     made_up = stranger.get(f"/purchase/complete/{order.reference}?session_id=cs_test_madeup")
     assert made_up.status_code == 404
+
+
+# --- The reminder is marketing: consent from Checkout's box, one-click unsubscribe ----------
+
+
+def one_click_unsubscribe(url: str) -> None:
+    """What a mail client does with List-Unsubscribe-Post (RFC 8058): a raw POST, no cookie,
+    no CSRF token, no confirmation page."""
+    response = Client(enforce_csrf_checks=True).post(
+        url.removeprefix(django_settings.SITE_URL),
+        "List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+
+
+def reminder_notes(order) -> list[str]:
+    kind = OrderEvent.Kind.RECOVERY_REMINDER
+    return list(order.events.filter(kind=kind).order_by("pk").values_list("message", flat=True))
+
+
+@pytest.mark.django_db
+def test_checkouts_promotional_box_is_recorded_once_as_marketing_consent_from_stripe_checkout(
+    client, stripe, report_on_sale
+):
+    order = order_started(client, report_on_sale, stripe)
+    event = expire(stripe, order, consent="opt_in")
+    for _ in range(3):
+        webhook_deliver_and_process(client, stripe, event)
+    consent = MarketingConsent.objects.get(contact=order.contact)
+    assert consent.granted and consent.purpose == "marketing" and consent.source == "checkout"
+    assert order.stripe_session_id in consent.wording and consent.version == "stripe-checkout"
+
+    shy = order_started(client, report_on_sale, stripe, email="shy@acme-pharma.example")
+    webhook_deliver_and_process(client, stripe, expire(stripe, shy, consent="opt_out"))
+    assert not MarketingConsent.objects.filter(contact__email="shy@acme-pharma.example").exists()
+
+    payer = order_started(client, report_on_sale, stripe, email="payer@acme-pharma.example")
+    stripe.session_consent(payer.stripe_session_id, "opt_in")
+    paid = stripe.session_pay(payer.stripe_session_id, deliver=False)
+    for _ in range(2):
+        webhook_deliver_and_process(client, stripe, paid)
+    payer.refresh_from_db()
+    assert payer.status == Order.Status.PAID
+    (granted,) = MarketingConsent.objects.filter(contact=payer.contact)
+    assert granted.granted and granted.source == "checkout"
+
+
+@pytest.mark.django_db
+def test_a_buyer_who_unsubscribed_after_the_reminder_was_scheduled_is_not_sent_it(
+    client, stripe, report_on_sale
+):
+    order = order_started(client, report_on_sale, stripe)
+    webhook_deliver_and_process(client, stripe, expire(stripe, order, consent="opt_in"))
+    assert Job.objects.get(kind=recovery.REMINDER_JOB).state == Job.State.PENDING
+    order.refresh_from_db()
+    # The link every marketing email to them carries (a follow-up's, an alert's).
+    token = unsubscribe_token(contact=order.contact, purpose="marketing")
+    one_click_unsubscribe(reverse("contacts:unsubscribe", args=[token]))
+
+    assert run_job(recovery.REMINDER_JOB, order.pk) == "done"
+    assert not reminders().exists()
+    assert reminder_notes(order)[-1].startswith("Not sent: Unsubscribed (One-click unsubscribe")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reminder_already_queued_is_suppressed_when_the_buyer_unsubscribes_by_one_click(
+    celery_worker, mailbox, client, stripe, report_on_sale
+):
+    order = order_started(client, report_on_sale, stripe)
+    webhook_deliver_and_process(client, stripe, expire(stripe, order, consent="opt_in"))
+    with broker_unreachable():  # queued, waiting for a busy mail queue
+        assert run_job(recovery.REMINDER_JOB, order.pk) == "done"
+    email = reminders().get()
+    assert email.status == OutboundEmail.Status.QUEUED and email.purpose == "marketing"
+    unsubscribe = re.search(r"(https?://\S+/email/unsubscribe/\S+)", email.body_text).group(1)
+    one_click_unsubscribe(unsubscribe)
+
+    assert jobs.sweep() >= 1  # the broker is back: the email's send job reaches the worker
+    wait_until(
+        lambda: OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.SUPPRESSED,
+        timeout=60,
+        message="the queued reminder was not suppressed",
+    )
+    celery_worker.wait_idle()
+    assert mailbox.to(BUYER["email"]) == []
+    email.refresh_from_db()
+    assert email.sent_at is None and email.last_error.startswith("Unsubscribed (One-click")
+    note = reminder_notes(order)[-1]
+    assert note.startswith("Reminder suppressed at send time: Unsubscribed (One-click")
