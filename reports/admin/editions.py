@@ -19,13 +19,17 @@ class ReportEditionForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "report" not in self.fields:  # the view-only page of a published edition
+            return
         self.fields["report"].queryset = Report.objects.filter(status=Report.Status.PUBLISHED)
-        self.fields[
-            "upgrade_discount_percent"
-        ].initial = settings.NEW_EDITION_UPGRADE_DISCOUNT_PERCENT
+        discount = self.fields["upgrade_discount_percent"]
+        discount.initial = settings.NEW_EDITION_UPGRADE_DISCOUNT_PERCENT
 
     def validate_unique(self):
         """The same report and date again is a "publish again", not an error."""
+
+    def validate_constraints(self):
+        """As `validate_unique`: the service finds the edition and publishes it again."""
 
     def clean(self):
         cleaned = super().clean()
