@@ -64,7 +64,7 @@ def test_an_edition_dated_before_the_current_one_is_refused(client, report):
     assert not ReportEdition.objects.exists()
 
 
-def test_each_person_is_decided_once_however_often_the_job_runs(report):
+def test_each_person_is_decided_once_however_often_the_job_runs(client, report):
     recent, _ = fulfilled_order(report, email="recent@example.com")
     older, _ = fulfilled_order(report, email="older@example.com")
     Order.objects.filter(pk=older.pk).update(paid_at=timezone.now() - relativedelta(months=14))
@@ -90,3 +90,7 @@ def test_each_person_is_decided_once_however_often_the_job_runs(report):
     assert Job.objects.filter(kind=editions.NOTICE_JOB).count() == 2
     with pytest.raises(IntegrityError), transaction.atomic():
         EditionNotice.objects.create(edition=edition, order=recent, kind="copy")
+
+    client.force_login(superuser())
+    page = client.get(f"/admin/orders/order/{older.pk}/change/").content.decode()
+    assert "Edition notices" in page and "Upgrade offer sent" in page
