@@ -131,6 +131,7 @@ def test_older_buyer_gets_an_upgrade_offer_and_refunded_or_disputed_buyers_nothi
     list_price = older.licence.price_in(older.currency)
     offer = (list_price * Decimal("0.75")).quantize(Decimal("0.01"))
     assert f"{older.currency} {offer:,.2f}" in body and "25% off" in body
+    assert "same Single user licence" in " ".join(body.split())
     assert message["List-Unsubscribe"]
     url = re.search(r"https?://\S+/purchase/\S+", body).group(0)
     page = client.get(path_of(url))
