@@ -27,6 +27,7 @@ from .models import (
     Deliverable,
     DownloadLink,
     DownloadLog,
+    EditionNotice,
     Order,
     OrderEvent,
     Seat,
@@ -99,6 +100,15 @@ class DownloadLinkInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class EditionNoticeInline(ReadOnlyInline):
+    """New editions of the report: who was sent the edition or an upgrade offer, who was
+    skipped and why, and a copy that could not be prepared (orders/services/editions.py)."""
+
+    model = EditionNotice
+    fields = ["edition", "kind", "seat", "offer_price", "sent_at", "skipped", "error"]
+    readonly_fields = fields
+
+
 class DownloadLogInline(ReadOnlyInline):
     model = DownloadLog
     verbose_name_plural = "downloads log"
@@ -155,6 +165,7 @@ class OrderAdmin(admin.ModelAdmin):
         SeatInline,
         DownloadLinkInline,
         DownloadLogInline,
+        EditionNoticeInline,
     ]
     actions = ["resend_links", "extend_links"]
     fieldsets = [

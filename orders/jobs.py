@@ -2,9 +2,10 @@
 backoff and time limits are settings, named here."""
 
 from common import jobs
+from reports.models import ReportEdition
 
-from .models import Order, Seat, StripeEvent
-from .services import fulfilment, recovery, seats, webhooks
+from .models import EditionNotice, Order, Seat, StripeEvent
+from .services import editions, fulfilment, recovery, seats, webhooks
 
 jobs.register(
     webhooks.JOB,
@@ -40,4 +41,21 @@ jobs.register(
     max_attempts="DELIVERABLE_MAX_ATTEMPTS",
     backoff="DELIVERABLE_RETRY_BACKOFF_SECONDS",
     on_give_up=seats.seat_copy_give_up,
+)
+jobs.register(
+    editions.NOTICES_JOB,
+    handler=editions.edition_notices_create,
+    model=ReportEdition,
+    queue="default",
+    max_attempts="JOB_MAX_ATTEMPTS",
+    backoff="JOB_RETRY_BACKOFF_SECONDS",
+)
+jobs.register(
+    editions.NOTICE_JOB,
+    handler=editions.edition_notice_send,
+    model=EditionNotice,
+    queue="payments",
+    max_attempts="DELIVERABLE_MAX_ATTEMPTS",
+    backoff="DELIVERABLE_RETRY_BACKOFF_SECONDS",
+    on_give_up=editions.edition_notice_give_up,
 )

@@ -422,3 +422,62 @@ class Dispute(models.Model):
 
     def __str__(self):
         return f"{self.stripe_id} ({self.status})"
+
+
+class EditionNotice(models.Model):
+    """One person told about one new edition of a report they bought
+    (orders/services/editions.py): the buyer of a recent order and each of its held seats
+    get a freshly stamped copy of the edition (`copy`); the buyer of an older order gets an
+    upgrade offer at the edition's discount (`offer`), a quote link to the purchase page.
+
+    The unique constraint is what makes "each person told once" true: a second run of the
+    job, a second publish of the same edition or two workers at once find the row there and
+    do nothing. `sent_at` is set in the transaction that queues the email."""
+
+    class Kind(models.TextChoices):
+        COPY = "copy", "New edition sent"
+        OFFER = "offer", "Upgrade offer sent"
+
+    edition = models.ForeignKey(
+        "reports.ReportEdition", on_delete=models.CASCADE, related_name="notices"
+    )
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="edition_notices")
+    # Empty for the buyer's own notice; a named seat's notice otherwise.
+    seat = models.ForeignKey(
+        "Seat", null=True, blank=True, on_delete=models.CASCADE, related_name="edition_notices"
+    )
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    # An offer's terms (the quote link names this row; its terms are read from here).
+    licence = models.ForeignKey(
+        Licence, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    offer_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    offer_currency = models.CharField(max_length=3, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    skipped = models.CharField(
+        max_length=200, blank=True, help_text="Why nothing was sent (access withdrawn meanwhile)."
+    )
+    error = models.TextField(blank=True, help_text="Why preparing the copy failed for good.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["edition", "order", "seat"],
+                nulls_distinct=False,
+                name="uniq_edition_notice_per_person",
+            ),
+        ]
+
+    def __str__(self):
+        who = f"seat {self.seat.number}" if self.seat_id else "buyer"
+        return f"{self.order_id} {who}: {self.get_kind_display()}"
+
+    @property
+    def email(self) -> str:
+        return self.seat.email if self.seat_id else self.order.buyer_email
+
+    @property
+    def name(self) -> str:
+        return self.seat.name if self.seat_id else self.order.buyer_name

@@ -12,6 +12,7 @@ from .catalogue import (
     TocEntry,
 )
 from .documents import ReportDocument
+from .editions import ReportEdition
 from .quality import QualityAcknowledgement
 from .related import RelatedReports
 from .search import SearchTerm
@@ -29,6 +30,7 @@ __all__ = [
     "RelatedReports",
     "Report",
     "ReportDocument",
+    "ReportEdition",
     "SearchTerm",
     "Segment",
     "TocEntry",

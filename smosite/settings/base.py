@@ -594,6 +594,14 @@ SITEMAP_MAX_URLS = env.int("SITEMAP_MAX_URLS", default=50000)
 # Days a special-price checkout link sent by sales stays valid.
 QUOTE_VALID_DAYS = env.int("QUOTE_VALID_DAYS", default=14)
 
+# --- New editions (orders/services/editions.py) ---------------------------------------------
+# Buyers who paid within this many months before a new edition is published get it free (a
+# freshly stamped copy for them and every seat); older buyers get an upgrade offer.
+FREE_UPDATE_MONTHS = env.int("FREE_UPDATE_MONTHS", default=12)
+# The upgrade offer's discount off the list price, in percent: the default of the field staff
+# fill in when they publish an edition (admin: Report editions → Add), stored per edition.
+NEW_EDITION_UPGRADE_DISCOUNT_PERCENT = env.int("NEW_EDITION_UPGRADE_DISCOUNT_PERCENT", default=30)
+
 # --- Currencies ---------------------------------------------------------------------------
 # Every licence has a list price in each of these (common/currency.py). A visitor who has
 # not picked one sees prices in DEFAULT_CURRENCY.

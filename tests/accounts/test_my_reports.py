@@ -115,3 +115,38 @@ def test_a_dispute_stops_every_seat_and_winning_it_sends_each_a_fresh_link(clien
     assert '<dd class="col-sm-9 order-status">Paid</dd>' in section(
         client.get("/account/reports"), order
     )
+
+
+def test_my_reports_links_the_invoice_and_names_the_credit_note(client, report):
+    invoiced, _ = fulfilled_order(report, email=BUYER)
+    Order.objects.filter(pk=invoiced.pk).update(
+        stripe_invoice_number="INV-0042",
+        stripe_invoice_url="https://invoice.stripe.test/i/acct_1/inv_42",
+        stripe_invoice_pdf="https://pay.stripe.test/invoice/inv_42/pdf",
+    )
+    refunded, _ = fulfilled_order(report, email=BUYER)
+    Order.objects.filter(pk=refunded.pk).update(
+        stripe_invoice_number="INV-0043",
+        stripe_invoice_url="https://invoice.stripe.test/i/acct_1/inv_43",
+        stripe_credit_note_number="INV-0043-CN-01",
+    )
+    refunds.order_refund_record(order=refunded, amount_refunded=590000, fully=True)
+    plain, _ = fulfilled_order(report, email=BUYER)
+
+    page = signed_in(client, BUYER).get("/account/reports")
+    invoiced_html = section(page, invoiced)
+    assert (
+        '<a href="https://invoice.stripe.test/i/acct_1/inv_42" rel="noopener">INV-0042</a>'
+        in invoiced_html
+    )
+    assert '(<a href="https://pay.stripe.test/invoice/inv_42/pdf" rel="noopener">PDF</a>)' in (
+        invoiced_html
+    )
+    assert "Credit note" not in invoiced_html
+    refunded_html = section(page, refunded)
+    assert "INV-0043</a>" in refunded_html
+    assert "PDF</a>" not in refunded_html
+    assert '<dd class="col-sm-9 order-credit-note">INV-0043-CN-01</dd>' in refunded_html
+    plain_html = section(page, plain)
+    assert "order-invoice" not in plain_html
+    assert "Credit note" not in plain_html

@@ -1,18 +1,25 @@
 """A buyer's account in a real browser on the real stack: buys a Multi-user licence on the
 Stripe test server, asks for a sign-in link, opens it from the SMTP server's mailbox, finds
 the order on My reports, names two colleagues (each receives a link to a copy stamped with
-their own name on every page), then gives one seat to someone else: the old link is refused."""
+their own name on every page), then gives one seat to someone else: the old link is refused.
+Staff then publish a new edition: the buyer and both current seat holders receive it once,
+each copy stamped for its reader; the released seat's old holder gets nothing."""
 
 import io
 import re
+from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from pypdf import PdfReader
 
-from orders.models import Order
+from common.models import Job
+from orders.models import EditionNotice, Order
+from reports.services.editions import report_edition_publish
 from reports.services.seed import report_load_seed
 from tests.reports.orders_support import path_of
 from tests.support.renders import install_rendered_bases
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BUYER = "jane.doe@acme-pharma.example"
@@ -120,4 +127,34 @@ def test_buyer_signs_in_names_seats_and_reassigns_one_in_chromium(
     pages = pdf_pages(tab, cy)
     assert all("Licensed to Cy Diaz, Acme Pharma — seat 2 of 5" in text for text in pages)
     assert len(pdf_pages(tab, links["bo@acme-pharma.example"])) == len(pages)  # Bo's still works
+
+    # Staff publish a new edition (the admin's service), its base rendered with it.
+    with transaction.atomic():
+        report_edition_publish(
+            report=report,
+            edition_date=report.edition_date + timedelta(days=180),
+            upgrade_discount_percent=30,
+        )
+        install_rendered_bases(report, kinds=("full",))
+    edition_link = r"https?://\S+/download/\S+"
+    buyer_pages = pdf_pages(
+        tab, live_server.url + link_in_mail(mailbox, BUYER, edition_link, count=4)
+    )
+    assert all(
+        f"Licensed to Acme Pharma — Multi-user — order {order.reference}" in t for t in buyer_pages
+    )
+    for name, email, number in (
+        ("Cy Diaz", "cy@acme-pharma.example", 2),
+        ("Bo Chen", "bo@acme-pharma.example", 3),
+    ):
+        pages = pdf_pages(
+            tab, live_server.url + link_in_mail(mailbox, email, edition_link, count=2)
+        )
+        assert all(f"Licensed to {name}, Acme Pharma — seat {number} of 5" in t for t in pages)
+    wait_until(lambda: not Job.objects.filter(state__in=Job.ACTIVE).exists(), timeout=60)
+    assert EditionNotice.objects.filter(sent_at__isnull=False).count() == 3
+    assert len(mailbox.to(BUYER)) == 4
+    assert len(mailbox.to("cy@acme-pharma.example")) == 2
+    assert len(mailbox.to("bo@acme-pharma.example")) == 2
+    assert len(mailbox.to("ann@acme-pharma.example")) == 1
     context.close()

@@ -120,6 +120,29 @@ CONTEXTS = {
         "link": {"max_downloads": 5, "expires_at": datetime(2027, 1, 5, tzinfo=UTC)},
     },
     "orders/email/order_payment_failed": {"order": ORDER, "report": REPORT},
+    "orders/email/new_edition": {
+        "order": ORDER,
+        "report": REPORT,
+        "edition": {"edition_date": datetime(2027, 3, 1, tzinfo=UTC), "note": "New chapter."},
+        "name": "Zoë Ünal",
+        "seat": {"number": 2, "name": "Zoë Ünal"},
+        "seats": 5,
+        "url": URL,
+        "link": {"max_downloads": 5, "expires_at": datetime(2027, 4, 5, tzinfo=UTC)},
+    },
+    "orders/email/edition_upgrade_offer": {
+        "order": {**ORDER, "buyer_email": "zoe@pfizer-example.com"},
+        "report": REPORT,
+        "edition": {
+            "edition_date": datetime(2027, 3, 1, tzinfo=UTC),
+            "upgrade_discount_percent": 30,
+        },
+        "notice": {"offer_currency": "USD", "offer_price": Decimal("5530")},
+        "url": URL,
+        "valid_days": 14,
+        "unsubscribe_url": URL,
+        "preferences_url": URL,
+    },
 }
 
 

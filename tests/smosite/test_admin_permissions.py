@@ -33,7 +33,7 @@ from enquiries.services import enquiries as enquiry_services
 from enquiries.services.followups import followup_steps_default_create
 from enquiries.services.sales_group import sales_group_sync
 from orders.models import Order, StripeEvent
-from reports.models import QualityAcknowledgement, Region, ReportDocument
+from reports.models import QualityAcknowledgement, Region, ReportDocument, ReportEdition
 from reports.services import documents
 from tests.factories import (
     ContactFactory,
@@ -204,6 +204,9 @@ def _world() -> dict:
     for document in documents.report_documents_rerender(report=report):
         path = storages["private"].save(f"tests/base-{document.pk}.pdf", ContentFile(tiny_pdf()))
         ReportDocument.objects.filter(pk=document.pk).update(status="ready", file_path=path)
+    ReportEdition.objects.create(
+        report=report, edition_date=report.edition_date, upgrade_discount_percent=30
+    )
     TOTPDevice.objects.create(user=root, name="phone", confirmed=True)
     AccessAttempt.objects.create(username="x", ip_address="192.0.2.1", failures_since_start=1)
     AccessLog.objects.create(username="x", ip_address="192.0.2.1")
