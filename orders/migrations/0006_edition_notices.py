@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('orders', '0005_seats_disputes'),
-        ('reports', '0016_issue23e_report_editions'),
+        ('reports', '0016_report_editions'),
     ]
 
     operations = [
