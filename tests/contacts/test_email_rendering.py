@@ -169,7 +169,7 @@ CONTEXTS = {
     },
     "reports/email/alert_confirm": {
         "category": {"name": "Clinical Trials & Pharmaceutical Services"},
-        "consent_text": "Email me when a new Clinical Trials & Pharmaceutical Services report is published (one click unsubscribes).",  # fmt: skip
+        "consent_text": "Email me about new reports in Clinical Trials & Pharmaceutical Services from Reliable Research IQ, at most weekly.",  # fmt: skip
         "confirm_url": "https://reports.example.com/alerts/confirm/MTI:1tXyZa:k2QwErTyUiOpAsDfGhJkLzXcVbNm",  # fmt: skip
         "confirm_days": 7,
     },
