@@ -143,6 +143,80 @@ CONTEXTS = {
         "unsubscribe_url": URL,
         "preferences_url": URL,
     },
+    "orders/email/checkout_reminder": {
+        "order": {
+            **ORDER,
+            "price": Decimal("7900"),
+            "recovery_url": URL,
+            "recovery_expires_at": datetime(2026, 12, 13, tzinfo=UTC),
+        },
+        "report": REPORT,
+        "unsubscribe_url": f"{URL}&unsubscribe=1",
+        "preferences_url": f"{URL}&preferences=1",
+    },
+    "orders/email/seat_download_link": {
+        "order": ORDER,
+        "report": REPORT,
+        "seat": {"name": "Ana Müller-Lüdenscheidt", "number": 2},
+        "seats": 5,
+        "first": True,
+        "url": URL,
+        "link": {"max_downloads": 5, "expires_at": datetime(2027, 1, 5, tzinfo=UTC)},
+    },
+    "accounts/email/sign_in_link": {
+        "url": "https://reports.example.com/account/sign-in/confirm/?sesame=-",
+        "minutes": 15,
+    },
+    "enquiries/email/followup": {
+        "subject": f"Any questions about {LONG_TITLE}?",
+        "body": (
+            "Dear Zoë,\n\nTwo days ago you asked for the free sample of "
+            f"{LONG_TITLE}. If anything in it raised a question, just reply to this email.\n\n"
+            "Here is what the full report covers:\n- Executive summary\n- Market by trial phase\n\n"
+            f"The full report: {URL}\n\nKind regards,\nReliable Research IQ"
+        ),
+        "unsubscribe_url": f"{URL}&unsubscribe=1",
+        "preferences_url": f"{URL}&preferences=1",
+    },
+    "enquiries/email/customer_replied": {
+        "enquiry": {**ENQUIRY, "report": REPORT},
+        "contact": CONTACT,
+        "inbound": {
+            "subject": f"Re: {LONG_TITLE} — your question E-2026-0042",
+            "body_text": "Thanks, that helps.\nCould you quote the Enterprise licence in EUR?",
+            "attachments": [{"name": "purchase-order-2026-0117-pfizer-example.pdf"}],
+            "refused_attachments": [{"name": "macro.xlsm", "reason": "not an allowed type"}],
+        },
+        "owner_name": "Sam Analyst",
+        "admin_url": URL,
+        "due_at": datetime(2026, 12, 7, 16, tzinfo=UTC),
+        "business_tz": "Europe/London",
+    },
+    "reports/email/alert_confirm": {
+        "category": {"name": "Clinical Trials & Pharmaceutical Services"},
+        "consent_text": "Email me about new reports in Clinical Trials & Pharmaceutical Services from Reliable Research IQ, at most weekly.",  # fmt: skip
+        "confirm_url": "https://reports.example.com/alerts/confirm/MTI:1tXyZa:k2QwErTyUiOpAsDfGhJkLzXcVbNm",  # fmt: skip
+        "confirm_days": 7,
+    },
+    "reports/email/alert_digest": {
+        "sections": [
+            (
+                {"name": "Clinical Trials & Pharmaceutical Services"},
+                [
+                    {
+                        "title": LONG_TITLE,
+                        "get_absolute_url": "/global-clinical-trials-site-management-organizations-market-r1780960/",
+                    },
+                    {
+                        "title": "Decentralised Clinical Trials Market, 2025–2032",
+                        "get_absolute_url": "/decentralised-clinical-trials-market-r1780961/",
+                    },
+                ],
+            )
+        ],
+        "unsubscribe_url": f"{URL}&unsubscribe=1",
+        "preferences_url": f"{URL}&preferences=1",
+    },
 }
 
 

@@ -60,7 +60,10 @@ def test_sign_up_sends_nothing_until_confirmed_then_one_digest_of_that_category_
     assert alerts_digest_send(now=timezone.now() + timedelta(days=1)) == 0
     assert not MarketingConsent.objects.exists()
 
-    link = re.search(r"(https?://\S+/alerts/confirm/\S+)", confirmation.get_content()).group(1)
+    link = re.search(
+        r"(https?://\S+/alerts/confirm/\S+)",
+        confirmation.get_body(preferencelist=("plain",)).get_content(),
+    ).group(1)
     path = link.removeprefix(settings.SITE_URL)
     assert b"Yes, start the alerts" in browser.get(path).content
     assert not AlertSubscription.objects.get().is_active  # a GET (a link scanner) confirms nothing
