@@ -192,6 +192,16 @@ CONTEXTS = {
         "due_at": datetime(2026, 12, 7, 16, tzinfo=UTC),
         "business_tz": "Europe/London",
     },
+    "enquiries/email/followup_replied": {
+        "contact": CONTACT,
+        "report": REPORT,
+        "inbound": {
+            "body_text": "Thanks for the sample.\nCould you quote the Enterprise licence in EUR?",
+            "attachments": [{"name": "purchase-order-2026-0117-pfizer-example.pdf"}],
+        },
+        "inbound_url": URL,
+        "follow_up_url": URL,
+    },
     "reports/email/alert_confirm": {
         "category": {"name": "Clinical Trials & Pharmaceutical Services"},
         "consent_text": "Email me about new reports in Clinical Trials & Pharmaceutical Services from Reliable Research IQ, at most weekly.",  # fmt: skip
