@@ -462,11 +462,19 @@ class EditionNotice(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # One notice per person per edition: the buyer (no seat) once per order, each seat
+        # once. Two partial constraints rather than nulls_distinct=False, which SQLite
+        # (`make run`) does not enforce.
         constraints = [
             models.UniqueConstraint(
+                fields=["edition", "order"],
+                condition=models.Q(seat__isnull=True),
+                name="uniq_edition_notice_per_buyer",
+            ),
+            models.UniqueConstraint(
                 fields=["edition", "order", "seat"],
-                nulls_distinct=False,
-                name="uniq_edition_notice_per_person",
+                condition=models.Q(seat__isnull=False),
+                name="uniq_edition_notice_per_seat",
             ),
         ]
 

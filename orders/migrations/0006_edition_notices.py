@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('edition', 'order', 'seat'), name='uniq_edition_notice_per_person', nulls_distinct=False)],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('seat__isnull', True)), fields=('edition', 'order'), name='uniq_edition_notice_per_buyer'), models.UniqueConstraint(condition=models.Q(('seat__isnull', False)), fields=('edition', 'order', 'seat'), name='uniq_edition_notice_per_seat')],
             },
         ),
     ]
