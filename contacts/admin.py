@@ -10,7 +10,7 @@ from common.admin import JobColumn
 from common.admin_filters import EmailTemplateFilter, email_kind
 
 from .models import OutboundEmail
-from .services.outbox import JOB, email_resend
+from .services.outbox import JOB, email_resend, html_inline_css
 
 SEND_JOB = JobColumn(JOB)
 
@@ -148,11 +148,13 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     def html_preview(self, obj):
         if not obj.body_html:
             return "—"
-        # Sandboxed: the stored HTML shows as the recipient saw it, with no scripts or forms.
+        # Sandboxed: the stored HTML shows as the recipient saw it (its stylesheet inlined as
+        # at send time: a <style> element would break the admin's Content-Security-Policy,
+        # which the srcdoc inherits), with no scripts or forms.
         return format_html(
             '<iframe sandbox srcdoc="{}" style="width:640px;max-width:100%;height:520px;border:1px solid #ccc">'
             "</iframe>",
-            obj.body_html,
+            html_inline_css(obj.body_html),
         )
 
     def get_queryset(self, request):

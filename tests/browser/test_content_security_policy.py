@@ -57,8 +57,11 @@ class Violations:
 
 
 @pytest.fixture
-def site(transactional_db, settings):
+def site(transactional_db, settings, live_server):
     settings.FORM_MIN_FILL_SECONDS = 0
+    # The site's own origin, as in production: emails link their logo from SITE_URL, and the
+    # mail log's preview loads it under the admin's img-src 'self'.
+    settings.SITE_URL = live_server.url
     report = report_load_seed().report
     contact = ContactFactory(email="maria@clinsite.example", name="Maria Lopez")
     enquiry = EnquiryFactory(report=report, contact=contact)
