@@ -3,15 +3,18 @@ dashboard, in admin. Sales see both (enquiries/services/sales_group.py names the
 permissions); they change a lead's owner and due date and log calls, nothing else."""
 
 import csv
+import hashlib
+from functools import partial
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.cache import get_conditional_response
 from django.utils.html import format_html, format_html_join
 
 from common.spreadsheets import csv_safe
@@ -157,6 +160,8 @@ class LeadAdmin(admin.ModelAdmin):
         span = figures.Range.of_days(data["since"], data["until"])
         if request.GET.get("csv"):
             return _csv_response(request.GET["csv"], span, data)
+        if request.GET.get("chart"):
+            return _chart_response(request, request.GET["chart"], span)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -168,8 +173,9 @@ class LeadAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/sales/dashboard.html", context)
 
 
-def _sections(found: dict, *, top: int | None, draw: bool = True) -> list[dict]:
-    """What the template shows: for each figure, its charts (when `draw`), a table (head,
+def _sections(found: dict, *, top: int | None) -> list[dict]:
+    """What the template shows: for each figure, its charts (name, and how to draw it: the
+    page links each by name, `_chart_response` draws the one asked for), a table (head,
     rows: the `top` ones of long tables, all when None) and its CSV name."""
     cur = found["currencies"]
     sections = [_total_section(found["total"], cur)]
@@ -180,7 +186,7 @@ def _sections(found: dict, *, top: int | None, draw: bool = True) -> list[dict]:
             {
                 "name": name,
                 "title": title,
-                "charts": _dimension_charts(title, shown, cur, name == "week") if draw else [],
+                "charts": _dimension_charts(title, shown, cur, name == "week"),
                 "head": _dimension_head(cur),
                 "rows": [_dimension_cells(row, cur) for row in shown],
                 "more": len(rows) - len(shown),
@@ -191,17 +197,18 @@ def _sections(found: dict, *, top: int | None, draw: bool = True) -> list[dict]:
         _time_section(found["time_to_buy"]),
         _promotion_section(found["promotions"]),
     ]
-    if not draw:
-        for section in sections:
-            section["charts"] = []
+    for section in sections:
+        section["charts"] = [
+            (f"{section['name']}-{n}", draw) for n, draw in enumerate(section["charts"])
+        ]
     return sections
 
 
-def _dimension_charts(title, rows, cur, over_time) -> list[str]:
-    drawn = [charts.counts_chart(title, rows, over_time=over_time)]
+def _dimension_charts(title, rows, cur, over_time) -> list:
+    drawn = [partial(charts.counts_chart, title, rows, over_time=over_time)]
     if cur:
         revenue_title = f"Revenue {title[0].lower()}{title[1:]}"
-        drawn.append(charts.revenue_chart(revenue_title, rows, cur, over_time=over_time))
+        drawn.append(partial(charts.revenue_chart, revenue_title, rows, cur, over_time=over_time))
     return drawn
 
 
@@ -238,7 +245,7 @@ def _funnel_section(funnel) -> dict:
     return {
         "name": "funnel",
         "title": "Funnel: sample → enquiry → order",
-        "charts": [charts.funnel_chart(funnel)],
+        "charts": [partial(charts.funnel_chart, funnel)],
         "head": ["Step", "Contacts", "Of the step before", "Of those who sampled"],
         "rows": [[step, n, _rate(prev), _rate(first)] for step, n, prev, first in funnel.steps],
     }
@@ -251,7 +258,7 @@ def _time_section(found) -> dict:
     return {
         "name": "time_to_buy",
         "title": "Days from a contact's first sample to their first order",
-        "charts": [charts.time_to_buy_chart(found)] if found.buyers else [],
+        "charts": [partial(charts.time_to_buy_chart, found)] if found.buyers else [],
         "head": ["Buyers", "Median days", "p90 days"],
         "rows": [[found.buyers, days(found.median_days), days(found.p90_days)]],
     }
@@ -262,7 +269,9 @@ def _promotion_section(rows) -> dict:
     return {
         "name": "promotions",
         "title": "Revenue per promotion code",
-        "charts": [charts.revenue_chart("Revenue per promotion code", rows, cur)] if rows else [],
+        "charts": (
+            [partial(charts.revenue_chart, "Revenue per promotion code", rows, cur)] if rows else []
+        ),
         "head": ["Code", "Orders", *(f"Revenue {c}" for c in cur), *(f"Discount {c}" for c in cur)],
         "rows": [
             [
@@ -284,7 +293,7 @@ def _csv_response(name: str, span, data) -> HttpResponse:
     if name not in CSV_SECTIONS:
         raise PermissionDenied
     found = figures.dashboard(span)
-    section = next(s for s in _sections(found, top=None, draw=False) if s["name"] == name)
+    section = next(s for s in _sections(found, top=None) if s["name"] == name)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     filename = f"sales-{name}-{data['since']:%Y%m%d}-{data['until']:%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -292,4 +301,26 @@ def _csv_response(name: str, span, data) -> HttpResponse:
     writer.writerow([section["head"][0] or name, *section["head"][1:]])
     for row in section["rows"]:
         writer.writerow([csv_safe(str(cell)) for cell in row])
+    return response
+
+
+def _chart_response(request, name: str, span) -> HttpResponse:
+    """One chart of the page (`?chart=<section>-<n>` beside the page's range) as SVG, drawn
+    from the same kept figures; its ETag is a digest of the drawing, so a browser asking
+    again for unchanged figures gets a 304."""
+    found = figures.dashboard(span)
+    sections = _sections(found, top=settings.SALES_DASHBOARD_TOP_ROWS)
+    draw = next((d for s in sections for n, d in s["charts"] if n == name), None)
+    if draw is None:
+        raise Http404("No such chart.")
+    svg = draw()
+    etag = f'"{hashlib.sha256(svg.encode()).hexdigest()[:32]}"'
+    response = get_conditional_response(request, etag=etag)
+    if response is None:
+        response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    # The drawing needs its inline <style> and nothing else (opened on its own, it runs no
+    # script and loads nothing).
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response

@@ -17,7 +17,7 @@ from .services.scoring import lead_changed
 
 def _contact_changed(sender, instance, **kwargs) -> None:
     lead_changed(contact_ids=[instance.pk])
-    figures_changed()  # the dashboard counts by the contact's country
+    figures_changed()  # an order without a billing country counts by its contact's
 
 
 def _lead_row_changed(sender, instance, **kwargs) -> None:
