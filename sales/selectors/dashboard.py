@@ -18,12 +18,14 @@ Definitions (README, "Sales dashboard"), for a date range [start, end):
   PostgreSQL's percentile_cont, i.e. linear interpolation).
 - promotion codes: orders paid in the range with a code, and their revenue per currency."""
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import CharField, Count, F, Sum, Value
 from django.db.models.functions import Coalesce, NullIf, TruncWeek
 from django.utils import timezone
@@ -152,9 +154,9 @@ def _grouped(sql: str, params: list, aggregates: str, extra: str = "") -> list[t
         return cursor.fetchall()
 
 
-def dimension_tables(span: Range) -> tuple[dict[str, list[Row]], Row]:
-    """Every "by …" table and the totals: two queries (samples with enquiries, orders)
-    grouped by each dimension at once, and one for the reports' labels."""
+def _leads_grouped(span: Range) -> list[tuple]:
+    """Samples with enquiries, grouped by each dimension at once (the dashboard's longest
+    query: distinct contacts per group)."""
     leads_sql, leads_params = zip(
         *(
             _keyed(rows, kind).query.sql_with_params()
@@ -162,6 +164,28 @@ def dimension_tables(span: Range) -> tuple[dict[str, list[Row]], Row]:
         ),
         strict=True,
     )
+    union = " UNION ALL ".join(f"({part})" for part in leads_sql)
+    counts = (
+        "COUNT(DISTINCT contact_id), COUNT(*) FILTER (WHERE kind = 's'), "
+        "COUNT(*) FILTER (WHERE kind = 'e')"
+    )
+    return _grouped(union, [p for params in leads_params for p in params], counts)
+
+
+def _orders_grouped(span: Range) -> list[tuple]:
+    orders_sql, orders_params = _keyed(orders_paid_in(span), "o").query.sql_with_params()
+    return _grouped(
+        orders_sql, list(orders_params), "currency, COUNT(*), SUM(amount_paid)", ", currency"
+    )
+
+
+def dimension_tables(span: Range) -> tuple[dict[str, list[Row]], Row]:
+    """Every "by …" table and the totals."""
+    return _tables(_leads_grouped(span), _orders_grouped(span))
+
+
+def _tables(leads: list[tuple], orders: list[tuple]) -> tuple[dict[str, list[Row]], Row]:
+    """The grouped rows as tables, labelled (one query for the reports' names) and sorted."""
     tables: dict[str, dict] = {name: {} for name in DIMENSIONS}
     total = Row(key=None, label="All")
 
@@ -176,20 +200,10 @@ def dimension_tables(span: Range) -> tuple[dict[str, list[Row]], Row]:
         }[name]()
         return tables[name].setdefault(key, Row(key))
 
-    union = " UNION ALL ".join(f"({part})" for part in leads_sql)
-    counts = (
-        "COUNT(DISTINCT contact_id), COUNT(*) FILTER (WHERE kind = 's'), "
-        "COUNT(*) FILTER (WHERE kind = 'e')"
-    )
-    for name, *key, leads, samples, enquiries in _grouped(
-        union, [p for params in leads_params for p in params], counts
-    ):
+    for name, *key, count, samples, enquiries in leads:
         target = row(name, *key)
-        target.leads, target.samples, target.enquiries = leads, samples, enquiries
-    orders_sql, orders_params = _keyed(orders_paid_in(span), "o").query.sql_with_params()
-    for name, *key, currency, count, revenue in _grouped(
-        orders_sql, list(orders_params), "currency, COUNT(*), SUM(amount_paid)", ", currency"
-    ):
+        target.leads, target.samples, target.enquiries = count, samples, enquiries
+    for name, *key, currency, count, revenue in orders:
         target = row(name, *key)
         target.orders += count
         target.revenue[currency] = revenue or Decimal(0)
@@ -374,15 +388,44 @@ def _name(span: Range) -> str:
 
 
 def dashboard_compute(span: Range) -> dict:
-    tables, total = dimension_tables(span)
+    """The leads' grouping (the longest query) beside every other query, on two database
+    connections at once (SALES_DASHBOARD_QUERY_THREADS)."""
+    found = side_by_side(
+        lambda: _leads_grouped(span),
+        lambda: (_orders_grouped(span), funnel(span), time_to_buy(span), promotion_codes(span)),
+    )
+    leads, (orders, funnel_figures, timing, promotions) = found
+    tables, total = _tables(leads, orders)
     return {
         "tables": tables,
         "total": total,
-        "funnel": funnel(span),
-        "time_to_buy": time_to_buy(span),
-        "promotions": promotion_codes(span),
+        "funnel": funnel_figures,
+        "time_to_buy": timing,
+        "promotions": promotions,
         "currencies": currencies(*tables.values()),
     }
+
+
+def side_by_side(*calls: Callable[[], object]) -> list:
+    """Each call's result, in order: with SALES_DASHBOARD_QUERY_THREADS above 1, the calls
+    run at once in threads of their own, each on its own database connection (closed when
+    its call ends), in the caller's time zone; with 1, one after another on the caller's.
+    PostgreSQL cannot share one query's COUNT(DISTINCT) grouping between cores, but it runs
+    two connections' queries on two."""
+    threads = min(settings.SALES_DASHBOARD_QUERY_THREADS, len(calls))
+    if threads <= 1:
+        return [call() for call in calls]
+    zone = timezone.get_current_timezone()
+
+    def run(call):
+        try:
+            with timezone.override(zone):
+                return call()
+        finally:
+            connections.close_all()  # this thread's own; the thread ends with the pool
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dashboard") as pool:
+        return [future.result() for future in [pool.submit(run, call) for call in calls]]
 
 
 def revenue_cells(row, currency_list: list[str]) -> list[str]:

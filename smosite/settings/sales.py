@@ -78,6 +78,9 @@ SALES_DASHBOARD_CACHE_SECONDS = env.int("SALES_DASHBOARD_CACHE_SECONDS", default
 # How often beat computes the default range's figures when none are kept (0: never), so the
 # first visit after new rows rarely waits for them.
 SALES_DASHBOARD_WARM_SECONDS = env.int("SALES_DASHBOARD_WARM_SECONDS", default=60)
+# Database connections the figures are computed on at once (the leads' grouping beside the
+# other queries; 1: one after another on the request's own connection).
+SALES_DASHBOARD_QUERY_THREADS = env.int("SALES_DASHBOARD_QUERY_THREADS", default=2)
 
 SALES_BEAT_SCHEDULE = {
     "leads-rescore-stale": {

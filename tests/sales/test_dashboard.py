@@ -5,6 +5,7 @@ import csv
 import io
 import random
 import re
+import threading
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -351,3 +352,33 @@ def test_the_beat_task_computes_the_default_range_only_when_no_current_figures_a
             "total"
         ].samples
     )
+
+
+def connections_open() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_figures_computed_on_two_connections_at_once_equal_those_on_one(
+    world, settings, monkeypatch
+):
+    span = figures.Range.of_days(world["since"], world["until"])
+    settings.SALES_DASHBOARD_QUERY_THREADS = 1
+    one = figures.dashboard_compute(span)
+    ran_on = []
+    grouped = figures._leads_grouped
+    monkeypatch.setattr(
+        figures,
+        "_leads_grouped",
+        lambda span: ran_on.append(threading.current_thread().name) or grouped(span),
+    )
+    settings.SALES_DASHBOARD_QUERY_THREADS = 2
+    before = connections_open()
+
+    two = figures.dashboard_compute(span)
+
+    assert ran_on and ran_on[0].startswith("dashboard")  # a thread of its own
+    assert two == one
+    assert connections_open() == before  # the threads' connections are closed
