@@ -401,29 +401,6 @@ class StripeBilling:
             "invoice.paid", self.invoice_public(invoice, {"expand": ["payments"]}), deliver
         )
 
-    def _charge_succeed(self, intent: dict) -> dict:
-        charge = {
-            "id": base._new_id("ch"),
-            "object": "charge",
-            "amount": intent["amount"],
-            "amount_captured": intent["amount"],
-            "amount_refunded": 0,
-            "captured": True,
-            "created": int(time.time()),
-            "currency": intent["currency"],
-            "livemode": False,
-            "metadata": dict(intent["metadata"]),
-            "paid": True,
-            "payment_intent": intent["id"],
-            "payment_method": intent["payment_method"],
-            "payment_method_details": self._method_details(intent["payment_method"]),
-            "refunded": False,
-            "status": "succeeded",
-        }
-        self.charges[charge["id"]] = charge
-        intent.update(status="succeeded", latest_charge=charge["id"])
-        return charge
-
     def invoice_overdue(self, invoice_id: str, *, days: int = 3, deliver: bool = True) -> dict:
         """The due date passed `days` ago unpaid: Stripe sends `invoice.overdue`."""
         invoice = self.invoices[invoice_id]

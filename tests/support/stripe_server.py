@@ -530,7 +530,11 @@ class FakeStripe(StripeBilling):
         return intent
 
     def _payment_succeed(self, session):
-        intent = self.payment_intents[session["payment_intent"]]
+        self._charge_succeed(self.payment_intents[session["payment_intent"]])
+        session["payment_status"] = "paid"
+
+    def _charge_succeed(self, intent: dict) -> dict:
+        """The intent's charge succeeded (a Checkout payment, an invoice paid by transfer)."""
         charge = {
             "id": _new_id("ch"),
             "object": "charge",
@@ -551,7 +555,7 @@ class FakeStripe(StripeBilling):
         }
         self.charges[charge["id"]] = charge
         intent.update(status="succeeded", latest_charge=charge["id"])
-        session["payment_status"] = "paid"
+        return charge
 
     def _method_details(self, method_id) -> dict | None:
         method = self.payment_methods.get(method_id or "")
