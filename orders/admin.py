@@ -613,7 +613,7 @@ def _sales_csv_rows(summary: dict):
                 group,
                 row.get("report__number", ""),
                 row.get("report__title", ""),
-                row.get("licence_kind", ""),
+                row.get("licence", ""),
                 *(row.get(name, "") for name in ("utm_campaign", "utm_source", "utm_medium")),
                 row["currency"],
                 row["orders"],

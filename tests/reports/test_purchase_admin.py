@@ -1,6 +1,9 @@
 """Staff tools in admin: the order with its timeline, links and downloads; refund, re-send,
 extend; Stripe events with "process again"; the sales summary."""
 
+import csv
+import io
+
 import pytest
 from django.contrib.auth.models import Permission
 
@@ -147,5 +150,12 @@ def test_sales_summary_by_report_licence_and_campaign(admin_client, stripe, repo
     page = admin_client.get("/admin/orders/order/sales/?days=7").content.decode()
     assert "Sales in the last 7 days" in page
     assert f"{report_on_sale.number} — {report_on_sale.title}" in page
-    assert "<td>multi</td><td>USD</td><td>1</td><td>5,900.00</td>" in page
+    # The licence by its label, as the buyer saw it, never its stored value "multi" (issue 26).
+    assert "<td>Multi-user</td><td>USD</td><td>1</td><td>5,900.00</td>" in page
+    assert "<td>multi</td>" not in page
     assert "<td>spring-cro</td>" in page
+    export = admin_client.get("/admin/orders/order/sales/csv/?days=7").content.decode()
+    by_licence = [
+        row for row in csv.DictReader(io.StringIO(export)) if row["group"] == "by_licence"
+    ]
+    assert [(row["licence"], row["orders"]) for row in by_licence] == [("Multi-user", "1")]
