@@ -142,7 +142,7 @@ class OrderAdmin(HideEmptyReadonlyMixin, admin.ModelAdmin):
         occurring_values_filter("invoice_status", "invoice status"),
         "needs_attention",
         "amount_mismatch",
-        "licence_kind",
+        occurring_values_filter("licence_kind", "licence"),
         "price_source",
         occurring_values_filter("payment_method_type", "payment method"),
         occurring_values_filter("utm_source", "campaign source"),

@@ -73,6 +73,17 @@ def test_free_text_filters_list_only_values_that_occur_never_a_blank_link(
     assert tagged.reference in filtered and blank.reference not in filtered
 
 
+def test_the_licence_filter_lists_the_licences_sold_by_their_labels(admin_client, report_on_sale):
+    """Issue 26: licences read "multi" in admin; the filter listed every kind, sold or not."""
+    order, _ = fulfilled_order(report_on_sale)
+    Order.objects.filter(pk=order.pk).update(licence_kind="multi")
+    listing = admin_client.get("/admin/orders/order/").content.decode()
+    assert 'href="?licence_kind=multi"' in listing
+    link = listing[listing.index('href="?licence_kind=multi"') :]
+    assert link[: link.index("</a>")].endswith(">Multi-user")
+    assert "?licence_kind=single" not in listing and "?licence_kind=enterprise" not in listing
+
+
 def test_refund_needs_the_refund_permission(staff_client, stripe, report_on_sale):
     client, _ = staff_client
     order = paid_order(client, stripe, report_on_sale)
