@@ -9,14 +9,17 @@ from django_countries import countries
 
 class OccurringValuesFilter(admin.SimpleListFilter):
     """The distinct non-empty values of `field` among the rows the admin may list, each
-    labelled by `label`, sorted by label."""
+    labelled by `label` (by default the field's choice label, "Multi-user" for "multi", or
+    the value itself), sorted by label."""
 
     field: str
+    choice_labels: dict = {}
 
     def label(self, value) -> str:
-        return str(value)
+        return str(self.choice_labels.get(value, value))
 
     def lookups(self, request, model_admin):
+        self.choice_labels = dict(model_admin.model._meta.get_field(self.field).flatchoices)
         rows = model_admin.get_queryset(request).exclude(**{self.field: ""}).order_by()
         present = {value for (value,) in rows.values_list(self.field).distinct()}
         return sorted(((value, self.label(value)) for value in present), key=lambda item: item[1])
@@ -26,9 +29,10 @@ class OccurringValuesFilter(admin.SimpleListFilter):
 
 
 def occurring_values_filter(field: str, title: str = "") -> type[OccurringValuesFilter]:
-    """An `OccurringValuesFilter` over a free-text field (same URL parameter as Django's own
-    filter): Django's would list the blank value as a link with no words, which staff cannot
-    read and screen readers announce as an unnamed link."""
+    """An `OccurringValuesFilter` over a free-text field or one with choices (same URL
+    parameter as Django's own filter): Django's would list the blank value as a link with no
+    words, which staff cannot read and screen readers announce as an unnamed link, and every
+    choice whether any row has it."""
     name = "".join(part.capitalize() for part in field.split("_")) + "PresentFilter"
     attributes = {
         "field": field,

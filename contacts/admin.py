@@ -7,6 +7,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
 from common.admin import JobColumn
+from common.admin_fieldsets import HideEmptyReadonlyMixin
 from common.admin_filters import EmailTemplateFilter, email_kind
 
 from .models import OutboundEmail
@@ -53,7 +54,7 @@ class OwnEmailsMixin:
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
+class OutboundEmailAdmin(HideEmptyReadonlyMixin, admin.ModelAdmin):
     """The mail log: every email the site sent or tried to send. Read-only; "re-send" queues
     the same message again through `email_resend`."""
 

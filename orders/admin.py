@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from common.admin import JobColumn
+from common.admin_fieldsets import HideEmptyReadonlyMixin
 from common.admin_filters import occurring_values_filter
 from common.spreadsheets import csv_safe
 from contacts.models import ATTRIBUTION_FIELDS, Contact
@@ -117,7 +119,7 @@ class DownloadLogInline(ReadOnlyInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(HideEmptyReadonlyMixin, admin.ModelAdmin):
     change_form_template = "admin/orders/order/change_form.html"
     change_list_template = "admin/orders/order/change_list.html"
     view_on_site = False  # the buyer's page needs their browser session or Stripe session id
@@ -140,7 +142,7 @@ class OrderAdmin(admin.ModelAdmin):
         occurring_values_filter("invoice_status", "invoice status"),
         "needs_attention",
         "amount_mismatch",
-        "licence_kind",
+        occurring_values_filter("licence_kind", "licence"),
         "price_source",
         occurring_values_filter("payment_method_type", "payment method"),
         occurring_values_filter("utm_source", "campaign source"),
@@ -168,18 +170,29 @@ class OrderAdmin(admin.ModelAdmin):
         EditionNoticeInline,
     ]
     actions = ["resend_links", "extend_links"]
+    # Grouped as the desk reads an order: what was bought and whether it needs a person, who
+    # bought it, the money, the invoice, delivery, then the dates; Stripe's references, the
+    # abandoned-checkout recovery and the attribution are folded away. Empty read-only fields
+    # are left out of the page (HideEmptyReadonlyMixin).
     fieldsets = [
-        (None, {"fields": ["reference", "status", "report", "licence_name", "price_line"]}),
+        (
+            None,
+            {
+                "fields": [
+                    ("reference", "status"),
+                    ("report", "licence_name", "price_line"),
+                    ("needs_attention", "attention_note"),
+                    "amount_mismatch",
+                ]
+            },
+        ),
         (
             "Buyer",
             {
                 "fields": [
-                    "buyer_email",
-                    "buyer_name",
-                    "buyer_company",
-                    "buyer_vat_id",
-                    "tax_id_line",
-                    "billing_country",
+                    ("buyer_name", "buyer_email"),
+                    ("buyer_company", "billing_country"),
+                    ("buyer_vat_id", "tax_id_line"),
                     "contact",
                     "buyer_journey",
                     "buyer_history",
@@ -187,34 +200,12 @@ class OrderAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Stripe",
+            "Payment",
             {
                 "fields": [
-                    "payment_route",
-                    "stripe_session",
-                    "stripe_payment",
-                    "stripe_payment_status",
-                    "payment_method_description",
-                    "payment_method_type",
-                    "amount_subtotal",
-                    "amount_discount",
-                    "amount_tax",
-                    "amount_paid",
-                    "amount_refunded",
-                    "stripe_refund_id",
-                    "promotion_code",
-                ]
-            },
-        ),
-        (
-            "Abandoned checkout",
-            {
-                "fields": [
-                    "abandoned_session_id",
-                    "promotions_consent",
-                    "recovery_url",
-                    "recovery_expires_at",
-                    "recovered_at",
+                    ("payment_route", "payment_method_description", "stripe_payment"),
+                    ("amount_subtotal", "amount_discount", "amount_tax"),
+                    ("amount_paid", "amount_refunded", "promotion_code"),
                 ]
             },
         ),
@@ -223,36 +214,51 @@ class OrderAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "invoice_line",
-                    "invoice_status",
-                    "invoice_due_at",
-                    "days_overdue",
-                    "invoice_sent_at",
-                    "invoice_overdue_at",
+                    ("invoice_status", "invoice_due_at", "days_overdue"),
+                    ("invoice_sent_at", "invoice_overdue_at"),
                     "stripe_customer",
                     "credit_note_line",
                 ]
             },
         ),
-        ("Needs attention", {"fields": ["needs_attention", "attention_note", "amount_mismatch"]}),
-        ("Report preparation", {"fields": ["deliverable_job", "deliverable_error"]}),
+        ("Delivery", {"fields": ["deliverable_job", "deliverable_error"]}),
+        (
+            "Dates",
+            {
+                "fields": [
+                    ("created_at", "paid_at", "fulfilled_at"),
+                    ("refunded_at", "disputed_at", "closed_at"),
+                ]
+            },
+        ),
+        (
+            "Stripe references",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "stripe_session",
+                    ("stripe_payment_status", "payment_method_type"),
+                    "stripe_refund_id",
+                ],
+            },
+        ),
+        (
+            "Abandoned checkout",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "abandoned_session_id",
+                    "promotions_consent",
+                    "recovery_url",
+                    ("recovery_expires_at", "recovered_at"),
+                ],
+            },
+        ),
         (
             "Attribution (first touch)",
             {
                 "classes": ["collapse"],
                 "fields": ATTRIBUTION_FIELDS,
-            },
-        ),
-        (
-            "Dates",
-            {
-                "fields": [
-                    "created_at",
-                    "paid_at",
-                    "fulfilled_at",
-                    "refunded_at",
-                    "disputed_at",
-                    "closed_at",
-                ]
             },
         ),
     ]
@@ -288,7 +294,7 @@ class OrderAdmin(admin.ModelAdmin):
             messages.error(request, str(exc))
 
     def get_readonly_fields(self, request, obj=None):
-        every = [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
+        every = flatten_fieldsets(self.fieldsets)
         return [name for name in every if name not in self.editable_fields]
 
     def has_add_permission(self, request):
@@ -607,7 +613,7 @@ def _sales_csv_rows(summary: dict):
                 group,
                 row.get("report__number", ""),
                 row.get("report__title", ""),
-                row.get("licence_kind", ""),
+                row.get("licence", ""),
                 *(row.get(name, "") for name in ("utm_campaign", "utm_source", "utm_medium")),
                 row["currency"],
                 row["orders"],

@@ -6,9 +6,13 @@ from datetime import date, datetime
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from reports.models import Licence
+
 from .models import Order
 
 SOLD = (Order.Status.PAID, Order.Status.FULFILLED)
+# A licence as staff read it ("Multi-user"), not its stored value ("multi").
+LICENCE_LABELS = dict(Licence.Kind.choices)
 
 
 def orders_sold(*, since: datetime, until: datetime) -> QuerySet[Order]:
@@ -17,8 +21,9 @@ def orders_sold(*, since: datetime, until: datetime) -> QuerySet[Order]:
 
 
 def sales_summary(*, since: datetime, until: datetime) -> dict[str, list[dict]]:
-    """Orders and revenue by report, by licence and by utm campaign, each per currency
-    (amounts in different currencies are never added together)."""
+    """Orders and revenue by report, by licence (each row's `licence` is its label) and by
+    utm campaign, each per currency (amounts in different currencies are never added
+    together)."""
     sold = orders_sold(since=since, until=until)
 
     def grouped(*fields):
@@ -30,7 +35,10 @@ def sales_summary(*, since: datetime, until: datetime) -> dict[str, list[dict]]:
 
     return {
         "by_report": grouped("report__number", "report__title"),
-        "by_licence": grouped("licence_kind"),
+        "by_licence": [
+            {**row, "licence": LICENCE_LABELS.get(row["licence_kind"], row["licence_kind"])}
+            for row in grouped("licence_kind")
+        ],
         "by_campaign": grouped("utm_campaign", "utm_source", "utm_medium"),
         "totals": grouped(),
         "refunded": list(

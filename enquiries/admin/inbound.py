@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join, linebreaks
 
+from common.admin_fieldsets import HideEmptyReadonlyMixin
 from contacts.admin import admin_link
 
 from ..models import InboundEmail
@@ -66,7 +67,7 @@ class UnmatchedFirstFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboundEmail)
-class InboundEmailAdmin(admin.ModelAdmin):
+class InboundEmailAdmin(HideEmptyReadonlyMixin, admin.ModelAdmin):
     list_display = (
         "received_at",
         "status",

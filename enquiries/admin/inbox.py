@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 from simple_history.admin import SimpleHistoryAdmin
 
+from common.admin_fieldsets import HideEmptyReadonlyMixin
 from common.spreadsheets import csv_safe
 
 from .. import sla
@@ -71,7 +72,7 @@ TRACKING_FIELDS = (
 
 
 @admin.register(Enquiry)
-class EnquiryAdmin(SimpleHistoryAdmin):
+class EnquiryAdmin(HideEmptyReadonlyMixin, SimpleHistoryAdmin):
     change_form_template = "admin/enquiries/enquiry/change_form.html"
     change_list_template = "admin/enquiries/enquiry/change_list.html"
     list_display = (

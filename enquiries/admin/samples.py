@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from common.admin import JobColumn
+from common.admin_fieldsets import HideEmptyReadonlyMixin
 from common.admin_filters import CountryPresentFilter
 from common.spreadsheets import csv_safe
 from contacts.admin import OwnEmailsMixin, admin_link
@@ -46,7 +47,7 @@ class _Echo:
 
 
 @admin.register(SampleRequest)
-class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
+class SampleRequestAdmin(HideEmptyReadonlyMixin, OwnEmailsMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "name",
@@ -75,57 +76,50 @@ class SampleRequestAdmin(OwnEmailsMixin, admin.ModelAdmin):
     list_per_page = 50
     actions = ("resend_sample", "take_the_lead", "export_csv")
     readonly_fields = ("emails", "contact_link", "report_link", "status_link", "stamping")
+    # The person, then the sample they asked for and where it stands, then the campaign that
+    # brought them; the stamping and consent records are folded away. Empty fields are left
+    # out of the page (HideEmptyReadonlyMixin): every field here is read-only.
     fieldsets = (
         (
             "Lead",
             {
                 "fields": (
-                    "name",
-                    "email",
-                    "company",
-                    "job_title",
-                    "country",
-                    "phone",
+                    ("name", "email"),
+                    ("company", "job_title"),
+                    ("country", "phone", "free_mail"),
                     "message",
-                    "free_mail",
                     "contact_link",
-                    "report_link",
                 )
             },
         ),
         (
-            "Delivery",
+            "Sample",
             {
                 "fields": (
-                    "status",
+                    ("report_link", "status"),
+                    ("emailed_at", "failed_at"),
                     "error",
+                    ("resend_count", "last_resent_at"),
                     "emails",
-                    "file_path",
-                    "stamping",
-                    "pdf_ready_at",
-                    "emailed_at",
-                    "failed_at",
-                    "resend_count",
-                    "last_resent_at",
                     "status_link",
                 )
             },
         ),
+        ("Campaign", {"fields": ATTRIBUTION_FIELDS}),
         (
-            "Attribution",
-            {"fields": ATTRIBUTION_FIELDS},
+            "Stamped copy",
+            {"classes": ("collapse",), "fields": ("file_path", "stamping", "pdf_ready_at")},
         ),
         (
             "Consent and origin",
             {
+                "classes": ("collapse",),
                 "fields": (
-                    "consent_version",
-                    "consent_at",
+                    ("consent_version", "consent_at"),
                     "ip",
                     "user_agent",
-                    "created_at",
-                    "updated_at",
-                )
+                    ("created_at", "updated_at"),
+                ),
             },
         ),
     )

@@ -1,22 +1,28 @@
-"""Every public page and the main admin pages in Chromium, as a visitor on a laptop (1280×800)
-and on a phone (390×844): axe-core finds no violation of serious or critical impact, a phone
-never scrolls sideways, and a screenshot of each page lands in var/screenshots/<page>-<width>.png
-for a person to look at (issue 26).
+"""Every public page, a buyer's account pages and the main admin pages in Chromium, as a
+visitor and a signed-in buyer on a laptop (1280×800) and on a phone (390×844), and as a
+superuser and a Sales member on both: axe-core finds no violation of serious or critical
+impact, no page scrolls sideways on a phone (nor an admin page on a laptop), and a screenshot
+of each page lands in var/screenshots/<page>-<width>.png (admin pages seen by Sales:
+<page>-as-sales-<width>.png) for a person to look at (issue 26).
 
 axe-core comes from npm (tests/browser/package.json, installed by `make test` with `npm ci`)
 and is injected into each page; the contexts bypass the site's Content-Security-Policy for
 that script only (the CSP itself has tests of its own)."""
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 
 from enquiries.models import SampleRequest
+from orders.models import Order
 from reports.services.seed import report_load_seed
+from tests.accounts.support import multi_user_order, signed_in
 from tests.factories import EnquiryFactory, SampleRequestFactory
-from tests.reports.orders_support import fulfilled_order
-from tests.support.staff import superuser
+from tests.reports.orders_support import BUYER, fulfilled_order
+from tests.support.staff import sales_member, superuser
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,7 +39,16 @@ SMALLEST_PHONE = {"width": 320, "height": 640}
 # - label-title-only at #searchbar: admin/search_form.html labels the search box with an icon
 #   (<label><img alt="Search"></label>), no visible words; axe flags it once a list has
 #   search_help_text (aria-describedby), as the inbox has.
-ADMIN_STOCK_MARKUP = {("label-title-only", "#searchbar")}
+# - scrollable-region-focusable at a tabular inline's .wrapper: admin/edit_inline/tabular.html
+#   wraps the table in a <div class="wrapper"> that scrolls sideways on a phone; an inline of
+#   read-only rows (the order's timeline, its download links) has nothing in it to focus.
+ADMIN_STOCK_MARKUP = {
+    ("label-title-only", "#searchbar"),
+    *(
+        ("scrollable-region-focusable", f'fieldset[aria-labelledby="{prefix}-heading"] > .wrapper')
+        for prefix in ("events", "deliverable", "download_links", "downloads", "edition_notices")
+    ),
+}
 
 IMPACTS_THAT_FAIL = ("serious", "critical")
 
@@ -65,6 +80,22 @@ ADMIN_PAGES = {
     "admin-contacts": "/admin/contacts/contact/",
 }
 
+# The pages a buyer signed in by their emailed link sees (accounts/urls.py).
+ACCOUNT_PAGES = {
+    "account-my-reports": "/account/reports",
+}
+
+
+def admin_pages(sample: SampleRequest) -> dict[str, str]:
+    """The lists, and the two pages staff mostly read rather than edit: a sample request and
+    an order (issue 26: once 3,100–5,400 px of stacked "-")."""
+    order = Order.objects.get(buyer_email=BUYER["email"])
+    return {
+        **ADMIN_PAGES,
+        "admin-order": f"/admin/orders/order/{order.pk}/change/",
+        "admin-sample": f"/admin/enquiries/samplerequest/{sample.pk}/change/",
+    }
+
 
 @pytest.fixture
 def site(transactional_db, settings):
@@ -81,13 +112,34 @@ def site(transactional_db, settings):
     return sample
 
 
-@pytest.fixture
-def tab(browser):
-    """One tab whose viewport each check sets; CSP bypassed so axe-core can be injected."""
+@contextmanager
+def new_tab(browser, signed_in_client: Client | None = None, base: str = ""):
+    """A tab in a context of its own (its own cookies) whose viewport each check sets; CSP
+    bypassed so axe-core can be injected. With `signed_in_client`, the tab shares that test
+    client's session: signed in as whoever the client is."""
     context = browser.new_context(viewport=DESKTOP, bypass_csp=True)
     context.set_default_timeout(20_000)
-    yield context.new_page()
-    context.close()
+    if signed_in_client is not None:
+        session = signed_in_client.cookies[django_settings.SESSION_COOKIE_NAME].value
+        context.add_cookies(
+            [{"name": django_settings.SESSION_COOKIE_NAME, "value": session, "url": base}]
+        )
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def tab(browser):
+    with new_tab(browser) as page:
+        yield page
+
+
+def staff_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 def axe_problems(tab, name: str, stock_markup=frozenset()) -> list[str]:
@@ -147,19 +199,53 @@ def test_public_pages_pass_axe_fit_a_phone_and_are_photographed(live_server, sit
     assert not problems, "\n".join(problems)
 
 
-def test_admin_pages_pass_axe_and_fit_a_laptop(live_server, site, tab):
-    client = Client()
-    client.force_login(superuser())
-    tab.context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-    )
+def test_buyer_account_pages_pass_axe_fit_a_phone_and_are_photographed(live_server, site, browser):
+    """Signed in as the buyer of the fixture's single-user order, with a multi-user order
+    too, so My reports shows its seats and the form naming a colleague."""
+    multi_user_order(site.report, email=BUYER["email"])
+    buyer = signed_in(Client(), BUYER["email"])
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     problems = []
-    for name, path in ADMIN_PAGES.items():
-        visit(tab, live_server.url, path, name)
-        assert "/login/" not in tab.url, f"{name}: not signed in"
-        if (extra := sideways_scroll(tab)) > 0:
-            problems.append(f"{name}: scrolls sideways by {extra} px at 1280 px")
-        tab.screenshot(path=SCREENSHOTS / f"{name}-1280.png", full_page=True)
-        problems += axe_problems(tab, name, stock_markup=ADMIN_STOCK_MARKUP)
+    with new_tab(browser, buyer, live_server.url) as tab:
+        for viewport in (DESKTOP, PHONE, SMALLEST_PHONE):
+            tab.set_viewport_size(viewport)
+            width = viewport["width"]
+            for name, path in ACCOUNT_PAGES.items():
+                visit(tab, live_server.url, path, name)
+                assert "/sign-in" not in tab.url, f"{name}: not signed in"
+                assert tab.locator("form.seat-add").count() == 1, "no seat form"
+                if width < 992 and (extra := sideways_scroll(tab)) > 0:
+                    problems.append(f"{name}: scrolls sideways by {extra} px at {width} px")
+                if viewport is SMALLEST_PHONE:
+                    continue
+                tab.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+                problems += axe_problems(tab, f"{name} at {width} px")
+    assert not problems, "\n".join(problems)
+
+
+def test_admin_pages_pass_axe_and_fit_a_laptop_as_superuser_and_as_sales(
+    live_server, site, browser
+):
+    """The same pages for both: Sales may list and view each (README, "Who may do what in
+    admin"); the order and sample pages are read-only to Sales, the order's attention flag
+    editable by the superuser. One context per user."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pages = admin_pages(site)
+    problems = []
+    for who, user in (("", superuser()), ("-as-sales", sales_member())):
+        with new_tab(browser, staff_client(user), live_server.url) as tab:
+            for viewport in (DESKTOP, PHONE):
+                tab.set_viewport_size(viewport)
+                width = viewport["width"]
+                for name, path in pages.items():
+                    visit(tab, live_server.url, path, name + who)
+                    assert "/login/" not in tab.url, f"{name}{who}: not signed in"
+                    if (extra := sideways_scroll(tab)) > 0:
+                        problems.append(
+                            f"{name}{who}: scrolls sideways by {extra} px at {width} px"
+                        )
+                    tab.screenshot(path=SCREENSHOTS / f"{name}{who}-{width}.png", full_page=True)
+                    problems += axe_problems(
+                        tab, f"{name}{who} at {width} px", stock_markup=ADMIN_STOCK_MARKUP
+                    )
     assert not problems, "\n".join(problems)

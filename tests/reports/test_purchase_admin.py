@@ -1,6 +1,9 @@
 """Staff tools in admin: the order with its timeline, links and downloads; refund, re-send,
 extend; Stripe events with "process again"; the sales summary."""
 
+import csv
+import io
+
 import pytest
 from django.contrib.auth.models import Permission
 
@@ -68,6 +71,17 @@ def test_free_text_filters_list_only_values_that_occur_never_a_blank_link(
     assert 'href="?utm_source=linkedin"' in listing and 'href="?invoice_status=open"' in listing
     filtered = admin_client.get("/admin/orders/order/?utm_source=linkedin").content.decode()
     assert tagged.reference in filtered and blank.reference not in filtered
+
+
+def test_the_licence_filter_lists_the_licences_sold_by_their_labels(admin_client, report_on_sale):
+    """Issue 26: licences read "multi" in admin; the filter listed every kind, sold or not."""
+    order, _ = fulfilled_order(report_on_sale)
+    Order.objects.filter(pk=order.pk).update(licence_kind="multi")
+    listing = admin_client.get("/admin/orders/order/").content.decode()
+    assert 'href="?licence_kind=multi"' in listing
+    link = listing[listing.index('href="?licence_kind=multi"') :]
+    assert link[: link.index("</a>")].endswith(">Multi-user")
+    assert "?licence_kind=single" not in listing and "?licence_kind=enterprise" not in listing
 
 
 def test_refund_needs_the_refund_permission(staff_client, stripe, report_on_sale):
@@ -147,5 +161,12 @@ def test_sales_summary_by_report_licence_and_campaign(admin_client, stripe, repo
     page = admin_client.get("/admin/orders/order/sales/?days=7").content.decode()
     assert "Sales in the last 7 days" in page
     assert f"{report_on_sale.number} — {report_on_sale.title}" in page
-    assert "<td>multi</td><td>USD</td><td>1</td><td>5,900.00</td>" in page
+    # The licence by its label, as the buyer saw it, never its stored value "multi" (issue 26).
+    assert "<td>Multi-user</td><td>USD</td><td>1</td><td>5,900.00</td>" in page
+    assert "<td>multi</td>" not in page
     assert "<td>spring-cro</td>" in page
+    export = admin_client.get("/admin/orders/order/sales/csv/?days=7").content.decode()
+    by_licence = [
+        row for row in csv.DictReader(io.StringIO(export)) if row["group"] == "by_licence"
+    ]
+    assert [(row["licence"], row["orders"]) for row in by_licence] == [("Multi-user", "1")]
