@@ -110,8 +110,9 @@ run-prod: system-deps install
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	@exec $(RUN) python -m smosite.procfile start --no-colour -f Procfile -p $(PORT)
 
-# The lean Bootstrap the pages link (static/css/bootstrap.lean.css, committed): run after a
-# template gains a Bootstrap class; a test fails until the file is current.
+# The one stylesheet pages link (static/css/bundle.css, committed: the lean Bootstrap and
+# static/css/site.css, minified): run after a template gains a Bootstrap class or site.css
+# changes; a test fails until the file is current.
 css: install
 	$(MANAGE) build_css
 
