@@ -167,7 +167,7 @@ def _keyframes(rules) -> list[tuple[str, str]]:
             name = tinycss2.serialize(rule.prelude).strip()
             body = tinycss2.parse_rule_list(rule.content, skip_comments=True, skip_whitespace=True)
             steps = "".join(
-                " ".join(tinycss2.serialize(step.prelude).split())
+                ",".join(part.strip() for part in tinycss2.serialize(step.prelude).split(","))
                 + "{"
                 + _minified(step.content)
                 + "}"
