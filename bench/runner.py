@@ -24,6 +24,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 # In the order they run: the page figures first, on a machine not yet warmed by the rest.
 MODULES = [
     ("pages", "Pages"),
+    ("lighthouse", "Lighthouse"),
     ("downloads", "Downloads"),
     ("purchases", "Purchases"),
     ("samples", "Samples"),
@@ -31,7 +32,16 @@ MODULES = [
     ("catalogue", "Catalogue"),
     ("dashboard", "Dashboard"),
 ]
-SECTIONS = ["Pages", "Samples", "Purchases", "PDFs", "Downloads", "Catalogue", "Dashboard"]
+SECTIONS = [
+    "Pages",
+    "Lighthouse",
+    "Samples",
+    "Purchases",
+    "PDFs",
+    "Downloads",
+    "Catalogue",
+    "Dashboard",
+]
 
 
 def module_present(name: str) -> bool:
