@@ -61,6 +61,15 @@ NOT_PAGES = {"admin", "email", "pdf"}
 # Selectors that can only match a file input (its button): kept only if a page's form has one.
 FILE_INPUT_ONLY = ("::file-selector-button", "::-webkit-file-upload-button", "[type=file]")
 FILE_INPUT = re.compile(r"""type=["']?file|FileField|FileInput""")
+# Elements only a template writes (Django's widgets, crispy's layouts and our Python write
+# none of them, and text from the database is escaped): their rules (`kbd`, `abbr[title]`,
+# `sub`) stay only if a source has the tag.
+TEMPLATE_ONLY_ELEMENTS = frozenset(
+    "abbr address blockquote caption code dd dl dt figcaption figure hr iframe kbd mark output"
+    " pre progress samp sub summary sup table tbody td tfoot th thead tr".split()
+)
+ELEMENT = re.compile(r"(?<![\w.#:\[=-])([a-z][a-z0-9]*)(?![\w-])")
+TAG = re.compile(r"<([a-z][a-z0-9]*)")
 
 
 def sources() -> list[Path]:
@@ -81,11 +90,13 @@ def sources() -> list[Path]:
 
 
 def used_words(paths: Iterable[Path]) -> set[str]:
-    """Every word of the sources; and FILE_INPUT_ONLY's selectors when one has a file input."""
+    """Every word of the sources, every tag as `<tag`, and `::file-input` when one has a file
+    input."""
     words = set(SAFELIST)
     for path in paths:
         text = path.read_text(encoding="utf-8", errors="replace")
         words.update(WORD.findall(text))
+        words.update(f"<{tag}" for tag in TAG.findall(text))
         if FILE_INPUT.search(text):
             words.add("::file-input")
     return words
@@ -209,7 +220,8 @@ def _uses_only(selector: str, words: set[str] | None) -> bool:
     # Inside :not(…) a class the pages never use is "not there": the selector still applies.
     positive = re.sub(r":not\([^)]*\)", "", selector)
     names = CLASS.findall(positive) + ATTRIBUTE.findall(positive)
-    return all(name in words for name in names)
+    tags = [f"<{e}" for e in ELEMENT.findall(positive) if e in TEMPLATE_ONLY_ELEMENTS]
+    return all(name in words for name in names + tags)
 
 
 def _minified(content) -> str:

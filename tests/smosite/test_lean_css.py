@@ -130,6 +130,14 @@ def test_the_purge_keeps_used_rules_and_drops_unused_ones():
     assert "p:not(.zz){m:0}" in lean  # an absent class inside :not() still matches
 
 
+def test_rules_of_elements_only_templates_write_stay_only_if_one_does(tmp_path):
+    css = "kbd{a:1}abbr[title]{b:2}.table>:not(caption)>*{c:3}p{d:4}"
+    template = tmp_path / "t.html"
+    template.write_text('<p>Press <kbd>Enter</kbd> in the table</p><div class="table"></div>')
+    lean = leancss.lean(css, leancss.used_words([template]))
+    assert lean == "kbd{a:1}.table>:not(caption)>*{c:3}p{d:4}"
+
+
 def public_pages(client, report) -> dict[str, str]:
     pages = {
         "catalogue": "/",
@@ -152,18 +160,26 @@ def public_pages(client, report) -> dict[str, str]:
     return html
 
 
+def template_only_elements(selector: str) -> set[str]:
+    positive = re.sub(r":not\([^)]*\)", "", selector)
+    return set(leancss.ELEMENT.findall(positive)) & leancss.TEMPLATE_ONLY_ELEMENTS
+
+
 def test_every_bootstrap_rule_a_page_can_match_is_kept(client, seed_report):  # noqa: F811
-    """A Bootstrap selector whose classes a rendered page all carries is in the lean CSS."""
+    """A Bootstrap selector whose classes, and elements only templates write, a rendered
+    page all carries is in the lean CSS."""
     full = {s: classes_of(s) for s in selectors(leancss.bootstrap_source())}
     lean = selectors(leancss.OUTPUT.read_text(encoding="utf-8"))
     for name, html in public_pages(client, seed_report).items():
         used = {c for value in CLASS_ATTRIBUTE.findall(html) for c in value.split()}
         attributes = set(re.findall(r"<[a-z0-9]+|\s([a-z][a-z0-9-]*)(?==|\s|/?>)", html)) - {""}
+        tags = set(leancss.TAG.findall(html))
         missing = {
             s
             for s, names in full.items()
-            if names
+            if (names or template_only_elements(s))
             and names <= used
+            and template_only_elements(s) <= tags
             and set(leancss.ATTRIBUTE.findall(re.sub(r":not\([^)]*\)", "", s))) <= attributes
             and leancss.selector_text(s) not in lean
             and ('type="file"' in html or not leancss.file_input_only(s))
