@@ -90,6 +90,7 @@ def machine() -> dict:
                 _first_line(["redis-server", "--version"]).split(" sha=")[0],
                 _first_line(["wrk", "--version"]).split(" [")[0],
                 _first_line(["nginx", "-v"]).removeprefix("nginx version: "),
+                _first_line(["chromium", "--version"]).split(" built on")[0],
             ]
         ),
     }
