@@ -120,6 +120,8 @@ def rows_for(label: str, runs: list[dict]) -> list[dict]:
 def run(runs: int) -> tuple[list[dict], dict]:
     out = stack.VAR / "lighthouse"
     out.mkdir(parents=True, exist_ok=True)
+    for earlier in out.glob("*.json"):  # only this run's reports
+        earlier.unlink()
     details: dict = {"load_before": stack.machine_load(), "runs": runs, "results": {}}
     rows = []
     with stack.Site("lighthouse") as site:
