@@ -258,7 +258,7 @@ def _value(tokens) -> str:
         if token.type in ("number", "dimension", "percentage"):
             text = LEADING_ZERO.sub(r"\1.", tinycss2.serialize([token]))
         elif token.type == "function":
-            text = f"{tinycss2.serialize([token]).split('(', 1)[0]}({_value(token.arguments)})"
+            text = f"{token.name}({_value(token.arguments)})"
         elif token.type == "() block":
             text = f"({_value(token.content)})"
         else:
@@ -269,7 +269,8 @@ def _value(tokens) -> str:
     return "".join(out).strip()
 
 
-CUSTOM_PROPERTY = re.compile(r"--[A-Za-z_][A-Za-z0-9_-]*")
+# Not inside a name: `.card--wide` is a class.
+CUSTOM_PROPERTY = re.compile(r"(?<![\w-])--[A-Za-z_][A-Za-z0-9_-]*")
 
 
 def _short_names(css: str, keep: set[str]) -> str:
