@@ -23,8 +23,8 @@ APT_RUNTIME := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset
 # redis-server of its own (so do the fault tests), pdftotext checks the stamps, and the
 # downloads benchmark puts nginx in front as docs/deploy.md does (Debian's package starts no
 # service where policy-rc.d forbids it; the benchmark runs its own nginx on loopback either
-# way). A quick `make bench` runs in `make test`.
-APT_BENCH := wrk redis-server poppler-utils nginx
+# way); Lighthouse audits pages in Chromium. A quick `make bench` runs in `make test`.
+APT_BENCH := wrk redis-server poppler-utils nginx chromium
 # The deployment tests (tests/deploy/) check deploy/ with systemd's own tools (systemd-analyze
 # verify, its environment-file parser) and nginx; pg_dump comes with the PostgreSQL they use.
 # rabbitmq-server: the broker restart test runs a private node of its own (its own name, ports,
@@ -57,6 +57,15 @@ AXE := tests/browser/node_modules/axe-core/axe.min.js
 $(AXE): tests/browser/package-lock.json
 	@command -v npm >/dev/null || bash .ci/apt-ensure npm
 	npm ci --prefix tests/browser --no-audit --no-fund
+	@touch $@
+
+# Lighthouse for `make bench` (bench/lighthouse.py), from npm at the version the committed
+# lock names, like axe-core above; no package of it needs an install script (none may
+# download a browser: the benchmark drives Debian's Chromium).
+LIGHTHOUSE := bench/lighthouse/node_modules/lighthouse/package.json
+$(LIGHTHOUSE): bench/lighthouse/package-lock.json
+	@command -v npm >/dev/null || bash .ci/apt-ensure npm
+	npm ci --prefix bench/lighthouse --no-audit --no-fund --ignore-scripts
 	@touch $@
 
 $(UV):
@@ -110,8 +119,9 @@ run-prod: system-deps install
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	@exec $(RUN) python -m smosite.procfile start --no-colour -f Procfile -p $(PORT)
 
-# The lean Bootstrap the pages link (static/css/bootstrap.lean.css, committed): run after a
-# template gains a Bootstrap class; a test fails until the file is current.
+# The one stylesheet pages link (static/css/bundle.css, committed: the lean Bootstrap and
+# static/css/site.css, minified): run after a template gains a Bootstrap class or site.css
+# changes; a test fails until the file is current.
 css: install
 	$(MANAGE) build_css
 
@@ -119,7 +129,7 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 
-test: system-deps-test install $(AXE)
+test: system-deps-test install $(AXE) $(LIGHTHOUSE)
 	$(RUN) ruff check .
 	$(MANAGE) makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=smosite.settings.production \
@@ -138,9 +148,9 @@ test: system-deps-test install $(AXE)
 # Databases are made beside DATABASE_URL's (<name>_bench_<module>); Redis, gunicorn, nginx
 # (downloads), the worker, SMTP and the Stripe test server are started on free loopback ports
 # and stopped at the end.
-bench: install
+bench: install $(LIGHTHOUSE)
 	@bash .ci/apt-ensure $(APT_RUNTIME) $(APT_BENCH)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(RUN) python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf .venv .tools var tests/browser/node_modules
+	rm -rf .venv .tools var tests/browser/node_modules bench/lighthouse/node_modules

@@ -24,6 +24,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 # In the order they run: the page figures first, on a machine not yet warmed by the rest.
 MODULES = [
     ("pages", "Pages"),
+    ("lighthouse", "Lighthouse"),
     ("downloads", "Downloads"),
     ("purchases", "Purchases"),
     ("samples", "Samples"),
@@ -31,7 +32,16 @@ MODULES = [
     ("catalogue", "Catalogue"),
     ("dashboard", "Dashboard"),
 ]
-SECTIONS = ["Pages", "Samples", "Purchases", "PDFs", "Downloads", "Catalogue", "Dashboard"]
+SECTIONS = [
+    "Pages",
+    "Lighthouse",
+    "Samples",
+    "Purchases",
+    "PDFs",
+    "Downloads",
+    "Catalogue",
+    "Dashboard",
+]
 
 
 def module_present(name: str) -> bool:
@@ -80,6 +90,7 @@ def machine() -> dict:
                 _first_line(["redis-server", "--version"]).split(" sha=")[0],
                 _first_line(["wrk", "--version"]).split(" [")[0],
                 _first_line(["nginx", "-v"]).removeprefix("nginx version: "),
+                _first_line(["chromium", "--version"]).split(" built on")[0],
             ]
         ),
     }

@@ -40,8 +40,9 @@ authentication or the database are touched.
   search figures that were themselves being recomputed is not stored; a page that is no
   longer shareable (a 404 now) loses its stored version.
 - **Compressed once**: a stored page is also kept gzip-compressed and sent so to browsers
-  that accept it (all do): a 70 KB report page leaves as about 15 KB. Only shared pages are
-  compressed: they hold no secret (no CSRF token, nothing personal), so BREACH does not apply.
+  that accept it (all do), the visitor whose request rendered it included: a 70 KB report
+  page leaves as about 15 KB. Only shared pages are compressed: they hold no secret (no CSRF
+  token, nothing personal), so BREACH does not apply.
 - **Keys** hold the scheme, host, path, the values of the parameters the view declared
   (in their order) and the visitor's currency (their `currency` cookie if they picked one,
   else DEFAULT_CURRENCY: common/currency.py), nothing else: a tracking id (`utm_*`, `gclid`) or a junk parameter gets
@@ -246,7 +247,11 @@ class PageCacheMiddleware:
         if previous_was_served():
             pass  # built from figures being recomputed: not the page's current version
         elif self._storable(request, response):
-            self._store(key, generation, response)
+            # The render is answered as the stored copy will be: compressed for this visitor
+            # too, and with the same headers (Vary: Accept-Encoding) for caches in between.
+            return self._rebuild(
+                self._store(key, generation, response), gzipped=self._accepts_gzip(request)
+            )
         elif stored is not None:
             self._forget(key)  # no previous version for the next overlapping request
         return response
@@ -284,7 +289,7 @@ class PageCacheMiddleware:
             and not any(word in cache_control for word in ("private", "no-store", "no-cache"))
         )
 
-    def _store(self, key: str, generation: int, response) -> None:
+    def _store(self, key: str, generation: int, response) -> tuple:
         headers = [
             (name, value)
             for name, value in response.headers.items()
@@ -298,6 +303,7 @@ class PageCacheMiddleware:
             fallback=None,
             purpose="page not stored",
         )
+        return stored
 
     def _forget(self, key: str) -> None:
         """The page is no longer one to share (a 404 now, a form that needs a token): its

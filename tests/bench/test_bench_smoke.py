@@ -25,6 +25,19 @@ EXPECTED = {
         "Report page, client without gzip",
         "Load average",
     ],
+    "Lighthouse": [
+        f"{page}: {measure}"
+        for page in ("Catalogue /", "Report page")
+        for measure in (
+            "performance score",
+            "accessibility score",
+            "best practices score",
+            "SEO score",
+            "largest contentful paint",
+            "bytes transferred",
+            "CSS before compression",
+        )
+    ],
     "Samples": [
         "POST → email with PDF",
         "Burst of 20 from 20 addresses: drained",

@@ -131,6 +131,16 @@ def test_browsers_that_accept_gzip_get_the_stored_page_compressed(seed_report):
     assert "Content-Encoding" not in again and again.content == plain.content
 
 
+def test_the_visitor_whose_request_renders_the_page_gets_it_compressed_too(seed_report):
+    import gzip
+
+    first, queries = anonymous_get(REPORT_URL, accept_encoding="gzip, deflate, br")
+    assert queries > 0 and first["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in first["Vary"]
+    stored, _ = anonymous_get(REPORT_URL)
+    assert gzip.decompress(first.content) == stored.content
+
+
 def test_campaign_parameters_share_the_page_and_still_set_the_first_touch_cookie(seed_report):
     anonymous_get(REPORT_URL)
     campaign = {"utm_source": "newsletter", "utm_campaign": "march"}

@@ -267,7 +267,7 @@ def test_404_page_is_in_the_site_style_with_a_way_back(client):
     text = text_of(response)
     assert response.status_code == 404
     assert "We can’t find that page" in text
-    assert 'href="/static/css/site.css"' in response.content.decode()
+    assert 'href="/static/css/bundle.css"' in response.content.decode()
     assert '<meta name="robots" content="noindex">' in response.content.decode()
 
 
@@ -279,7 +279,7 @@ def test_500_page_is_in_the_site_style_and_hides_the_error(client):
     assert response.status_code == 500
     assert "Something went wrong on our side" in html
     assert "Reliable Research IQ" in html  # the publisher's name, without context processors
-    assert 'href="/static/css/site.css"' in html
+    assert 'href="/static/css/bundle.css"' in html
     assert "a failure the visitor must not see" not in html
 
 

@@ -1,5 +1,6 @@
-"""`manage.py build_css`: write static/css/bootstrap.lean.css, Bootstrap without the rules no
-page uses (smosite/leancss.py). `--check` only says whether the committed file is current."""
+"""`manage.py build_css`: write static/css/bundle.css, Bootstrap without the rules no page
+uses and the site's own static/css/site.css, minified (smosite/leancss.py). `--check` only
+says whether the committed file is current."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -7,7 +8,7 @@ from smosite import leancss
 
 
 class Command(BaseCommand):
-    help = "Build static/css/bootstrap.lean.css: only the Bootstrap CSS the templates use."
+    help = "Build static/css/bundle.css: the Bootstrap CSS the templates use, and site.css."
 
     def add_arguments(self, parser):
         parser.add_argument("--check", action="store_true", help="Fail if the file is stale.")
