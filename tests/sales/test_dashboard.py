@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -354,12 +354,6 @@ def test_the_beat_task_computes_the_default_range_only_when_no_current_figures_a
     )
 
 
-def connections_open() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
-        return cursor.fetchone()[0]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_figures_computed_on_two_connections_at_once_equal_those_on_one(
     world, settings, monkeypatch
@@ -369,16 +363,17 @@ def test_figures_computed_on_two_connections_at_once_equal_those_on_one(
     one = figures.dashboard_compute(span)
     ran_on = []
     grouped = figures._leads_grouped
-    monkeypatch.setattr(
-        figures,
-        "_leads_grouped",
-        lambda span: ran_on.append(threading.current_thread().name) or grouped(span),
-    )
+
+    def spy(span):
+        ran_on.append((threading.current_thread().name, connections["default"]))
+        return grouped(span)
+
+    monkeypatch.setattr(figures, "_leads_grouped", spy)
     settings.SALES_DASHBOARD_QUERY_THREADS = 2
-    before = connections_open()
 
     two = figures.dashboard_compute(span)
 
-    assert ran_on and ran_on[0].startswith("dashboard")  # a thread of its own
+    (thread, used), *_ = ran_on
+    assert thread.startswith("dashboard") and used is not connection  # a thread of its own
     assert two == one
-    assert connections_open() == before  # the threads' connections are closed
+    assert used.connection is None  # the thread's connection is closed, not left open
