@@ -374,7 +374,7 @@ class OrderAdmin(HideEmptyReadonlyMixin, admin.ModelAdmin):
 
     @admin.display(description="refunded")
     def refunded(self, obj):
-        return money_text(obj.amount_refunded, obj.currency) or "—"
+        return money_text(obj.amount_refunded, obj.currency) if obj.amount_refunded else "—"
 
     @admin.display(description="tax ID collected by Stripe")
     def tax_id_line(self, obj):
