@@ -310,7 +310,7 @@ class OrderAdmin(HideEmptyReadonlyMixin, admin.ModelAdmin):
     def order_column(self, obj):
         created = timezone.localtime(obj.created_at)
         return format_html(
-            '{}<div class="list-sub list-nowrap">{}</div>',
+            '<span class="list-nowrap">{}</span><div class="list-sub list-nowrap">{}</div>',
             obj.reference,
             f"{created:%Y-%m-%d %H:%M}",
         )
