@@ -327,6 +327,8 @@ def test_admin_lists_show_every_column_at_1280_as_superuser_and_as_sales(
         "contact__company": "Boehringer Ingelheim International GmbH",
         "contact__email": "procurement.clinical-operations@boehringer-ingelheim.example",
         "contact__name": "Dr. Anna-Katharina Oberhuber-Schmidt",
+        "contact__job_title": "Senior Director, Clinical Outsourcing and Vendor Management",
+        "contact__country": "DE",
     }
     campaign = {"utm_source": "linkedin", "utm_medium": "paid-social"}
     campaign["utm_campaign"] = "2026-q4-clinical-trials-sponsored-content"
