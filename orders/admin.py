@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -21,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from common.admin import JobColumn
 from common.admin_fieldsets import HideEmptyReadonlyMixin
 from common.admin_filters import occurring_values_filter
+from common.money import money_text
 from common.spreadsheets import csv_safe
 from contacts.models import ATTRIBUTION_FIELDS, Contact
 
@@ -123,18 +125,17 @@ class OrderAdmin(HideEmptyReadonlyMixin, admin.ModelAdmin):
     change_form_template = "admin/orders/order/change_form.html"
     change_list_template = "admin/orders/order/change_list.html"
     view_on_site = False  # the buyer's page needs their browser session or Stripe session id
+    # Six dense columns that fit beside the filters at 1280 px (issue 26); the campaign is a
+    # filter and on the order's page.
     list_display = [
-        "reference",
-        "created_at",
+        "order_column",
         "status",
-        "report_number",
-        "licence_name",
-        "buyer_company",
-        "buyer_email",
+        "report_column",
+        "buyer_column",
         "amount",
-        "needs_attention",
-        "utm_campaign",
+        "attention",
     ]
+    list_display_links = ["order_column"]
     list_filter = [
         "status",
         "currency",
@@ -204,8 +205,8 @@ class OrderAdmin(HideEmptyReadonlyMixin, admin.ModelAdmin):
             {
                 "fields": [
                     ("payment_route", "payment_method_description", "stripe_payment"),
-                    ("amount_subtotal", "amount_discount", "amount_tax"),
-                    ("amount_paid", "amount_refunded", "promotion_code"),
+                    ("subtotal", "discount", "tax"),
+                    ("paid", "refunded", "promotion_code"),
                 ]
             },
         ),
@@ -303,18 +304,77 @@ class OrderAdmin(HideEmptyReadonlyMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="report", ordering="report__number")
-    def report_number(self, obj):
-        return obj.report.number
+    # --- List columns ---------------------------------------------------------------------
 
-    @admin.display(description="amount")
+    @admin.display(description="order", ordering="created_at")
+    def order_column(self, obj):
+        created = timezone.localtime(obj.created_at)
+        return format_html(
+            '<span class="list-nowrap">{}</span><div class="list-sub list-nowrap">{}</div>',
+            obj.reference,
+            f"{created:%Y-%m-%d %H:%M}",
+        )
+
+    @admin.display(description="report · licence", ordering="report__number")
+    def report_column(self, obj):
+        return format_html(
+            '<span title="{}">{}</span><div class="list-sub">{}</div>',
+            obj.report.title,
+            obj.report.number,
+            obj.licence_name,
+        )
+
+    @admin.display(description="buyer", ordering="buyer_company")
+    def buyer_column(self, obj):
+        return format_html(
+            '{} · {}<div class="list-sub list-email">{}</div>',
+            obj.buyer_name,
+            obj.buyer_company or "no company",
+            obj.buyer_email,
+        )
+
+    @admin.display(description="amount", ordering=Coalesce("amount_paid", "price"))
     def amount(self, obj):
         value = obj.amount_paid if obj.amount_paid is not None else obj.price
-        return f"{obj.currency} {value:,.2f}"
+        return format_html('<span class="list-nowrap">{}</span>', money_text(value, obj.currency))
+
+    @admin.display(description="attention", ordering="-needs_attention")
+    def attention(self, obj):
+        """Said in words, only when set (a red cross on every other order read as alarm)."""
+        if not obj.needs_attention:
+            return ""
+        note = obj.attention_note
+        return format_html(
+            '<strong class="list-alert">Needs attention</strong><div class="list-sub" title="{}">{}</div>',
+            note,
+            note if len(note) <= 80 else f"{note[:79]}…",
+        )
+
+    # --- Read-only fields on the order's page -------------------------------------------
 
     @admin.display(description="price")
     def price_line(self, obj):
-        return f"{obj.currency} {obj.price:,.2f} ({obj.get_price_source_display()})"
+        return f"{money_text(obj.price, obj.currency)} ({obj.get_price_source_display()})"
+
+    @admin.display(description="subtotal")
+    def subtotal(self, obj):
+        return money_text(obj.amount_subtotal, obj.currency) or "—"
+
+    @admin.display(description="discount")
+    def discount(self, obj):
+        return money_text(obj.amount_discount, obj.currency) or "—"
+
+    @admin.display(description="tax (as Stripe Tax computed it)")
+    def tax(self, obj):
+        return money_text(obj.amount_tax, obj.currency) or "—"
+
+    @admin.display(description="paid")
+    def paid(self, obj):
+        return money_text(obj.amount_paid, obj.currency) or "—"
+
+    @admin.display(description="refunded")
+    def refunded(self, obj):
+        return money_text(obj.amount_refunded, obj.currency) if obj.amount_refunded else "—"
 
     @admin.display(description="tax ID collected by Stripe")
     def tax_id_line(self, obj):

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from common.money import money_text
 from contacts.services.contacts import contact_upsert
 from contacts.services.marketing import Source, marketing_consent_from_form
 from pages.models import PageVersion
@@ -124,7 +125,7 @@ def order_create(
     order_event_add(
         order=order,
         kind=OrderEvent.Kind.CREATED,
-        message=f"{order.licence_name} licence at {order.currency} {order.price} "
+        message=f"{order.licence_name} licence at {money_text(order.price, order.currency)} "
         f"({order.get_price_source_display().lower()})",
     )
     return order

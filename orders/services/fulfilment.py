@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from common import jobs
 from common.files import private_files_delete_later
+from common.money import money_text
 from contacts.services.outbox import email_queue
 from reports.services.documents import DocumentNotReady, licensed_copy_create
 
@@ -254,7 +255,7 @@ def _order_paid(
     order_event_add(
         order=order,
         kind=OrderEvent.Kind.PAID,
-        message=f"{order.currency} {order.amount_paid} paid ({source}, "
+        message=f"{money_text(order.amount_paid, order.currency)} paid ({source}, "
         f"{method.description or 'payment method unknown'})",
         stripe_event=stripe_event,
     )

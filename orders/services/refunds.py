@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import jobs
+from common.money import money_text
 
 from ..models import Deliverable, Dispute, DownloadLink, Order, OrderEvent
 from .downloads import download_link_send, download_links_revoke
@@ -165,7 +166,7 @@ def order_refund_record(
         order_event_add(
             order=order,
             kind=OrderEvent.Kind.PARTIALLY_REFUNDED,
-            message=f"{order.currency} {order.amount_refunded} refunded so far",
+            message=f"{money_text(order.amount_refunded, order.currency)} refunded so far",
             stripe_event=stripe_event,
             actor=actor,
         )
@@ -177,7 +178,7 @@ def order_refund_record(
         order=order,
         status=Order.Status.REFUNDED,
         reason=DownloadLink.RevokeReason.REFUNDED,
-        message=f"{order.currency} {order.amount_refunded} refunded; download links revoked",
+        message=f"{money_text(order.amount_refunded, order.currency)} refunded; download links revoked",
         stripe_event=stripe_event,
         actor=actor,
     )

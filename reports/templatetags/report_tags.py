@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils.safestring import SafeString
 
 from common.currency import PARAMETER, currency_for
+from common.money import money_text
 
 from ..charts import bar_chart_svg
 from ..seo import jsonld_script
@@ -23,11 +24,7 @@ def jsonld(data) -> SafeString:
 @register.filter
 def money(amount: Decimal | None, currency: str = "USD") -> str:
     """3900 → "USD 3,900"; cents are shown only when there are any."""
-    if amount is None:
-        return ""
-    amount = Decimal(amount)
-    digits = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
-    return f"{currency} {digits}"
+    return money_text(amount, currency, cents=False)
 
 
 @register.filter

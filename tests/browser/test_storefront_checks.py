@@ -10,15 +10,23 @@ and is injected into each page; the contexts bypass the site's Content-Security-
 that script only (the CSP itself has tests of its own)."""
 
 from contextlib import contextmanager
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
+from django.utils import timezone
 
+from common.models import Job
+from contacts.models import OutboundEmail
+from contacts.services.outbox import JOB as OUTBOX_JOB
 from enquiries.models import SampleRequest
+from enquiries.services.samples import DELIVERY_TEMPLATE as SAMPLE_TEMPLATE
 from orders.models import Order
 from reports.services.seed import report_load_seed
+from sales.models import Lead
 from tests.accounts.support import multi_user_order, signed_in
 from tests.factories import EnquiryFactory, SampleRequestFactory
 from tests.reports.orders_support import BUYER, fulfilled_order
@@ -79,6 +87,28 @@ ADMIN_PAGES = {
     "admin-mail-log": "/admin/contacts/outboundemail/",
     "admin-contacts": "/admin/contacts/contact/",
 }
+
+# The lists staff work from, each of which must show all its columns at 1280 px (issue 26:
+# the inbox's SLA, the mail log's Status, the orders' Amount and "Needs attention" were cut off).
+ADMIN_LISTS = {
+    **{name: path for name, path in ADMIN_PAGES.items() if name != "admin-index"},
+    "admin-samples": "/admin/enquiries/samplerequest/",
+    "admin-leads": "/admin/sales/lead/",
+}
+
+# The results table's overflow on an admin list: how far it scrolls inside its container and
+# how far its right edge lies past the window (0 and 0 when every column shows).
+RESULTS_OVERFLOW = """() => {
+    const table = document.querySelector("#result_list");
+    if (!table) return null;
+    const box = table.closest(".results") || table.parentElement;
+    return {
+        rows: table.tBodies[0].rows.length,
+        inside: box.scrollWidth - box.clientWidth,
+        past: Math.ceil(table.getBoundingClientRect().right - document.documentElement.clientWidth),
+        columns: [...table.tHead.querySelectorAll("th .text")].map((text) => text.innerText.trim()).filter(Boolean),
+    };
+}"""
 
 # The pages a buyer signed in by their emailed link sees (accounts/urls.py).
 ACCOUNT_PAGES = {
@@ -247,5 +277,105 @@ def test_admin_pages_pass_axe_and_fit_a_laptop_as_superuser_and_as_sales(
                     tab.screenshot(path=SCREENSHOTS / f"{name}{who}-{width}.png", full_page=True)
                     problems += axe_problems(
                         tab, f"{name}{who} at {width} px", stock_markup=ADMIN_STOCK_MARKUP
+                    )
+    assert not problems, "\n".join(problems)
+
+
+def mail_log_rows(sample: SampleRequest) -> None:
+    """The sample's email, sent, and a receipt that failed for good with a real server's
+    refusal (the delivery column's longest text)."""
+    sent = OutboundEmail.objects.create(
+        to=sample.email,
+        from_email="reports@localhost",
+        subject=f"Your sample: {sample.report.title}",
+        template=SAMPLE_TEMPLATE,
+        message_id=OutboundEmail.new_message_id(),
+        status=OutboundEmail.Status.SENT,
+        sent_at=timezone.now(),
+        related=sample,
+        contact=sample.contact,
+    )
+    failed = OutboundEmail.objects.create(
+        to=sample.email,
+        from_email="reports@localhost",
+        subject="Your receipt for order SMO-2026-000123",
+        template="reports/email/receipt",
+        message_id=OutboundEmail.new_message_id(),
+        status=OutboundEmail.Status.FAILED,
+        last_error=SMTP_REFUSAL,
+    )
+    Job.objects.create(kind=OUTBOX_JOB, target_id=sent.pk, state="done", attempts=1)
+    Job.objects.create(
+        kind=OUTBOX_JOB, target_id=failed.pk, state="failed", attempts=6, last_error=SMTP_REFUSAL
+    )
+
+
+SMTP_REFUSAL = (
+    "SMTPRecipientsRefused: {'procurement.clinical-operations@boehringer-ingelheim.example': "
+    "(550, b'5.1.1 The email account that you tried to reach does not exist.')}"
+)
+
+
+def test_admin_lists_show_every_column_at_1280_as_superuser_and_as_sales(
+    live_server, site, browser
+):
+    """Every main list, with rows in it (one with a long company name and address, as real
+    buyers have), fits a 1280 px laptop: the results table neither scrolls inside its box
+    nor runs past the window, so the last column (the inbox's first response, the mail log's
+    status, the orders' amount and attention flag) is on screen (issue 26)."""
+    long_name = {
+        "contact__company": "Boehringer Ingelheim International GmbH",
+        "contact__email": "procurement.clinical-operations@boehringer-ingelheim.example",
+        "contact__name": "Dr. Anna-Katharina Oberhuber-Schmidt",
+        "contact__job_title": "Senior Director, Clinical Outsourcing and Vendor Management",
+        "contact__country": "DE",
+    }
+    campaign = {"utm_source": "linkedin", "utm_medium": "paid-social"}
+    campaign["utm_campaign"] = "2026-q4-clinical-trials-sponsored-content"
+    sample = SampleRequestFactory(report=site.report, **long_name, **campaign)
+    lead = sample.contact
+    EnquiryFactory(report=site.report, contact=lead, **campaign)
+    Lead.objects.update_or_create(  # the contact's lead, scored high enough to call
+        contact=lead,
+        defaults={
+            "score": 90,
+            "reasons": [
+                {"text": "asked for a quote on a multi-user licence", "points": 40},
+                {"text": "a company address, not free mail", "points": 20},
+                {"text": "requested two samples in a week", "points": 30},
+            ],
+            "due_at": timezone.now() + timedelta(days=1),
+            "last_outcome": Lead.Outcome.NO_ANSWER,
+            "last_called_at": timezone.now(),
+        },
+    )
+    order, _ = fulfilled_order(  # a colleague's order: the lead itself has not bought
+        site.report,
+        email="accounts-payable.clinical-operations@boehringer-ingelheim.example",
+        company=long_name["contact__company"],
+    )
+    Order.objects.filter(pk=order.pk).update(
+        buyer_name=long_name["contact__name"],
+        amount_paid=Decimal("124500.00"),
+        needs_attention=True,
+        attention_note="The bank transfer's reference names another order.",
+    )
+    mail_log_rows(sample)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for who, user in (("", superuser()), ("-as-sales", sales_member())):
+        with new_tab(browser, staff_client(user), live_server.url) as tab:
+            tab.set_viewport_size(DESKTOP)
+            for name, path in ADMIN_LISTS.items():
+                visit(tab, live_server.url, path, name + who)
+                found = tab.evaluate(RESULTS_OVERFLOW)
+                assert found and found["rows"], f"{name}{who}: no rows listed"
+                # What a person sees on opening the list, beside the full-page shots above.
+                tab.screenshot(path=SCREENSHOTS / f"{name}{who}-rows-1280.png")
+                if found["inside"] > 0 or found["past"] > 0:
+                    problems.append(
+                        f"{name}{who}: the results scroll sideways by {found['inside']} px in "
+                        f"their box and end {max(found['past'], 0)} px past the window"
+                        f" (columns: {' | '.join(found['columns'])})"
                     )
     assert not problems, "\n".join(problems)

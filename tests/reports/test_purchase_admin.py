@@ -3,6 +3,8 @@ extend; Stripe events with "process again"; the sales summary."""
 
 import csv
 import io
+import re
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -46,6 +48,20 @@ def test_order_page_shows_status_stripe_ids_timeline_and_buyer_history(
         assert step in page
     assert "orders: 1" in page  # the contact's earlier activity, linked
     assert "Refund…" in page
+
+
+def test_order_page_and_list_show_money_with_its_currency(admin_client, stripe, report_on_sale):
+    """ "USD 3,900.00", not a bare "3900.00": the list's amount and the page's read-only
+    price and payment lines (issue 26)."""
+    order = paid_order(admin_client, stripe, report_on_sale)
+    assert order.currency == "USD" and order.amount_paid == Decimal("3900.00")
+    page = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    paid = re.search(r'field-paid">.*?<div class="readonly">([^<]*)<', page, re.S)
+    assert paid and paid.group(1) == "USD 3,900.00"
+    assert "USD 3,900.00 (" in page  # the price line, with where the price came from
+    assert "3900.00" not in page
+    listing = admin_client.get("/admin/orders/order/").content.decode()
+    assert '<td class="field-amount"><span class="list-nowrap">USD 3,900.00</span></td>' in listing
 
 
 def test_order_list_filters_and_searches(admin_client, stripe, report_on_sale):
