@@ -30,7 +30,7 @@ cache.
    request (median of 5, one at a time).
 
 Rows go to stdout and var/bench/catalogue.json as {"section", "measure", "value", "goal"}.
---quick: 300 reports, two-second wrk runs, the search cache on only: a smoke test.
+--quick: 300 reports, one-second wrk runs, the search cache on only: a smoke test.
 """
 
 import argparse
@@ -451,7 +451,7 @@ def timed_get(url: str, runs: int = 5) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="300 reports, 2 s runs")
+    parser.add_argument("--quick", action="store_true", help="300 reports, 1 s runs")
     parser.add_argument("--count", type=int, help="reports to import (default 100,000)")
     parser.add_argument("--seconds", type=int, help="seconds per wrk run (default 10)")
     parser.add_argument("--web-workers", type=int, help="gunicorn workers (default 4, quick 2)")
@@ -461,7 +461,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.count = args.count or (300 if args.quick else 100_000)
-    args.seconds = args.seconds or (2 if args.quick else 10)
+    args.seconds = args.seconds or (1 if args.quick else 10)
     args.web_workers = args.web_workers or (2 if args.quick else 4)
     os.environ.setdefault("DATABASE_URL", stack.DEFAULT_DATABASE_URL)
     # A Redis of the benchmark's own, for the cache and the broker (the shared one is left

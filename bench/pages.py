@@ -34,23 +34,30 @@ def urls(site: stack.Site) -> list[tuple[str, str, str]]:
     ]
 
 
-def measure(url: str, seconds: float, connections: int, headers=BROWSER) -> dict:
+def measure(
+    url: str, seconds: float, connections: int, headers=BROWSER, *, warm: bool = True
+) -> dict:
+    """`warm`: a wrk run of up to 2 s first, not counted (a full run's figures are those of
+    warm workers). The quick run's figures only show that every page answers: its check
+    request alone warms the page (half the quick run's wrk time went to warming)."""
     assert requests.get(url, timeout=10).status_code == 200, url
-    stack.wrk(url, seconds=min(2, seconds), connections=connections, headers=headers)  # warm
+    if warm:
+        stack.wrk(url, seconds=min(2, seconds), connections=connections, headers=headers)
     return stack.wrk(url, seconds=seconds, connections=connections, headers=headers)
 
 
-def run(seconds: float, connections: int) -> tuple[list[dict], dict]:
+def run(seconds: float, connections: int, *, warm: bool = True) -> tuple[list[dict], dict]:
     details: dict = {"load_before": stack.machine_load(), "results": {}}
     with stack.Site("pages") as site:
         site.seed()
         bare_port = stack.Reserved()
         stack.gunicorn_start(site.processes, "bench.bare.wsgi", bare_port, site.env, 2)
-        bare = measure(f"http://127.0.0.1:{bare_port.port}/", seconds, connections)
+        bare = measure(f"http://127.0.0.1:{bare_port.port}/", seconds, connections, warm=warm)
         results = [("Bare Django view (bench/bare)", bare, "")]
         for label, url, goal in urls(site):
-            results.append((label, measure(url, seconds, connections), goal))
-        plain = measure(f"{site.base}{stack.REPORT_PATH}", seconds, connections, headers={})
+            results.append((label, measure(url, seconds, connections, warm=warm), goal))
+        report_url = f"{site.base}{stack.REPORT_PATH}"
+        plain = measure(report_url, seconds, connections, headers={}, warm=warm)
         results.append(("Report page, client without gzip", plain, ""))
     details["load_after"] = stack.machine_load()
     rows = []
@@ -76,11 +83,13 @@ def run(seconds: float, connections: int) -> tuple[list[dict], dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 s per URL (smoke run)")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 s per URL, no warm-up run (smoke run)"
+    )
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
-    rows, details = run(1 if args.quick else args.seconds, args.connections)
+    rows, details = run(1 if args.quick else args.seconds, args.connections, warm=not args.quick)
     stack.write_rows("pages", rows, **details)
     for line in rows:
         print(f"{line['measure']}: {line['value']}")

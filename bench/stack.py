@@ -188,7 +188,7 @@ def database_from_template(url: str, template: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
 
 
-def _source_state() -> str:
+def source_state() -> str:
     """A short digest of what migrations and collected static files are made from: the
     migration files, the static folder and the lock file (the packages' own static files)."""
     import hashlib
@@ -205,7 +205,7 @@ def migrated_database(url: str, manage) -> None:
     """A fresh database at `url`, migrated: a copy of a template migrated once per state of
     the migrations (`manage(*command, env=...)` runs manage.py in the site's settings).
     Migrating for each benchmark module took most of a quick run."""
-    template = f"{database_url('template')}_{_source_state()}"
+    template = f"{database_url('template')}_{source_state()}"
     if not database_exists(template):
         databases_drop_older(template)
         # Migrated under another name and renamed when done: a migration that failed
@@ -228,7 +228,7 @@ def database_rename(url: str, new_url: str) -> None:
 def collected_static(var_dir: Path, manage) -> None:
     """`var_dir/staticfiles` as collectstatic makes it (compressed, with its manifest):
     collected once per state of the static sources and linked, not copied."""
-    static = VAR / f"staticfiles-{_source_state()}"
+    static = VAR / f"staticfiles-{source_state()}"
     target = var_dir / "staticfiles"
     if not (static / "staticfiles.json").exists():
         manage("collectstatic", "--noinput", "-v0")
